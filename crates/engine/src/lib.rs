@@ -1,0 +1,255 @@
+//! The authorization engine: a deterministic state machine that turns one request
+//! into one answer and the writes that make it durable.
+//!
+//! Architecture Invariant: no I/O, no clock, no randomness. The host passes `now` in
+//! and commits the writes; the same requests in the same order give the same answers
+//! and writes, which is what lets a restart rebuild the state from the store.
+//! Architecture Invariant: an answer whose writes have not been committed must not be
+//! sent. The engine cannot enforce that; the host's commit pipeline does.
+
+mod flows;
+mod issuer;
+mod provision;
+mod request;
+mod reversal;
+mod settle;
+mod state;
+
+pub use issuer::{civil_from_days, parse_yymm};
+pub use provision::{ProvisionError, ProvisionErrorKind};
+pub use request::{Answer, BatchTotals, CardInput, MsgClass, OriginalRef, Request};
+pub use settle::SettleAnswer;
+
+use ledger::Leg;
+use model::{
+    Account, Entry, ResponseCode, Snapshot, TimestampMs, TxnId, TxnRecord, TxnStatus, TxnUpdate,
+    Write,
+};
+use state::State;
+
+/// Largest amount field 4 can carry (n12).
+pub const AMOUNT_MAX_MINOR: i64 = 999_999_999_999;
+
+#[derive(Clone, Debug)]
+pub struct EngineConfig {
+    /// Offset of the merchants' local time from UTC, for daily limits and expiry
+    /// months. Default +08:00 (China Standard Time).
+    pub utc_offset_secs: i64,
+}
+
+impl Default for EngineConfig {
+    fn default() -> Self {
+        EngineConfig { utc_offset_secs: 8 * 3600 }
+    }
+}
+
+pub struct Engine {
+    state: State,
+    settlement_keys: std::collections::HashMap<String, SettleAnswer>,
+}
+
+/// How a flow ended, before it is recorded.
+enum Step {
+    Approved { legs: Vec<Leg>, updates: Vec<TxnUpdate> },
+    /// Accepted without moving money: balance inquiries, idempotent reversals.
+    Acknowledged { reason: &'static str },
+    Declined(ResponseCode, &'static str),
+}
+
+impl Engine {
+    pub fn new(snapshot: Snapshot, config: &EngineConfig) -> Engine {
+        let settlement_keys = settle::settlement_answers(&snapshot.settlements);
+        Engine { state: State::from_snapshot(snapshot, config.utc_offset_secs), settlement_keys }
+    }
+
+    pub fn txn(&self, id: TxnId) -> Option<&TxnRecord> {
+        self.state.txn(id)
+    }
+
+    pub fn txn_count(&self) -> u64 {
+        self.state.txns.len() as u64
+    }
+
+    pub fn card_available(&self, token: &model::CardToken) -> Option<i64> {
+        self.state.cards.get(token).map(|c| c.available_minor)
+    }
+
+    pub fn terminal(&self, id: &model::TerminalId) -> Option<&model::Terminal> {
+        self.state.terminals.get(id)
+    }
+
+    pub fn merchant(&self, id: &model::MerchantId) -> Option<&model::Merchant> {
+        self.state.merchants.get(id)
+    }
+
+    pub fn card(&self, token: &model::CardToken) -> Option<&model::Card> {
+        self.state.cards.get(token).map(|c| &c.card)
+    }
+
+    /// Decides one request. Writes for the store are appended to `out`.
+    pub fn authorize(&mut self, req: &Request, now: TimestampMs, out: &mut Vec<Write>) -> Answer {
+        let key = req.key.to_string();
+        if let Some(&id) = self.state.by_key.get(&key) {
+            return self.repeat_of(id, req);
+        }
+        let Some(terminal) = self.state.terminals.get(&req.terminal_id) else {
+            return Answer::refused(ResponseCode::NotPermittedToTerminal, "unknown_terminal");
+        };
+        if !terminal.status.may_transact() {
+            return Answer::refused(ResponseCode::NotPermittedToTerminal, "terminal_not_active");
+        }
+        if req.merchant_id.as_ref().is_some_and(|m| *m != terminal.merchant_id) {
+            return Answer::refused(ResponseCode::InvalidMerchant, "merchant_mismatch");
+        }
+        let merchant_id = terminal.merchant_id.clone();
+        if !self.state.merchants.contains_key(&merchant_id) {
+            return Answer::refused(ResponseCode::InvalidMerchant, "unknown_merchant");
+        }
+        let mut draft = self.draft(req, key, merchant_id, now);
+        let step = if req.class == MsgClass::Reversal {
+            self.reverse(req, &mut draft)
+        } else if let Some(&by) = self.state.reversed_before_arrival.get(&draft.idem_key) {
+            let _ = by;
+            Step::Declined(ResponseCode::InvalidTransaction, "reversed_before_arrival")
+        } else {
+            self.run_flow(req, &mut draft, now)
+        };
+        self.record(draft, step, out)
+    }
+
+    /// A request whose key was seen before gets the first answer again, unless it is
+    /// not the same request (94), and has no second effect.
+    fn repeat_of(&self, id: TxnId, req: &Request) -> Answer {
+        let first = self.state.txn(id).expect("every key points at a recorded transaction");
+        let amount = req.amount.map(|m| m.minor);
+        let same_amount = amount.is_none_or(|a| a == first.amount_minor || req.class == MsgClass::Reversal);
+        if !same_amount || req.kind != first.kind {
+            return Answer::refused(ResponseCode::DuplicateTransmission, "key_reused");
+        }
+        Answer {
+            code: first.response_code,
+            txn_id: Some(first.id),
+            auth_code: first.auth_code.clone(),
+            balance_minor: first.balance_minor,
+            duplicate: true,
+            reason: "duplicate",
+        }
+    }
+
+    fn draft(&self, req: &Request, key: String, merchant_id: model::MerchantId, now: TimestampMs) -> TxnRecord {
+        let (currency, amount) = match req.amount {
+            Some(m) => (m.currency, m.minor),
+            None => (self.state.merchants[&merchant_id].currency, 0),
+        };
+        TxnRecord {
+            id: self.state.next_txn_id(),
+            idem_key: key,
+            created_ms: now,
+            mti: req.mti.clone(),
+            kind: req.kind,
+            offline: req.class == MsgClass::Advice,
+            terminal_id: req.terminal_id.clone(),
+            merchant_id,
+            stan: req.stan.clone(),
+            transmitted: req.transmitted.clone(),
+            card_token: req.card.as_ref().map(|c| c.token.clone()),
+            masked_pan: req.card.as_ref().map(|c| c.masked.clone()),
+            amount_minor: amount,
+            currency,
+            response_code: ResponseCode::Approved,
+            auth_code: None,
+            status: TxnStatus::Declined,
+            original_id: None,
+            original_key: None,
+            fee_minor: 0,
+            refunded_minor: 0,
+            balance_minor: None,
+            stand_in: false,
+            reason: String::new(),
+        }
+    }
+
+    /// Records the transaction with its outcome, applies its legs to the in-memory
+    /// balances and queues the writes.
+    fn record(&mut self, mut txn: TxnRecord, step: Step, out: &mut Vec<Write>) -> Answer {
+        let mut entries = Vec::new();
+        let mut updates = Vec::new();
+        let mut reason = "";
+        match step {
+            Step::Approved { legs, updates: u } => {
+                txn.status = TxnStatus::Approved;
+                txn.response_code = ResponseCode::Approved;
+                txn.auth_code = Some(auth_code(txn.id));
+                entries = self.post(txn.id, txn.currency, legs);
+                updates = u;
+            }
+            Step::Acknowledged { reason: why } => {
+                reason = why;
+                txn.status = if txn.kind == model::TxnKind::Balance {
+                    TxnStatus::Approved
+                } else {
+                    TxnStatus::Acknowledged
+                };
+                txn.response_code = ResponseCode::Approved;
+                txn.reason = why.to_owned();
+            }
+            Step::Declined(code, why) => {
+                reason = why;
+                txn.status = TxnStatus::Declined;
+                txn.response_code = code;
+                txn.reason = why.to_owned();
+            }
+        }
+        let answer = Answer {
+            code: txn.response_code,
+            txn_id: Some(txn.id),
+            auth_code: txn.auth_code.clone(),
+            balance_minor: txn.balance_minor,
+            duplicate: false,
+            reason,
+        };
+        out.push(Write::Txn(txn.clone()));
+        if !entries.is_empty() {
+            out.push(Write::Entries(entries));
+        }
+        for update in updates {
+            if let Some(original) = self.state.txn_mut(update.id) {
+                original.status = update.status;
+                original.refunded_minor = update.refunded_minor;
+            }
+            out.push(Write::TxnUpdate(update));
+        }
+        self.state.insert_txn(txn);
+        answer
+    }
+
+    /// Turns legs into entries and applies them to card balances.
+    fn post(&mut self, txn_id: TxnId, currency: model::Currency, legs: Vec<Leg>) -> Vec<Entry> {
+        assert!(ledger::legs_balance(&legs), "posting for txn {txn_id} does not balance");
+        legs.into_iter()
+            .map(|leg| {
+                if let Account::Card(token) = &leg.account
+                    && let Some(card) = self.state.cards.get_mut(token)
+                {
+                    card.available_minor += leg.amount_minor;
+                }
+                self.state.last_entry_id += 1;
+                Entry {
+                    id: self.state.last_entry_id,
+                    txn_id,
+                    kind: leg.kind,
+                    account: leg.account,
+                    amount_minor: leg.amount_minor,
+                    currency,
+                }
+            })
+            .collect()
+    }
+}
+
+/// A six-digit approval code derived from the transaction id: unique enough for a
+/// receipt, and deterministic so a replay answers the same.
+fn auth_code(id: TxnId) -> String {
+    let mixed = id.0.wrapping_mul(0x9E37_79B9_7F4A_7C15).rotate_left(29);
+    format!("{:06}", mixed % 1_000_000)
+}

@@ -1,0 +1,382 @@
+//! Data-driven scenarios at the engine's boundary: requests in, answers out, and the
+//! ledger verified after every scenario from the writes the engine produced.
+
+use engine::{BatchTotals, CardInput, Engine, EngineConfig, MsgClass, OriginalRef, Request};
+use model::*;
+use std::collections::BTreeMap;
+
+use ResponseCode as Rc;
+
+/// 2026-11-21 12:00:00 UTC.
+const NOON_MS: i64 = 1_795_262_400_000;
+
+struct World {
+    engine: Engine,
+    writes: Vec<Write>,
+    now: i64,
+}
+
+fn card(token: &str, status: CardStatus, limit: i64, daily: i64) -> Card {
+    Card {
+        token: CardToken(token.into()),
+        masked: MaskedPan("476173******0010".into()),
+        expiry: "2812".into(),
+        status,
+        kind: CardKind::Debit,
+        currency: Currency::CNY,
+        limit_minor: limit,
+        daily_limit_minor: daily,
+    }
+}
+
+impl World {
+    fn new() -> World {
+        let mut w = World {
+            engine: Engine::new(Snapshot::default(), &EngineConfig::default()),
+            writes: Vec::new(),
+            now: NOON_MS,
+        };
+        let merchant = Merchant {
+            id: MerchantId("MERCHANT0000001".into()),
+            name: "ACME".into(),
+            mcc: "5411".into(),
+            currency: Currency::CNY,
+            fee_bps: 60,
+        };
+        w.engine.upsert_merchant(merchant, &mut w.writes).unwrap();
+        for id in ["TERM0001", "TERM0002"] {
+            let t = Terminal {
+                id: TerminalId(id.into()),
+                merchant_id: MerchantId("MERCHANT0000001".into()),
+                status: TerminalStatus::Active,
+                floor_limit_minor: 5_000,
+            };
+            w.engine.upsert_terminal(t, &mut w.writes).unwrap();
+        }
+        for (token, status) in [
+            ("ok", CardStatus::Active),
+            ("lost", CardStatus::Lost),
+            ("stolen", CardStatus::Stolen),
+            ("blocked", CardStatus::Blocked),
+            ("expired", CardStatus::Expired),
+        ] {
+            w.engine.upsert_card(card(token, status, 100_000, 60_000), &mut w.writes).unwrap();
+        }
+        w
+    }
+
+    fn send(&mut self, req: Request) -> Answer {
+        self.now += 1_000;
+        self.engine.authorize(&req, self.now, &mut self.writes)
+    }
+
+    fn expect(&mut self, req: Request, code: Rc) -> Answer {
+        let what = format!("{:?} {:?} stan {}", req.class, req.kind, req.stan);
+        let answer = self.send(req);
+        assert_eq!(answer.code, code, "{what}: reason {}", answer.reason);
+        answer
+    }
+
+    fn available(&self, token: &str) -> i64 {
+        self.engine.card_available(&CardToken(token.into())).unwrap()
+    }
+
+    /// Replays the writes as a store would keep them and runs the ledger verifier.
+    fn verify(&self) {
+        let (txns, entries, cards) = stored(&self.writes);
+        let mut v = ledger::Verifier::new();
+        cards.values().for_each(|c| v.add_card(c));
+        txns.into_values().for_each(|t| v.add_txn(t));
+        entries.into_iter().for_each(|e| v.add_entry(e));
+        let report = v.finish();
+        assert!(report.ok(), "ledger verify failed: {:?}", report.problems);
+    }
+}
+
+use engine::Answer;
+
+fn stored(writes: &[Write]) -> (BTreeMap<TxnId, TxnRecord>, Vec<Entry>, BTreeMap<CardToken, Card>) {
+    let mut txns = BTreeMap::new();
+    let mut entries = Vec::new();
+    let mut cards = BTreeMap::new();
+    for w in writes {
+        match w {
+            Write::Txn(t) => {
+                txns.insert(t.id, t.clone());
+            }
+            Write::TxnUpdate(u) => {
+                let t = txns.get_mut(&u.id).expect("update of a stored txn");
+                t.status = u.status;
+                t.refunded_minor = u.refunded_minor;
+            }
+            Write::Entries(e) => entries.extend(e.iter().cloned()),
+            Write::Card(c) => {
+                cards.insert(c.token.clone(), c.clone());
+            }
+            _ => {}
+        }
+    }
+    (txns, entries, cards)
+}
+
+fn req(class: MsgClass, kind: TxnKind, stan: &str, amount: Option<i64>, card: Option<&str>) -> Request {
+    let mti = match class {
+        MsgClass::Authorization => "0100",
+        MsgClass::Financial => "0200",
+        MsgClass::Advice => "0220",
+        MsgClass::Reversal => "0400",
+    };
+    let terminal = TerminalId("TERM0001".into());
+    Request {
+        mti: mti.into(),
+        class,
+        kind,
+        key: IdemKey::Iso {
+            reversal: class == MsgClass::Reversal,
+            terminal: terminal.clone(),
+            stan: stan.into(),
+            transmitted: "1121120000".into(),
+        },
+        terminal_id: terminal,
+        merchant_id: None,
+        stan: stan.into(),
+        transmitted: "1121120000".into(),
+        card: card.map(|token| CardInput {
+            token: CardToken(token.into()),
+            masked: MaskedPan("476173******0010".into()),
+            luhn_ok: true,
+            expiry: Some("2812".into()),
+        }),
+        amount: amount.map(|a| Money::new(a, Currency::CNY)),
+        original: None,
+    }
+}
+
+fn purchase(stan: &str, amount: i64, card: &str) -> Request {
+    req(MsgClass::Financial, TxnKind::Purchase, stan, Some(amount), Some(card))
+}
+
+fn with_original(mut r: Request, id: TxnId) -> Request {
+    r.original = Some(OriginalRef::Rrn(id));
+    r
+}
+
+#[test]
+fn purchase_is_exactly_once() {
+    let mut w = World::new();
+    let first = w.expect(purchase("000001", 12_500, "ok"), Rc::Approved);
+    assert_eq!(w.available("ok"), 100_000 - 12_500);
+    let mut repeat = purchase("000001", 12_500, "ok");
+    repeat.mti = "0201".into();
+    let again = w.expect(repeat, Rc::Approved);
+    assert!(again.duplicate);
+    assert_eq!(again.txn_id, first.txn_id);
+    assert_eq!(again.auth_code, first.auth_code);
+    assert_eq!(w.available("ok"), 100_000 - 12_500, "no second effect");
+    w.expect(purchase("000001", 99, "ok"), Rc::DuplicateTransmission);
+    assert_eq!(w.engine.txn_count(), 1);
+    w.verify();
+}
+
+#[test]
+fn stand_in_issuer_answers_as_an_issuer_would() {
+    let mut w = World::new();
+    let mut bad_luhn = purchase("000001", 100, "ok");
+    bad_luhn.card.as_mut().unwrap().luhn_ok = false;
+    let cases: Vec<(Request, Rc)> = vec![
+        (bad_luhn, Rc::InvalidCardNumber),
+        (purchase("000002", 100, "nobody"), Rc::InvalidCardNumber),
+        (purchase("000003", 100, "lost"), Rc::LostCard),
+        (purchase("000004", 100, "stolen"), Rc::StolenCard),
+        (purchase("000005", 100, "blocked"), Rc::DoNotHonour),
+        (purchase("000006", 100, "expired"), Rc::ExpiredCard),
+        (purchase("000007", 0, "ok"), Rc::InvalidAmount),
+        (purchase("000008", 60_001, "ok"), Rc::ExceedsWithdrawalLimit),
+        (purchase("000009", 50_000, "ok"), Rc::Approved),
+        (purchase("000010", 10_001, "ok"), Rc::ExceedsWithdrawalLimit),
+        (purchase("000011", 10_000, "ok"), Rc::Approved),
+        (purchase("000012", 1, "ok"), Rc::ExceedsWithdrawalLimit),
+    ];
+    for (r, code) in cases {
+        w.expect(r, code);
+    }
+    let mut wrong_expiry = purchase("000013", 100, "ok");
+    wrong_expiry.card.as_mut().unwrap().expiry = Some("2711".into());
+    w.expect(wrong_expiry, Rc::ExpiredCard);
+    w.verify();
+}
+
+#[test]
+fn insufficient_funds_is_51() {
+    let mut w = World::new();
+    w.engine.upsert_card(card("poor", CardStatus::Active, 1_000, 1_000_000), &mut w.writes).unwrap();
+    w.expect(purchase("000001", 1_001, "poor"), Rc::InsufficientFunds);
+    w.expect(purchase("000002", 1_000, "poor"), Rc::Approved);
+    assert_eq!(w.available("poor"), 0);
+    w.verify();
+}
+
+#[test]
+fn refunds_never_exceed_the_capture() {
+    let mut w = World::new();
+    let sale = w.expect(purchase("000001", 10_000, "ok"), Rc::Approved).txn_id.unwrap();
+    let refund = |stan: &str, amount: i64| {
+        with_original(req(MsgClass::Financial, TxnKind::Refund, stan, Some(amount), Some("ok")), sale)
+    };
+    w.expect(refund("000002", 6_000), Rc::Approved);
+    w.expect(refund("000003", 4_001), Rc::InvalidAmount);
+    w.expect(refund("000004", 4_000), Rc::Approved);
+    w.expect(refund("000005", 1), Rc::InvalidAmount);
+    w.expect(req(MsgClass::Financial, TxnKind::Refund, "000006", Some(1), Some("ok")), Rc::InvalidTransaction);
+    w.expect(with_original(req(MsgClass::Financial, TxnKind::Refund, "000007", Some(1), None), TxnId(999)), Rc::UnableToLocateRecord);
+    assert_eq!(w.available("ok"), 100_000);
+    w.verify();
+}
+
+#[test]
+fn a_void_only_undoes_what_exists() {
+    let mut w = World::new();
+    let sale = w.expect(purchase("000001", 10_000, "ok"), Rc::Approved).txn_id.unwrap();
+    let void = |stan: &str, amount: i64, id: TxnId| {
+        with_original(req(MsgClass::Financial, TxnKind::Void, stan, Some(amount), None), id)
+    };
+    w.expect(void("000002", 9_999, sale), Rc::OriginalAmountIncorrect);
+    w.expect(void("000003", 10_000, TxnId(77)), Rc::UnableToLocateRecord);
+    w.expect(void("000004", 10_000, sale), Rc::Approved);
+    assert_eq!(w.engine.txn(sale).unwrap().status, TxnStatus::Voided);
+    w.expect(void("000005", 10_000, sale), Rc::InvalidTransaction);
+    assert_eq!(w.available("ok"), 100_000);
+    w.verify();
+}
+
+#[test]
+fn reversals_are_idempotent_and_match_through_field_90_or_own_key() {
+    let mut w = World::new();
+    let sale = w.expect(purchase("000001", 10_000, "ok"), Rc::Approved).txn_id.unwrap();
+    // No field 90: the reversal repeats the original's STAN and field 7.
+    w.expect(req(MsgClass::Reversal, TxnKind::Reversal, "000001", Some(10_000), None), Rc::Approved);
+    assert_eq!(w.engine.txn(sale).unwrap().status, TxnStatus::Reversed);
+    assert_eq!(w.available("ok"), 100_000);
+    // A repeat of the reversal, and a second reversal with its own key: no effect.
+    let mut repeat = req(MsgClass::Reversal, TxnKind::Reversal, "000001", Some(10_000), None);
+    repeat.mti = "0401".into();
+    assert!(w.expect(repeat, Rc::Approved).duplicate);
+    let mut other = req(MsgClass::Reversal, TxnKind::Reversal, "000002", Some(10_000), None);
+    other.original = Some(OriginalRef::Key { stan: "000001".into(), transmitted: "1121120000".into() });
+    w.expect(other, Rc::Approved);
+    assert_eq!(w.available("ok"), 100_000);
+    w.verify();
+}
+
+#[test]
+fn a_reversal_before_its_original_declines_the_late_original() {
+    let mut w = World::new();
+    let mut early = req(MsgClass::Reversal, TxnKind::Reversal, "000050", Some(10_000), None);
+    early.original = Some(OriginalRef::Key { stan: "000009".into(), transmitted: "1121120000".into() });
+    let ack = w.expect(early, Rc::Approved);
+    assert_eq!(ack.reason, "original_unknown");
+    w.expect(purchase("000009", 10_000, "ok"), Rc::InvalidTransaction);
+    assert_eq!(w.available("ok"), 100_000);
+    w.verify();
+}
+
+#[test]
+fn preauth_completes_once_for_at_most_the_hold() {
+    let mut w = World::new();
+    let hold = req(MsgClass::Authorization, TxnKind::PreAuth, "000001", Some(20_000), Some("ok"));
+    let pre = w.expect(hold, Rc::Approved).txn_id.unwrap();
+    assert_eq!(w.available("ok"), 80_000);
+    let completion = |stan: &str, amount: i64| {
+        with_original(req(MsgClass::Advice, TxnKind::Completion, stan, Some(amount), None), pre)
+    };
+    w.expect(completion("000002", 20_001), Rc::InvalidAmount);
+    w.expect(completion("000003", 15_000), Rc::Approved);
+    assert_eq!(w.available("ok"), 85_000);
+    assert_eq!(w.engine.txn(pre).unwrap().status, TxnStatus::Completed);
+    w.expect(completion("000004", 1_000), Rc::InvalidTransaction);
+    w.verify();
+}
+
+#[test]
+fn offline_advices_post_only_under_the_floor_limit() {
+    let mut w = World::new();
+    let advice = |stan: &str, amount: i64| req(MsgClass::Advice, TxnKind::Purchase, stan, Some(amount), Some("ok"));
+    w.expect(advice("000001", 5_000), Rc::Approved);
+    w.expect(advice("000002", 5_001), Rc::DoNotHonour);
+    assert_eq!(w.available("ok"), 95_000);
+    w.verify();
+}
+
+#[test]
+fn balance_inquiry_reports_available_and_moves_nothing() {
+    let mut w = World::new();
+    w.expect(purchase("000001", 2_500, "ok"), Rc::Approved);
+    let answer = w.expect(req(MsgClass::Financial, TxnKind::Balance, "000002", None, Some("ok")), Rc::Approved);
+    assert_eq!(answer.balance_minor, Some(97_500));
+    w.verify();
+}
+
+#[test]
+fn unknown_terminal_and_wrong_merchant_are_refused() {
+    let mut w = World::new();
+    let mut r = purchase("000001", 100, "ok");
+    r.terminal_id = TerminalId("NOPE0001".into());
+    w.expect(r, Rc::NotPermittedToTerminal);
+    let mut r = purchase("000002", 100, "ok");
+    r.merchant_id = Some(MerchantId("OTHER".into()));
+    w.expect(r, Rc::InvalidMerchant);
+    assert_eq!(w.engine.txn_count(), 0);
+}
+
+#[test]
+fn settlement_closes_a_balanced_batch_and_answers_95_otherwise() {
+    let mut w = World::new();
+    let sale = w.expect(purchase("000001", 10_000, "ok"), Rc::Approved).txn_id.unwrap();
+    w.expect(purchase("000002", 3_000, "ok"), Rc::Approved);
+    w.expect(with_original(req(MsgClass::Financial, TxnKind::Refund, "000003", Some(1_000), None), sale), Rc::Approved);
+    let t = TerminalId("TERM0001".into());
+    let theirs = BatchTotals { debit_count: 2, debit_minor: 13_000, credit_count: 1, credit_minor: 1_000 };
+    let wrong = BatchTotals { debit_count: 2, debit_minor: 12_000, ..theirs };
+    let a = w.engine.settle(&t, "set:1", wrong, w.now, &mut w.writes);
+    assert_eq!(a.code, Rc::ReconcileError);
+    assert_eq!(a.host, theirs);
+    let b = w.engine.settle(&t, "set:2", theirs, w.now, &mut w.writes);
+    assert_eq!(b.code, Rc::Approved);
+    let repeat = w.engine.settle(&t, "set:2", theirs, w.now, &mut w.writes);
+    assert!(repeat.duplicate && repeat.code == Rc::Approved);
+    let next = w.engine.settle(&t, "set:3", BatchTotals::default(), w.now, &mut w.writes);
+    assert_eq!(next.code, Rc::Approved, "the new batch is empty");
+}
+
+#[test]
+fn a_restart_from_the_stored_writes_resumes_exactly() {
+    let mut w = World::new();
+    w.expect(purchase("000001", 12_500, "ok"), Rc::Approved);
+    let hold = req(MsgClass::Authorization, TxnKind::PreAuth, "000002", Some(1_000), Some("ok"));
+    w.expect(hold, Rc::Approved);
+    let (txns, _entries, cards) = stored(&w.writes);
+    let mut balances: BTreeMap<(String, u16), i64> = BTreeMap::new();
+    for wr in &w.writes {
+        if let Write::Entries(es) = wr {
+            for e in es {
+                *balances.entry((e.account.to_string(), e.currency.0)).or_default() += e.amount_minor;
+            }
+        }
+    }
+    let snapshot = Snapshot {
+        merchants: w.writes.iter().filter_map(|x| if let Write::Merchant(m) = x { Some(m.clone()) } else { None }).collect(),
+        terminals: w.writes.iter().filter_map(|x| if let Write::Terminal(t) = x { Some(t.clone()) } else { None }).collect(),
+        cards: cards.into_values().collect(),
+        txns: txns.into_values().collect(),
+        balances: balances.into_iter().map(|((a, c), s)| (a, c, s)).collect(),
+        settlements: Vec::new(),
+        last_entry_id: 1_000,
+        last_settlement_id: 0,
+    };
+    let mut restarted = World { engine: Engine::new(snapshot, &EngineConfig::default()), writes: w.writes.clone(), now: w.now };
+    assert_eq!(restarted.available("ok"), 100_000 - 12_500 - 1_000);
+    assert!(restarted.expect(purchase("000001", 12_500, "ok"), Rc::Approved).duplicate);
+    // Daily spend survives the restart: 60,000 a day, 13,500 used.
+    restarted.expect(purchase("000003", 46_501, "ok"), Rc::ExceedsWithdrawalLimit);
+    restarted.expect(purchase("000004", 46_500, "ok"), Rc::Approved);
+}

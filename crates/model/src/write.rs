@@ -1,0 +1,66 @@
+use crate::entry::Entry;
+use crate::parties::{Card, Merchant, TerminalId, Terminal};
+use crate::txn::{TxnId, TxnRecord, TxnUpdate};
+use crate::TimestampMs;
+use serde::{Deserialize, Serialize};
+
+/// A terminal's closed settlement batch (0500), with both sides' totals.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Settlement {
+    pub id: u64,
+    /// The 0500's exactly-once key, so a repeated settlement gets the same answer.
+    pub idem_key: String,
+    pub terminal_id: TerminalId,
+    pub closed_ms: TimestampMs,
+    /// Transactions with ids up to and including this one belong to closed batches.
+    /// An unbalanced settlement carries the previous value forward: its batch stays open.
+    pub upto_txn_id: TxnId,
+    pub host_debit_count: i64,
+    pub host_debit_minor: i64,
+    pub host_credit_count: i64,
+    pub host_credit_minor: i64,
+    pub terminal_debit_count: i64,
+    pub terminal_debit_minor: i64,
+    pub terminal_credit_count: i64,
+    pub terminal_credit_minor: i64,
+    pub balanced: bool,
+}
+
+/// A bearer token for the HTTP API. Only its SHA-256 is ever stored.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ApiToken {
+    pub id: String,
+    pub sha256_hex: String,
+    pub role: String,
+    pub created_ms: TimestampMs,
+}
+
+/// One change the engine asks the store to make durable. A batch of writes is
+/// committed atomically, in order, before any of its answers leave the host.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub enum Write {
+    Merchant(Merchant),
+    Terminal(Terminal),
+    Card(Card),
+    Txn(TxnRecord),
+    TxnUpdate(TxnUpdate),
+    Entries(Vec<Entry>),
+    Settlement(Settlement),
+    ApiToken(ApiToken),
+}
+
+/// Everything the engine needs to resume after a restart, read back from the store.
+#[derive(Clone, Debug, Default)]
+pub struct Snapshot {
+    pub merchants: Vec<Merchant>,
+    pub terminals: Vec<Terminal>,
+    pub cards: Vec<Card>,
+    /// Transactions in id order.
+    pub txns: Vec<TxnRecord>,
+    /// Sum of entries per (account text, currency code).
+    pub balances: Vec<(String, u16, i64)>,
+    /// The newest settlement of each terminal.
+    pub settlements: Vec<Settlement>,
+    pub last_entry_id: u64,
+    pub last_settlement_id: u64,
+}
