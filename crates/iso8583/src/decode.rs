@@ -1,0 +1,392 @@
+//! Zero-copy decoding: a [`Message`] is a view over the frame bytes holding one span per
+//! field number, so decoding allocates nothing and reading a field is an array index.
+
+use std::borrow::Cow;
+
+use crate::encoding::{
+    class_ok, enc_name, pad_side, parse_hex_text, read_len, text_to_str, text_valid,
+};
+use crate::error::{DecodeError, DecodeErrorKind as Kind, FieldKey};
+use crate::spec::{DataEnc, FIELD_NUMBER_MAX, FieldDef, Spec};
+
+/// Largest message decoded or encoded, in bytes. Spans are `u16` to keep a [`Message`]
+/// small; the link's frames are far smaller (`frame::FRAME_SIZE_MAX_BYTES`).
+pub const MESSAGE_SIZE_MAX_BYTES: usize = u16::MAX as usize;
+
+const SLOTS: usize = FIELD_NUMBER_MAX as usize + 1;
+
+/// Byte range of one field in the message: `start` is where its length prefix begins
+/// (bitmaps, header and MTI have none when fixed), `end` is one past its data.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub(crate) struct Span {
+    pub start: u16,
+    pub end: u16,
+}
+
+/// A decoded message borrowing the bytes it was decoded from.
+#[derive(Clone, Debug)]
+pub struct Message<'a> {
+    pub(crate) spec: &'a Spec,
+    pub(crate) bytes: &'a [u8],
+    /// Bit `63 - (n - 1) % 64` of word `(n - 1) / 64` is set when field `n` is present:
+    /// exactly the big-endian reading of the primary, secondary and tertiary bitmaps.
+    pub(crate) present: [u64; 3],
+    pub(crate) header: Span,
+    pub(crate) mti: Span,
+    pub(crate) bitmap: Span,
+    pub(crate) spans: [Span; SLOTS],
+}
+
+impl Spec {
+    /// Decodes one message (the frame body, without the link's length prefix).
+    ///
+    /// Follows pyiso8583 4.0.1's `decode`: header (if `h.max_len > 0`), MTI, primary
+    /// bitmap, secondary bitmap when bit 1 is set, tertiary bitmap right after it when
+    /// bit 65 is set, then the announced fields in ascending order, and no trailing bytes.
+    pub fn decode<'a>(&'a self, bytes: &'a [u8]) -> Result<Message<'a>, DecodeError> {
+        if bytes.len() > MESSAGE_SIZE_MAX_BYTES {
+            let kind = Kind::MessageTooLarge {
+                len: bytes.len(),
+                max: MESSAGE_SIZE_MAX_BYTES,
+            };
+            return Err(DecodeError {
+                field: FieldKey::Header,
+                pos: 0,
+                kind,
+            });
+        }
+        let mut msg = Message {
+            spec: self,
+            bytes,
+            present: [0; 3],
+            header: Span::default(),
+            mti: Span::default(),
+            bitmap: Span::default(),
+            spans: [Span::default(); SLOTS],
+        };
+        let mut cur = Cursor { bytes, pos: 0 };
+        if self.has_header() {
+            msg.header = cur.field(FieldKey::Header, &self.header)?;
+        }
+        msg.mti = cur.mti(&self.mti)?;
+        let (span, primary) = cur.bitmap(FieldKey::Bitmap, &self.bitmap)?;
+        msg.bitmap = span;
+        msg.present[0] = primary;
+        if primary & BIT_FIRST != 0 {
+            let def = &self.fields[1];
+            if !def.defined {
+                return Err(cur.error(FieldKey::Field(1), Kind::NoSecondaryBitmap));
+            }
+            let (span, secondary) = cur.bitmap(FieldKey::Field(1), def)?;
+            msg.spans[1] = span;
+            msg.present[1] = secondary;
+            if secondary & BIT_FIRST != 0 {
+                // pyiso8583 4.0.1 reads the tertiary bitmap as an extension of field 1.
+                let (tertiary_span, tertiary) = cur.bitmap(FieldKey::Field(1), def)?;
+                msg.spans[65] = tertiary_span;
+                msg.spans[1].end = tertiary_span.end;
+                msg.present[2] = tertiary;
+            }
+        }
+        let mut last = FieldKey::Bitmap;
+        for n in data_fields(msg.present) {
+            last = FieldKey::Field(n);
+            let def = &self.fields[usize::from(n)];
+            if !def.defined {
+                return Err(cur.error(FieldKey::Field(n), Kind::UndefinedField));
+            }
+            msg.spans[usize::from(n)] = cur.field(FieldKey::Field(n), def)?;
+        }
+        if cur.pos != bytes.len() {
+            let extra = bytes.len() - cur.pos;
+            return Err(cur.error(last, Kind::ExtraData { extra }));
+        }
+        Ok(msg)
+    }
+}
+
+const BIT_FIRST: u64 = 1 << 63;
+
+/// Present data fields in ascending order, skipping the bitmap indicators 1 and 65.
+pub(crate) fn data_fields(present: [u64; 3]) -> impl Iterator<Item = u8> {
+    let words = [present[0] & !BIT_FIRST, present[1] & !BIT_FIRST, present[2]];
+    (0u8..3).flat_map(move |w| {
+        let mut bits = words[usize::from(w)];
+        std::iter::from_fn(move || {
+            if bits == 0 {
+                return None;
+            }
+            // leading_zeros < 64 here, so the field number is at most 192.
+            let zeros = bits.leading_zeros() as u8;
+            bits &= !(BIT_FIRST >> zeros);
+            Some(w * 64 + zeros + 1)
+        })
+    })
+}
+
+struct Cursor<'a> {
+    bytes: &'a [u8],
+    pos: usize,
+}
+
+impl Cursor<'_> {
+    fn error(&self, field: FieldKey, kind: Kind) -> DecodeError {
+        DecodeError {
+            field,
+            pos: self.pos,
+            kind,
+        }
+    }
+
+    /// Takes `len` bytes or reports truncation.
+    fn take(&mut self, field: FieldKey, len: usize) -> Result<usize, DecodeError> {
+        let available = self.bytes.len() - self.pos;
+        if len > available {
+            return Err(self.error(
+                field,
+                Kind::Truncated {
+                    needed: len,
+                    available,
+                },
+            ));
+        }
+        let start = self.pos;
+        self.pos += len;
+        Ok(start)
+    }
+
+    fn span(&self, start: usize) -> Span {
+        // decode() rejected messages longer than u16::MAX, so positions fit.
+        Span {
+            start: start as u16,
+            end: self.pos as u16,
+        }
+    }
+
+    fn mti(&mut self, def: &FieldDef) -> Result<Span, DecodeError> {
+        let width = if def.data == DataEnc::Binary { 2 } else { 4 };
+        let start = self.take(FieldKey::Mti, width)?;
+        self.check_text(FieldKey::Mti, def, start, false)?;
+        Ok(self.span(start))
+    }
+
+    fn bitmap(&mut self, field: FieldKey, def: &FieldDef) -> Result<(Span, u64), DecodeError> {
+        let mut raw = [0u8; 8];
+        if def.data == DataEnc::Binary {
+            let start = self.take(field, 8)?;
+            raw.copy_from_slice(&self.bytes[start..self.pos]);
+            return Ok((self.span(start), u64::from_be_bytes(raw)));
+        }
+        let start = self.take(field, 16)?;
+        let text = &self.bytes[start..self.pos];
+        // Stricter than Python's bytes.fromhex, which also skips whitespace.
+        if !parse_hex_text(def.data, text, &mut raw) {
+            self.pos = start;
+            return Err(self.error(field, Kind::InvalidBitmap));
+        }
+        Ok((self.span(start), u64::from_be_bytes(raw)))
+    }
+
+    /// pyiso8583's `_decode_field`: optional length prefix, then data.
+    fn field(&mut self, field: FieldKey, def: &FieldDef) -> Result<Span, DecodeError> {
+        let start = self.pos;
+        let prefix_at = self.take(field, usize::from(def.len_type))?;
+        let declared = if def.len_type == 0 {
+            u64::from(def.max_len)
+        } else {
+            let prefix = &self.bytes[prefix_at..self.pos];
+            let len = read_len(def.len_enc, prefix).ok_or(self.at(
+                prefix_at,
+                field,
+                Kind::InvalidLength,
+            ))?;
+            if len > u64::from(def.max_len) {
+                return Err(self.at(
+                    prefix_at,
+                    field,
+                    Kind::TooLong {
+                        len,
+                        max: def.max_len,
+                    },
+                ));
+            }
+            len
+        };
+        // declared <= max_len (u32), so it fits usize on every supported target.
+        let declared = declared as usize;
+        let byte_len = if def.nibbles {
+            declared.div_ceil(2)
+        } else {
+            declared
+        };
+        let data_at = self.take(field, byte_len)?;
+        let odd_nibbles = def.nibbles && declared % 2 == 1;
+        self.check_text(field, def, data_at, odd_nibbles)?;
+        Ok(self.span(start))
+    }
+
+    /// Validates data at `data_at..pos`: encoding, odd-nibble pad, character class.
+    fn check_text(
+        &mut self,
+        field: FieldKey,
+        def: &FieldDef,
+        data_at: usize,
+        odd_nibbles: bool,
+    ) -> Result<(), DecodeError> {
+        let data = &self.bytes[data_at..self.pos];
+        let mut pad_first = None;
+        if def.data == DataEnc::Binary && odd_nibbles {
+            pad_first = pad_side(def, data);
+            if pad_first.is_none() {
+                return Err(self.at(data_at, field, Kind::InvalidPad));
+            }
+        } else if !text_valid(def.data, data) {
+            return Err(self.at(
+                data_at,
+                field,
+                Kind::InvalidData {
+                    encoding: enc_name(def.data),
+                },
+            ));
+        }
+        if !class_ok(def.class, def.data, data, pad_first) {
+            return Err(self.at(
+                data_at,
+                field,
+                Kind::WrongClass {
+                    class: def.class.name(),
+                },
+            ));
+        }
+        Ok(())
+    }
+
+    fn at(&self, pos: usize, field: FieldKey, kind: Kind) -> DecodeError {
+        DecodeError { field, pos, kind }
+    }
+}
+
+impl<'a> Message<'a> {
+    /// The message type indicator as pyiso8583 returns it (hex for a binary MTI).
+    pub fn mti(&self) -> Cow<'a, str> {
+        text_to_str(self.spec.mti.data, self.slice(self.mti))
+    }
+
+    /// The MTI's wire bytes.
+    pub fn mti_bytes(&self) -> &'a [u8] {
+        self.slice(self.mti)
+    }
+
+    /// The header's data bytes, if the spec has a header.
+    pub fn header(&self) -> Option<&'a [u8]> {
+        let def = &self.spec.header;
+        self.spec
+            .has_header()
+            .then(|| self.data(def, self.header, true))
+    }
+
+    /// The header as pyiso8583 returns it.
+    pub fn header_str(&self) -> Option<Cow<'a, str>> {
+        self.spec
+            .has_header()
+            .then(|| self.str_of(&self.spec.header, self.header, true))
+    }
+
+    /// The primary bitmap as pyiso8583 returns it: hex text as sent, or upper-case hex.
+    pub fn bitmap_str(&self) -> Cow<'a, str> {
+        text_to_str(self.spec.bitmap.data, self.slice(self.bitmap))
+    }
+
+    /// Whether field `n` is present (1 = secondary bitmap, 65 = tertiary bitmap).
+    pub fn has(&self, n: u8) -> bool {
+        if n == 0 || n > FIELD_NUMBER_MAX {
+            return false;
+        }
+        let i = usize::from(n - 1);
+        self.present[i / 64] & (BIT_FIRST >> (i % 64)) != 0
+    }
+
+    /// Present data fields (2..=192, without the bitmaps 1 and 65), ascending.
+    pub fn fields(&self) -> impl Iterator<Item = u8> + use<> {
+        data_fields(self.present)
+    }
+
+    /// Field `n`'s data bytes as on the wire, without the length prefix. Field 1 is the
+    /// secondary bitmap (followed by the tertiary one when present, as in pyiso8583).
+    pub fn field(&self, n: u8) -> Option<&'a [u8]> {
+        self.has(n).then(|| {
+            self.data(
+                &self.spec.fields[usize::from(n)],
+                self.spans[usize::from(n)],
+                n != 1 && n != 65,
+            )
+        })
+    }
+
+    /// Field `n` as the python value pyiso8583 returns: text decoded from its encoding
+    /// (borrowed for ASCII), or upper-case hex for binary data with any pad removed.
+    pub fn field_str(&self, n: u8) -> Option<Cow<'a, str>> {
+        let is_data = n != 1 && n != 65;
+        self.has(n).then(|| {
+            self.str_of(
+                &self.spec.fields[usize::from(n)],
+                self.spans[usize::from(n)],
+                is_data,
+            )
+        })
+    }
+
+    /// Field `n` as encoded on the wire, length prefix included: what
+    /// [`MessageBuilder::copy`](crate::MessageBuilder::copy) echoes into a response.
+    pub fn field_encoded(&self, n: u8) -> Option<&'a [u8]> {
+        self.has(n).then(|| self.slice(self.spans[usize::from(n)]))
+    }
+
+    /// The spec this message was decoded with.
+    pub fn spec(&self) -> &'a Spec {
+        self.spec
+    }
+
+    /// The whole message's bytes.
+    pub fn as_bytes(&self) -> &'a [u8] {
+        self.bytes
+    }
+
+    pub(crate) fn header_encoded(&self) -> Option<&'a [u8]> {
+        self.spec.has_header().then(|| self.slice(self.header))
+    }
+
+    fn slice(&self, span: Span) -> &'a [u8] {
+        self.bytes
+            .get(usize::from(span.start)..usize::from(span.end))
+            .unwrap_or_default()
+    }
+
+    fn data(&self, def: &FieldDef, span: Span, has_prefix: bool) -> &'a [u8] {
+        let skip = if has_prefix {
+            usize::from(def.len_type)
+        } else {
+            0
+        };
+        self.slice(span).get(skip..).unwrap_or_default()
+    }
+
+    fn str_of(&self, def: &FieldDef, span: Span, has_prefix: bool) -> Cow<'a, str> {
+        let data = self.data(def, span, has_prefix);
+        if def.data == DataEnc::Binary && def.nibbles && self.odd_nibbles(def, span) {
+            return Cow::Owned(crate::encoding::hex_upper(data, pad_side(def, data)));
+        }
+        text_to_str(def.data, data)
+    }
+
+    fn odd_nibbles(&self, def: &FieldDef, span: Span) -> bool {
+        if def.len_type == 0 {
+            return def.max_len % 2 == 1;
+        }
+        let prefix = self
+            .slice(span)
+            .get(..usize::from(def.len_type))
+            .unwrap_or_default();
+        read_len(def.len_enc, prefix).is_some_and(|len| len % 2 == 1)
+    }
+}

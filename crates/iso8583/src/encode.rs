@@ -1,0 +1,366 @@
+//! Encoding: a [`MessageBuilder`] collects borrowed field values, then writes the message
+//! into a caller's reused buffer. No allocation beyond the buffer's growth.
+
+use crate::decode::{MESSAGE_SIZE_MAX_BYTES, Message, data_fields};
+use crate::encoding::{ValueError, class_ok, enc_name, push_hex_text, push_value, write_len};
+use crate::error::{EncodeError, EncodeErrorKind as Kind, FieldKey};
+use crate::spec::{DataEnc, FIELD_NUMBER_MAX, FieldDef, Spec};
+
+const SLOTS: usize = FIELD_NUMBER_MAX as usize + 1;
+const BIT_FIRST: u64 = 1 << 63;
+
+/// What form a stored value is in.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Form {
+    /// pyiso8583's python value: the UTF-8 of the `str` (hex for binary fields).
+    Python,
+    /// Wire data bytes without the length prefix.
+    Data,
+    /// The whole encoded field, length prefix included, copied from a decoded message.
+    Encoded,
+}
+
+/// Field values for one message, borrowed for `'v`.
+///
+/// ```
+/// use iso8583::{MessageBuilder, Spec};
+/// let spec = Spec::posguard_ascii();
+/// let mut out = Vec::new();
+/// MessageBuilder::new().set_mti("0800").set(70, "301").encode_into(&spec, &mut out)?;
+/// let msg = spec.decode(&out)?;
+/// assert_eq!(msg.field_str(70).as_deref(), Some("301"));
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
+#[derive(Clone, Debug)]
+pub struct MessageBuilder<'v> {
+    header: Option<(&'v [u8], Form)>,
+    mti: Option<(&'v [u8], Form)>,
+    present: [u64; 3],
+    /// Values in [`Form::Data`] / [`Form::Encoded`]; the rest are [`Form::Python`].
+    data: [u64; 3],
+    encoded: [u64; 3],
+    values: [&'v [u8]; SLOTS],
+    /// The first `set` of a field that cannot be set, reported by `encode_into`.
+    rejected: Option<(u8, Kind)>,
+}
+
+impl Default for MessageBuilder<'_> {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+/// Word index and mask of field `n` (1..=192) in a 3-word bitmap.
+fn bit(n: u8) -> (usize, u64) {
+    let i = usize::from(n.saturating_sub(1));
+    (i / 64, BIT_FIRST >> (i % 64))
+}
+
+impl<'v> MessageBuilder<'v> {
+    /// An empty builder.
+    pub fn new() -> Self {
+        Self {
+            header: None,
+            mti: None,
+            present: [0; 3],
+            data: [0; 3],
+            encoded: [0; 3],
+            values: [&[]; SLOTS],
+            rejected: None,
+        }
+    }
+
+    /// A builder holding `msg`'s header, MTI and every data field as encoded: the usual
+    /// start of a response. Encode it with the spec `msg` was decoded with.
+    pub fn from_message(msg: &Message<'v>) -> Self {
+        let mut builder = Self::new();
+        builder.header = msg.header_encoded().map(|h| (h, Form::Encoded));
+        builder.mti = Some((msg.mti_bytes(), Form::Encoded));
+        for n in msg.fields() {
+            builder.copy(n, msg);
+        }
+        builder
+    }
+
+    /// Sets the MTI from its python value (`"0210"`, or hex for a binary MTI).
+    pub fn set_mti(&mut self, mti: &'v str) -> &mut Self {
+        self.mti = Some((mti.as_bytes(), Form::Python));
+        self
+    }
+
+    /// Sets the header from its python value (ignored when the spec has no header).
+    pub fn set_header(&mut self, header: &'v str) -> &mut Self {
+        self.header = Some((header.as_bytes(), Form::Python));
+        self
+    }
+
+    /// Sets field `n` from its python value: text for text encodings, hex digits for
+    /// binary (`"b"`) fields, as pyiso8583's `encode` takes them.
+    pub fn set<V: AsRef<[u8]> + ?Sized>(&mut self, n: u8, value: &'v V) -> &mut Self {
+        self.put(n, value.as_ref(), Form::Python)
+    }
+
+    /// Sets field `n` from its wire data bytes (no length prefix), e.g. a binary PIN
+    /// block. A nibble-counted field then gets an even nibble count.
+    pub fn set_data(&mut self, n: u8, data: &'v [u8]) -> &mut Self {
+        self.put(n, data, Form::Data)
+    }
+
+    /// Copies field `n` verbatim (length prefix included) from `msg`, or removes it when
+    /// `msg` lacks it.
+    pub fn copy(&mut self, n: u8, msg: &Message<'v>) -> &mut Self {
+        match msg.field_encoded(n) {
+            Some(encoded) => self.put(n, encoded, Form::Encoded),
+            None => self.remove(n),
+        }
+    }
+
+    /// Removes field `n`.
+    pub fn remove(&mut self, n: u8) -> &mut Self {
+        if (1..=FIELD_NUMBER_MAX).contains(&n) {
+            let (w, mask) = bit(n);
+            self.present[w] &= !mask;
+        }
+        self
+    }
+
+    /// Whether field `n` has a value.
+    pub fn has(&self, n: u8) -> bool {
+        let (w, mask) = bit(n);
+        (1..=FIELD_NUMBER_MAX).contains(&n) && self.present[w] & mask != 0
+    }
+
+    fn put(&mut self, n: u8, value: &'v [u8], form: Form) -> &mut Self {
+        let rejection = match n {
+            // pyiso8583 computes the bitmaps and drops values given for 1 and 65.
+            1 | 65 => Some(Kind::BitmapField),
+            0 | 193.. => Some(Kind::UndefinedField),
+            _ => None,
+        };
+        if let Some(kind) = rejection {
+            self.rejected = self.rejected.take().or(Some((n, kind)));
+            return self;
+        }
+        let (w, mask) = bit(n);
+        self.present[w] |= mask;
+        self.values[usize::from(n)] = value;
+        let set = |words: &mut [u64; 3], on: bool| {
+            if on {
+                words[w] |= mask
+            } else {
+                words[w] &= !mask
+            }
+        };
+        set(&mut self.data, form == Form::Data);
+        set(&mut self.encoded, form == Form::Encoded);
+        self
+    }
+
+    fn form(&self, n: u8) -> Form {
+        let (w, mask) = bit(n);
+        if self.encoded[w] & mask != 0 {
+            Form::Encoded
+        } else if self.data[w] & mask != 0 {
+            Form::Data
+        } else {
+            Form::Python
+        }
+    }
+
+    /// Appends the encoded message to `out`, which the caller reuses across messages.
+    /// On error `out` is left as it was.
+    pub fn encode_into(&self, spec: &Spec, out: &mut Vec<u8>) -> Result<(), EncodeError> {
+        let start = out.len();
+        let result = self.write(spec, out, start);
+        if result.is_err() {
+            out.truncate(start);
+        }
+        result
+    }
+
+    fn write(&self, spec: &Spec, out: &mut Vec<u8>, start: usize) -> Result<(), EncodeError> {
+        if let Some((n, kind)) = &self.rejected {
+            return Err(EncodeError {
+                field: FieldKey::Field(*n),
+                kind: kind.clone(),
+            });
+        }
+        if spec.has_header() {
+            let (value, form) = self.header.ok_or(missing(FieldKey::Header))?;
+            write_field(FieldKey::Header, &spec.header, value, form, out)?;
+        }
+        let (mti, form) = self.mti.ok_or(missing(FieldKey::Mti))?;
+        write_mti(&spec.mti, mti, form, out)?;
+        let tertiary = self.present[2] != 0;
+        let secondary = tertiary || self.present[1] != 0;
+        write_bitmap(
+            &spec.bitmap,
+            self.present[0] | if secondary { BIT_FIRST } else { 0 },
+            out,
+        );
+        if secondary {
+            let def = &spec.fields[1];
+            if !def.defined {
+                return Err(EncodeError {
+                    field: FieldKey::Field(1),
+                    kind: Kind::NoSecondaryBitmap,
+                });
+            }
+            write_bitmap(
+                def,
+                self.present[1] | if tertiary { BIT_FIRST } else { 0 },
+                out,
+            );
+            if tertiary {
+                write_bitmap(def, self.present[2], out);
+            }
+        }
+        for n in data_fields(self.present) {
+            let def = &spec.fields[usize::from(n)];
+            let key = FieldKey::Field(n);
+            if !def.defined {
+                return Err(EncodeError {
+                    field: key,
+                    kind: Kind::UndefinedField,
+                });
+            }
+            write_field(key, def, self.values[usize::from(n)], self.form(n), out)?;
+        }
+        let len = out.len() - start;
+        if len > MESSAGE_SIZE_MAX_BYTES {
+            let kind = Kind::MessageTooLarge {
+                len,
+                max: MESSAGE_SIZE_MAX_BYTES,
+            };
+            return Err(EncodeError {
+                field: FieldKey::Mti,
+                kind,
+            });
+        }
+        Ok(())
+    }
+}
+
+fn missing(field: FieldKey) -> EncodeError {
+    EncodeError {
+        field,
+        kind: Kind::Missing,
+    }
+}
+
+fn write_bitmap(def: &FieldDef, bits: u64, out: &mut Vec<u8>) {
+    if def.data == DataEnc::Binary {
+        out.extend_from_slice(&bits.to_be_bytes());
+    } else {
+        push_hex_text(def.data, &bits.to_be_bytes(), out);
+    }
+}
+
+/// The MTI is 2 bytes binary or 4 bytes text whatever `max_len` says, as in pyiso8583.
+fn write_mti(
+    def: &FieldDef,
+    value: &[u8],
+    form: Form,
+    out: &mut Vec<u8>,
+) -> Result<(), EncodeError> {
+    let start = out.len();
+    let bytes_def = FieldDef {
+        nibbles: false,
+        ..*def
+    };
+    match form {
+        Form::Python => {
+            push_value(&bytes_def, value, out).map_err(|e| value_error(FieldKey::Mti, def, e))?;
+        }
+        Form::Data | Form::Encoded => out.extend_from_slice(value),
+    }
+    let len = out.len() - start;
+    let expected = if def.data == DataEnc::Binary { 2 } else { 4 };
+    if len != expected {
+        return Err(EncodeError {
+            field: FieldKey::Mti,
+            kind: Kind::WrongLength {
+                len,
+                expected: expected as u32,
+                unit: "bytes",
+            },
+        });
+    }
+    if !class_ok(def.class, def.data, &out[start..], None) {
+        return Err(EncodeError {
+            field: FieldKey::Mti,
+            kind: Kind::WrongClass {
+                class: def.class.name(),
+            },
+        });
+    }
+    Ok(())
+}
+
+/// pyiso8583's `_encode_field`: data, then the length prefix written in front of it.
+fn write_field(
+    key: FieldKey,
+    def: &FieldDef,
+    value: &[u8],
+    form: Form,
+    out: &mut Vec<u8>,
+) -> Result<(), EncodeError> {
+    let fail = |kind| EncodeError { field: key, kind };
+    if form == Form::Encoded {
+        out.extend_from_slice(value);
+        return Ok(());
+    }
+    let prefix_at = out.len();
+    out.resize(prefix_at + usize::from(def.len_type), 0);
+    let data_at = out.len();
+    let len = match form {
+        Form::Python => push_value(def, value, out).map_err(|e| value_error(key, def, e))?,
+        _ => {
+            out.extend_from_slice(value);
+            if def.nibbles {
+                value.len() * 2
+            } else {
+                value.len()
+            }
+        }
+    };
+    let pad_first = (def.nibbles && len % 2 == 1).then_some(def.left_pad.is_some());
+    if !class_ok(def.class, def.data, &out[data_at..], pad_first) {
+        return Err(fail(Kind::WrongClass {
+            class: def.class.name(),
+        }));
+    }
+    let unit = if def.nibbles { "nibbles" } else { "bytes" };
+    if def.len_type == 0 {
+        if len != def.max_len as usize {
+            return Err(fail(Kind::WrongLength {
+                len,
+                expected: def.max_len,
+                unit,
+            }));
+        }
+        return Ok(());
+    }
+    if len > def.max_len as usize {
+        return Err(fail(Kind::TooLong {
+            len,
+            max: def.max_len,
+            unit,
+        }));
+    }
+    if !write_len(def.len_enc, len, &mut out[prefix_at..data_at]) {
+        return Err(fail(Kind::LengthOverflow));
+    }
+    Ok(())
+}
+
+fn value_error(field: FieldKey, def: &FieldDef, error: ValueError) -> EncodeError {
+    let kind = match error {
+        ValueError::InvalidText => Kind::InvalidData {
+            encoding: enc_name(def.data),
+        },
+        ValueError::InvalidHex => Kind::InvalidHex,
+        ValueError::NeedsPad => Kind::NeedsPad,
+    };
+    EncodeError { field, kind }
+}

@@ -1,0 +1,310 @@
+//! Byte-level conversions shared by decode and encode: length prefixes, text encodings,
+//! hex, pads and character classes. All functions are pure and allocation-free except the
+//! ones that return an owned `String` for non-borrowable text.
+
+use std::borrow::Cow;
+
+use crate::ebcdic::{CP500_TO_LATIN1, LATIN1_TO_CP500};
+use crate::spec::{Class, DataEnc, FieldDef, LenEnc};
+
+const HEX_UPPER: &[u8; 16] = b"0123456789ABCDEF";
+
+/// Name of an encoding as it appears in errors (pyiso8583's spelling).
+pub(crate) fn enc_name(data: DataEnc) -> &'static str {
+    match data {
+        DataEnc::Binary => "hex",
+        DataEnc::Ascii => "ascii",
+        DataEnc::Latin1 => "latin-1",
+        DataEnc::Cp500 => "cp500",
+    }
+}
+
+/// Reads a length prefix. `None` = not valid digits for its encoding.
+pub(crate) fn read_len(len_enc: LenEnc, prefix: &[u8]) -> Option<u64> {
+    let mut len: u64 = 0;
+    for &b in prefix {
+        len = match len_enc {
+            LenEnc::Binary => (len << 8) | u64::from(b),
+            LenEnc::Bcd => {
+                let (hi, lo) = (b >> 4, b & 0x0F);
+                if hi > 9 || lo > 9 {
+                    return None;
+                }
+                len * 100 + u64::from(hi * 10 + lo)
+            }
+            // Strict where Python's int() is lenient (it also takes " 7", "+7", "0_7"):
+            // a terminal sending those is broken, and accepting them would hide it.
+            LenEnc::Ascii if b.is_ascii_digit() => len * 10 + u64::from(b - b'0'),
+            LenEnc::Cp500 if (0xF0..=0xF9).contains(&b) => len * 10 + u64::from(b - 0xF0),
+            LenEnc::Ascii | LenEnc::Cp500 => return None,
+        };
+    }
+    Some(len)
+}
+
+/// Writes `len` into `prefix` (already sized to `len_type`). `false` = does not fit.
+pub(crate) fn write_len(len_enc: LenEnc, len: usize, prefix: &mut [u8]) -> bool {
+    let mut rest = len;
+    for slot in prefix.iter_mut().rev() {
+        *slot = match len_enc {
+            // The match arms keep `rest % N` below N, so the casts cannot truncate.
+            LenEnc::Binary => {
+                let byte = (rest & 0xFF) as u8;
+                rest >>= 8;
+                byte
+            }
+            LenEnc::Bcd => {
+                let digits = (rest % 100) as u8;
+                rest /= 100;
+                ((digits / 10) << 4) | (digits % 10)
+            }
+            LenEnc::Ascii => {
+                let digit = (rest % 10) as u8;
+                rest /= 10;
+                b'0' + digit
+            }
+            LenEnc::Cp500 => {
+                let digit = (rest % 10) as u8;
+                rest /= 10;
+                0xF0 + digit
+            }
+        };
+    }
+    rest == 0
+}
+
+/// Whether `data` is valid in a text encoding (Latin-1 and cp500 map every byte).
+pub(crate) fn text_valid(data: DataEnc, bytes: &[u8]) -> bool {
+    data != DataEnc::Ascii || bytes.is_ascii()
+}
+
+/// Whether wire `bytes` satisfy `class`. For binary data, `skip` names a pad nibble to
+/// ignore (`Some(true)` = first, `Some(false)` = last).
+pub(crate) fn class_ok(class: Class, data: DataEnc, bytes: &[u8], pad_first: Option<bool>) -> bool {
+    match (class, data) {
+        (Class::Any, _) => true,
+        (Class::Numeric, DataEnc::Ascii | DataEnc::Latin1) => bytes.iter().all(u8::is_ascii_digit),
+        (Class::Numeric, DataEnc::Cp500) => bytes.iter().all(|b| (0xF0..=0xF9).contains(b)),
+        (Class::Numeric, DataEnc::Binary) => {
+            let last = bytes.len().saturating_sub(1);
+            bytes.iter().enumerate().all(|(i, &b)| {
+                let hi_ok = (b >> 4) <= 9 || (i == 0 && pad_first == Some(true));
+                let lo_ok = (b & 0x0F) <= 9 || (i == last && pad_first == Some(false));
+                hi_ok && lo_ok
+            })
+        }
+        (Class::Alphanumeric, DataEnc::Cp500) => bytes
+            .iter()
+            .all(|&b| CP500_TO_LATIN1[usize::from(b)].is_ascii_alphanumeric()),
+        (Class::Alphanumeric, _) => bytes.iter().all(u8::is_ascii_alphanumeric),
+    }
+}
+
+/// For an odd nibble count, which pad pyiso8583 strips: `Some(true)` = the first nibble
+/// (`left_pad`), `Some(false)` = the last (`right_pad`), `None` = neither matches (error).
+/// Mirrors pyiso8583: compare the pad character with the upper-case hex digit, left first.
+pub(crate) fn pad_side(def: &FieldDef, bytes: &[u8]) -> Option<bool> {
+    let (first, last) = (bytes.first()?, bytes.last()?);
+    if def
+        .left_pad
+        .is_some_and(|p| p == HEX_UPPER[usize::from(first >> 4)])
+    {
+        return Some(true);
+    }
+    if def
+        .right_pad
+        .is_some_and(|p| p == HEX_UPPER[usize::from(last & 0x0F)])
+    {
+        return Some(false);
+    }
+    None
+}
+
+/// Wire text to a string: borrowed when the bytes are already the UTF-8 of the value.
+pub(crate) fn text_to_str(data: DataEnc, bytes: &[u8]) -> Cow<'_, str> {
+    match data {
+        // from_utf8_lossy borrows valid UTF-8; decode already rejected non-ASCII bytes.
+        DataEnc::Ascii => String::from_utf8_lossy(bytes),
+        DataEnc::Latin1 if bytes.is_ascii() => String::from_utf8_lossy(bytes),
+        DataEnc::Latin1 => Cow::Owned(bytes.iter().map(|&b| char::from(b)).collect()),
+        DataEnc::Cp500 => Cow::Owned(
+            bytes
+                .iter()
+                .map(|&b| char::from(CP500_TO_LATIN1[usize::from(b)]))
+                .collect(),
+        ),
+        DataEnc::Binary => Cow::Owned(hex_upper(bytes, None)),
+    }
+}
+
+/// Upper-case hex of `bytes`, dropping one pad nibble (`Some(true)` first, `Some(false)` last).
+pub(crate) fn hex_upper(bytes: &[u8], drop_pad: Option<bool>) -> String {
+    let mut out = String::with_capacity(bytes.len() * 2);
+    for &b in bytes {
+        out.push(char::from(HEX_UPPER[usize::from(b >> 4)]));
+        out.push(char::from(HEX_UPPER[usize::from(b & 0x0F)]));
+    }
+    match drop_pad {
+        Some(true) => {
+            out.remove(0);
+        }
+        Some(false) => {
+            out.pop();
+        }
+        None => {}
+    }
+    out
+}
+
+/// Appends upper-case hex text of `bytes` in a text encoding (bitmaps in text specs).
+pub(crate) fn push_hex_text(data: DataEnc, bytes: &[u8], out: &mut Vec<u8>) {
+    for &b in bytes {
+        for nibble in [b >> 4, b & 0x0F] {
+            let c = HEX_UPPER[usize::from(nibble)];
+            out.push(if data == DataEnc::Cp500 {
+                LATIN1_TO_CP500[usize::from(c)]
+            } else {
+                c
+            });
+        }
+    }
+}
+
+/// Parses hex text in a text encoding into `out`. `false` = not hex.
+pub(crate) fn parse_hex_text(data: DataEnc, text: &[u8], out: &mut [u8]) -> bool {
+    if text.len() != out.len() * 2 {
+        return false;
+    }
+    for (slot, pair) in out.iter_mut().zip(text.chunks_exact(2)) {
+        let digit = |b: u8| {
+            let c = if data == DataEnc::Cp500 {
+                CP500_TO_LATIN1[usize::from(b)]
+            } else {
+                b
+            };
+            hex_val(c)
+        };
+        match (digit(pair[0]), digit(pair[1])) {
+            (Some(hi), Some(lo)) => *slot = (hi << 4) | lo,
+            _ => return false,
+        }
+    }
+    true
+}
+
+pub(crate) fn hex_val(c: u8) -> Option<u8> {
+    match c {
+        b'0'..=b'9' => Some(c - b'0'),
+        b'a'..=b'f' => Some(c - b'a' + 10),
+        b'A'..=b'F' => Some(c - b'A' + 10),
+        _ => None,
+    }
+}
+
+/// Why a python value could not be put on the wire.
+pub(crate) enum ValueError {
+    InvalidText,
+    InvalidHex,
+    NeedsPad,
+}
+
+/// Appends the wire form of a python value (`value` is the UTF-8 of the python `str`) and
+/// returns its length in the field's unit (bytes, or nibbles when `def.nibbles`).
+pub(crate) fn push_value(
+    def: &FieldDef,
+    value: &[u8],
+    out: &mut Vec<u8>,
+) -> Result<usize, ValueError> {
+    if def.data == DataEnc::Binary {
+        return push_hex_value(def, value, out);
+    }
+    let start = out.len();
+    match def.data {
+        DataEnc::Ascii | DataEnc::Latin1 if value.is_ascii() => out.extend_from_slice(value),
+        DataEnc::Ascii => return Err(ValueError::InvalidText),
+        _ => {
+            let text = std::str::from_utf8(value).map_err(|_| ValueError::InvalidText)?;
+            for c in text.chars() {
+                let latin1 = u8::try_from(u32::from(c)).map_err(|_| ValueError::InvalidText)?;
+                out.push(match def.data {
+                    DataEnc::Cp500 => LATIN1_TO_CP500[usize::from(latin1)],
+                    _ => latin1,
+                });
+            }
+        }
+    }
+    let bytes = out.len() - start;
+    Ok(if def.nibbles { bytes * 2 } else { bytes })
+}
+
+/// pyiso8583's `_encode_bindary_field`: hex text to bytes, padding an odd nibble count.
+fn push_hex_value(def: &FieldDef, value: &[u8], out: &mut Vec<u8>) -> Result<usize, ValueError> {
+    let pad = if def.nibbles && value.len() % 2 == 1 {
+        def.pad()
+    } else {
+        None
+    };
+    let padded_len = value.len() + usize::from(pad.is_some());
+    if padded_len % 2 == 1 {
+        return Err(if def.nibbles {
+            ValueError::NeedsPad
+        } else {
+            ValueError::InvalidHex
+        });
+    }
+    let left = pad.filter(|_| def.left_pad.is_some());
+    let right = pad.filter(|_| def.left_pad.is_none());
+    let mut digits = left.into_iter().chain(value.iter().copied()).chain(right);
+    out.reserve(padded_len / 2);
+    while let (Some(hi), Some(lo)) = (digits.next(), digits.next()) {
+        match (hex_val(hi), hex_val(lo)) {
+            (Some(hi), Some(lo)) => out.push((hi << 4) | lo),
+            _ => return Err(ValueError::InvalidHex),
+        }
+    }
+    Ok(if def.nibbles {
+        value.len()
+    } else {
+        padded_len / 2
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn length_prefixes_round_trip() {
+        for (enc, width, len, wire) in [
+            (LenEnc::Ascii, 2, 7, &b"07"[..]),
+            (LenEnc::Ascii, 3, 104, b"104"),
+            (LenEnc::Cp500, 2, 37, b"\xF3\xF7"),
+            (LenEnc::Bcd, 1, 16, b"\x16"),
+            (LenEnc::Bcd, 2, 999, b"\x09\x99"),
+            (LenEnc::Binary, 1, 255, b"\xFF"),
+            (LenEnc::Binary, 2, 258, b"\x01\x02"),
+        ] {
+            let mut prefix = vec![0; width];
+            assert!(write_len(enc, len, &mut prefix));
+            assert_eq!(prefix, wire);
+            assert_eq!(read_len(enc, wire), Some(len as u64));
+        }
+        assert!(!write_len(LenEnc::Ascii, 100, &mut [0; 2]));
+        assert!(!write_len(LenEnc::Binary, 256, &mut [0; 1]));
+        assert!(!write_len(LenEnc::Bcd, 100, &mut [0; 1]));
+        assert_eq!(read_len(LenEnc::Ascii, b" 7"), None);
+        assert_eq!(read_len(LenEnc::Bcd, b"\x1A"), None);
+        assert_eq!(read_len(LenEnc::Cp500, b"07"), None);
+    }
+
+    #[test]
+    fn hex_text_round_trips_in_ebcdic() {
+        let mut text = Vec::new();
+        push_hex_text(DataEnc::Cp500, &[0xAB, 0x01], &mut text);
+        assert_eq!(text, [0xC1, 0xC2, 0xF0, 0xF1]);
+        let mut bytes = [0; 2];
+        assert!(parse_hex_text(DataEnc::Cp500, &text, &mut bytes));
+        assert_eq!(bytes, [0xAB, 0x01]);
+        assert!(!parse_hex_text(DataEnc::Ascii, b"0G", &mut [0; 1]));
+    }
+}
