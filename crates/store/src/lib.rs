@@ -1,0 +1,100 @@
+//! posguard's durable storage: one `Store` trait, two backends.
+//!
+//! - SQLite (the default, no service to run): `sqlite:///abs/path/posguard.db` or
+//!   `sqlite:relative/path.db`. WAL journal, `synchronous=FULL`, one writer connection
+//!   and a few read-only connections so API reads never queue behind a commit.
+//! - PostgreSQL: `postgres://user@host:port/db` or `postgresql://...`, any parameter
+//!   the `postgres` crate accepts, plus `schema=NAME`: the store creates that schema
+//!   if needed and sets `search_path` to it on every connection it opens (tests use
+//!   this to isolate themselves). Connections are plain TCP/Unix sockets, no TLS.
+//!
+//! Architecture Invariant: the store holds no business rules. It makes each batch of
+//! `model::Write`s durable atomically (one fsync'd transaction) and reads them back; the
+//! engine decides what to write. Rows that do not decode are `Corrupt` errors, never
+//! panics.
+
+mod error;
+mod pool;
+mod postgres;
+mod query;
+mod reads;
+mod rows;
+mod sqlite;
+mod url;
+
+pub use error::{StoreError, StoreErrorKind};
+pub use query::{TXN_QUERY_LIMIT_DEFAULT, TXN_QUERY_LIMIT_MAX, TxnQuery};
+
+use model::{
+    ApiToken, Card, CardToken, Entry, Merchant, MerchantId, Settlement, Snapshot, Terminal,
+    TerminalId, TxnId, TxnRecord, Write,
+};
+
+/// Rows fetched per round trip by `for_each_entry` / `for_each_txn`.
+const STREAM_PAGE_ROWS: i64 = 1000;
+
+/// Durable storage for the host. Every method is blocking: call it from the writer
+/// thread or from `spawn_blocking`.
+pub trait Store: Send + Sync + 'static {
+    /// Applies a batch atomically and durably, in order. Txn ids and entry ids are
+    /// assigned by the caller and unique; inserting an existing txn id, idem_key, entry
+    /// id, settlement id or api token is a `Conflict`, and a `TxnUpdate` of an unknown
+    /// id is `NotFound`. On any error nothing of the batch is stored.
+    fn commit(&self, batch: &[Write]) -> Result<(), StoreError>;
+    /// Everything the engine needs after a restart (see `model::Snapshot`), read in one
+    /// consistent snapshot.
+    fn load(&self) -> Result<Snapshot, StoreError>;
+    fn txn(&self, id: TxnId) -> Result<Option<TxnRecord>, StoreError>;
+    /// Matching transactions in ascending id order; see `TxnQuery`.
+    fn search_txns(&self, q: &TxnQuery) -> Result<Vec<TxnRecord>, StoreError>;
+    /// The entries of one transaction, in id order.
+    fn entries_of(&self, id: TxnId) -> Result<Vec<Entry>, StoreError>;
+    /// Calls `f` with every entry in id order, a page at a time; stops at `f`'s first error.
+    fn for_each_entry(
+        &self,
+        f: &mut dyn FnMut(Entry) -> Result<(), StoreError>,
+    ) -> Result<(), StoreError>;
+    /// Calls `f` with every transaction in id order, a page at a time.
+    fn for_each_txn(
+        &self,
+        f: &mut dyn FnMut(TxnRecord) -> Result<(), StoreError>,
+    ) -> Result<(), StoreError>;
+    fn merchant(&self, id: &MerchantId) -> Result<Option<Merchant>, StoreError>;
+    /// All merchants by id.
+    fn merchants(&self) -> Result<Vec<Merchant>, StoreError>;
+    fn terminal(&self, id: &TerminalId) -> Result<Option<Terminal>, StoreError>;
+    /// All terminals, or those of one merchant, by id.
+    fn terminals(&self, merchant: Option<&MerchantId>) -> Result<Vec<Terminal>, StoreError>;
+    fn card(&self, token: &CardToken) -> Result<Option<Card>, StoreError>;
+    /// All cards by token.
+    fn cards(&self) -> Result<Vec<Card>, StoreError>;
+    /// A terminal's settlements, oldest first.
+    fn settlements(&self, terminal: &TerminalId) -> Result<Vec<Settlement>, StoreError>;
+    fn api_token_by_hash(&self, sha256_hex: &str) -> Result<Option<ApiToken>, StoreError>;
+    fn api_token_count(&self) -> Result<u64, StoreError>;
+    /// Small key/value metadata (e.g. "instance_id").
+    fn meta_get(&self, key: &str) -> Result<Option<String>, StoreError>;
+    /// Sets (or replaces) a metadata value, durably.
+    fn meta_set(&self, key: &str, value: &str) -> Result<(), StoreError>;
+    /// "sqlite" or "postgres".
+    fn backend(&self) -> &'static str;
+}
+
+/// Opens (creating and migrating if needed) the store a URL names; see the crate docs
+/// for the URL forms.
+pub fn open(url: &str) -> Result<Box<dyn Store>, StoreError> {
+    match url::parse(url)? {
+        url::Target::Sqlite(path) => Ok(Box::new(reads::Db(sqlite::SqliteStore::open(&path)?))),
+        url::Target::Postgres { conninfo, schema } => Ok(Box::new(reads::Db(
+            postgres::PgStore::open(&conninfo, schema)?,
+        ))),
+    }
+}
+
+/// Wall-clock milliseconds, for bookkeeping columns only (migration times); the
+/// engine's own timestamps come in with its writes.
+pub(crate) fn now_ms() -> i64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| i64::try_from(d.as_millis()).unwrap_or(i64::MAX))
+}

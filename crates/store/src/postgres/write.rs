@@ -1,0 +1,310 @@
+//! One batch, one transaction, a handful of round trips: each table gets a single
+//! statement whose parameters are arrays (`unnest`), so 2000 transactions cost the
+//! same number of round trips as one.
+//!
+//! Rows are grouped by table rather than sent in batch order. That gives the same
+//! result as in-order application because inserts never depend on each other (no
+//! foreign keys), upserts and updates set whole values (the last one for an id wins,
+//! as in order), and updates run after the inserts. The one order-dependent case, an
+//! update that precedes its own insert in the batch, fails with the same error kind
+//! in-order SQL would give.
+
+use super::rows::{Stmts, error};
+use crate::error::{StoreError, StoreErrorKind};
+use crate::rows::{card_kind_str, card_status_str, terminal_status_str, to_i64};
+use ::postgres::Client;
+use ::postgres::types::ToSql;
+use model::{ApiToken, Card, Entry, Merchant, Settlement, Terminal, TxnRecord, TxnUpdate, Write};
+use std::collections::HashMap;
+
+const UPSERT_MERCHANTS: &str = "INSERT INTO merchants (id, name, mcc, currency, fee_bps) \
+     SELECT * FROM unnest($1::text[], $2::text[], $3::text[], $4::int4[], $5::int8[]) \
+     ON CONFLICT (id) DO UPDATE SET name = excluded.name, mcc = excluded.mcc, \
+     currency = excluded.currency, fee_bps = excluded.fee_bps";
+const UPSERT_TERMINALS: &str = "INSERT INTO terminals (id, merchant_id, status, \
+     floor_limit_minor) SELECT * FROM unnest($1::text[], $2::text[], $3::text[], $4::int8[]) \
+     ON CONFLICT (id) DO UPDATE SET merchant_id = excluded.merchant_id, \
+     status = excluded.status, floor_limit_minor = excluded.floor_limit_minor";
+const UPSERT_CARDS: &str = "INSERT INTO cards (token, masked, expiry, status, kind, currency, \
+     limit_minor, daily_limit_minor) SELECT * FROM unnest($1::text[], $2::text[], $3::text[], \
+     $4::text[], $5::text[], $6::int4[], $7::int8[], $8::int8[]) \
+     ON CONFLICT (token) DO UPDATE SET masked = excluded.masked, expiry = excluded.expiry, \
+     status = excluded.status, kind = excluded.kind, currency = excluded.currency, \
+     limit_minor = excluded.limit_minor, daily_limit_minor = excluded.daily_limit_minor";
+const INSERT_TXNS: &str = "INSERT INTO txns (id, idem_key, created_ms, mti, kind, offline, \
+     terminal_id, merchant_id, stan, transmitted, card_token, masked_pan, amount_minor, \
+     currency, response_code, auth_code, status, original_id, original_key, fee_minor, \
+     refunded_minor, balance_minor, stand_in, reason) SELECT * FROM unnest($1::int8[], \
+     $2::text[], $3::int8[], $4::text[], $5::text[], $6::bool[], $7::text[], $8::text[], \
+     $9::text[], $10::text[], $11::text[], $12::text[], $13::int8[], $14::int4[], \
+     $15::text[], $16::text[], $17::text[], $18::int8[], $19::text[], $20::int8[], \
+     $21::int8[], $22::int8[], $23::bool[], $24::text[])";
+const UPDATE_TXNS: &str = "UPDATE txns SET status = u.status, refunded_minor = u.refunded \
+     FROM unnest($1::int8[], $2::text[], $3::int8[]) AS u (id, status, refunded) \
+     WHERE txns.id = u.id";
+const INSERT_ENTRIES: &str = "INSERT INTO entries (id, txn_id, kind, account, amount_minor, \
+     currency) SELECT * FROM unnest($1::int8[], $2::int8[], $3::text[], $4::text[], \
+     $5::int8[], $6::int4[])";
+const INSERT_SETTLEMENTS: &str = "INSERT INTO settlements (id, idem_key, terminal_id, \
+     closed_ms, upto_txn_id, host_debit_count, host_debit_minor, host_credit_count, \
+     host_credit_minor, terminal_debit_count, terminal_debit_minor, terminal_credit_count, \
+     terminal_credit_minor, balanced) SELECT * FROM unnest($1::int8[], $2::text[], \
+     $3::text[], $4::int8[], $5::int8[], $6::int8[], $7::int8[], $8::int8[], $9::int8[], \
+     $10::int8[], $11::int8[], $12::int8[], $13::int8[], $14::bool[])";
+const INSERT_API_TOKENS: &str = "INSERT INTO api_tokens (id, sha256_hex, role, created_ms) \
+     SELECT * FROM unnest($1::text[], $2::text[], $3::text[], $4::int8[])";
+
+/// A batch sorted by table, upserts and updates reduced to the last one per key.
+#[derive(Default)]
+pub(super) struct Plan<'a> {
+    merchants: Vec<&'a Merchant>,
+    terminals: Vec<&'a Terminal>,
+    cards: Vec<&'a Card>,
+    txns: Vec<&'a TxnRecord>,
+    updates: Vec<&'a TxnUpdate>,
+    entries: Vec<&'a Entry>,
+    settlements: Vec<&'a Settlement>,
+    tokens: Vec<&'a ApiToken>,
+    /// Some update comes before the insert of its own txn in the batch.
+    update_before_insert: bool,
+}
+
+/// Appends `item` or replaces the earlier one with the same key: the last write wins.
+fn last_wins<'a, K: std::hash::Hash + Eq, T>(
+    list: &mut Vec<&'a T>,
+    index: &mut HashMap<K, usize>,
+    key: K,
+    item: &'a T,
+) {
+    match index.get(&key) {
+        Some(&i) => list[i] = item,
+        None => {
+            index.insert(key, list.len());
+            list.push(item);
+        }
+    }
+}
+
+impl<'a> Plan<'a> {
+    pub(super) fn of(batch: &'a [Write]) -> Result<Plan<'a>, StoreError> {
+        let mut p = Plan::default();
+        let (mut m, mut t, mut c, mut u) = (
+            HashMap::new(),
+            HashMap::new(),
+            HashMap::new(),
+            HashMap::new(),
+        );
+        let mut inserted_at = HashMap::new();
+        for (pos, w) in batch.iter().enumerate() {
+            match w {
+                Write::Merchant(x) => last_wins(&mut p.merchants, &mut m, x.id.as_str(), x),
+                Write::Terminal(x) => last_wins(&mut p.terminals, &mut t, x.id.as_str(), x),
+                Write::Card(x) => last_wins(&mut p.cards, &mut c, x.token.as_str(), x),
+                Write::Txn(x) => {
+                    inserted_at.entry(x.id).or_insert(pos);
+                    p.txns.push(x);
+                }
+                Write::TxnUpdate(x) => last_wins(&mut p.updates, &mut u, x.id, x),
+                Write::Entries(es) => p.entries.extend(es),
+                Write::Settlement(x) => p.settlements.push(x),
+                Write::ApiToken(x) => p.tokens.push(x),
+            }
+        }
+        p.update_before_insert = batch.iter().enumerate().any(|(pos, w)| {
+            matches!(w, Write::TxnUpdate(x) if inserted_at.get(&x.id).is_some_and(|&at| at > pos))
+        });
+        Ok(p)
+    }
+}
+
+pub(super) fn commit(
+    client: &mut Client,
+    stmts: &mut Stmts,
+    p: &Plan<'_>,
+) -> Result<(), StoreError> {
+    let mut steps: Vec<(&str, Vec<Box<dyn ToSql + Sync + '_>>)> = Vec::new();
+    if !p.merchants.is_empty() {
+        steps.push((UPSERT_MERCHANTS, merchants(&p.merchants)));
+    }
+    if !p.terminals.is_empty() {
+        steps.push((UPSERT_TERMINALS, terminals(&p.terminals)));
+    }
+    if !p.cards.is_empty() {
+        steps.push((UPSERT_CARDS, cards(&p.cards)));
+    }
+    if !p.txns.is_empty() {
+        steps.push((INSERT_TXNS, txns(&p.txns)?));
+    }
+    if !p.entries.is_empty() {
+        steps.push((INSERT_ENTRIES, entries(&p.entries)?));
+    }
+    if !p.settlements.is_empty() {
+        steps.push((INSERT_SETTLEMENTS, settlements(&p.settlements)?));
+    }
+    if !p.tokens.is_empty() {
+        steps.push((INSERT_API_TOKENS, tokens(&p.tokens)));
+    }
+    // Updates go last so that they see this batch's inserts.
+    if !p.updates.is_empty() {
+        steps.push((UPDATE_TXNS, updates(&p.updates)?));
+    }
+    let prepared = steps
+        .iter()
+        .map(|(sql, _)| stmts.get(client, sql))
+        .collect::<Result<Vec<_>, _>>()?;
+    let mut tx = client.transaction().map_err(|e| error("begin batch", e))?;
+    for ((sql, params), stmt) in steps.iter().zip(&prepared) {
+        if *sql == UPDATE_TXNS && p.update_before_insert {
+            // In order, this update would have found no row (had the row existed, the
+            // insert would already have failed with a conflict above).
+            return Err(StoreError::new(
+                StoreErrorKind::NotFound,
+                "update before its txn",
+            ));
+        }
+        let refs: Vec<&(dyn ToSql + Sync)> = params.iter().map(|b| &**b as _).collect();
+        let n = tx
+            .execute(stmt, &refs)
+            .map_err(|e| error("write batch", e))?;
+        if *sql == UPDATE_TXNS && n != p.updates.len() as u64 {
+            // Dropping `tx` rolls the batch back.
+            return Err(StoreError::new(
+                StoreErrorKind::NotFound,
+                "update of an unknown txn id",
+            ));
+        }
+    }
+    tx.commit().map_err(|e| error("commit batch", e))
+}
+
+type Cols<'a> = Vec<Box<dyn ToSql + Sync + 'a>>;
+
+fn col<'a, T: ToSql + Sync + 'a>(v: Vec<T>) -> Box<dyn ToSql + Sync + 'a> {
+    Box::new(v)
+}
+
+fn ids<T>(xs: &[&T], id: impl Fn(&T) -> u64, what: &str) -> Result<Vec<i64>, StoreError> {
+    xs.iter().map(|x| to_i64(id(x), what)).collect()
+}
+
+fn merchants<'a>(xs: &[&'a Merchant]) -> Cols<'a> {
+    vec![
+        col(xs.iter().map(|x| x.id.as_str()).collect()),
+        col(xs.iter().map(|x| x.name.as_str()).collect()),
+        col(xs.iter().map(|x| x.mcc.as_str()).collect()),
+        col(xs.iter().map(|x| i32::from(x.currency.0)).collect()),
+        col(xs.iter().map(|x| i64::from(x.fee_bps)).collect()),
+    ]
+}
+
+fn terminals<'a>(xs: &[&'a Terminal]) -> Cols<'a> {
+    vec![
+        col(xs.iter().map(|x| x.id.as_str()).collect()),
+        col(xs.iter().map(|x| x.merchant_id.as_str()).collect()),
+        col(xs.iter().map(|x| terminal_status_str(x.status)).collect()),
+        col(xs.iter().map(|x| x.floor_limit_minor).collect()),
+    ]
+}
+
+fn cards<'a>(xs: &[&'a Card]) -> Cols<'a> {
+    vec![
+        col(xs.iter().map(|x| x.token.as_str()).collect()),
+        col(xs.iter().map(|x| x.masked.0.as_str()).collect()),
+        col(xs.iter().map(|x| x.expiry.as_str()).collect()),
+        col(xs.iter().map(|x| card_status_str(x.status)).collect()),
+        col(xs.iter().map(|x| card_kind_str(x.kind)).collect()),
+        col(xs.iter().map(|x| i32::from(x.currency.0)).collect()),
+        col(xs.iter().map(|x| x.limit_minor).collect()),
+        col(xs.iter().map(|x| x.daily_limit_minor).collect()),
+    ]
+}
+
+fn txns<'a>(xs: &[&'a TxnRecord]) -> Result<Cols<'a>, StoreError> {
+    let originals = xs
+        .iter()
+        .map(|x| {
+            x.original_id
+                .map(|o| to_i64(o.0, "original id"))
+                .transpose()
+        })
+        .collect::<Result<Vec<_>, _>>()?;
+    Ok(vec![
+        col(ids(xs, |x| x.id.0, "txn id")?),
+        col(xs.iter().map(|x| x.idem_key.as_str()).collect()),
+        col(xs.iter().map(|x| x.created_ms).collect()),
+        col(xs.iter().map(|x| x.mti.as_str()).collect()),
+        col(xs.iter().map(|x| x.kind.as_str()).collect()),
+        col(xs.iter().map(|x| x.offline).collect()),
+        col(xs.iter().map(|x| x.terminal_id.as_str()).collect()),
+        col(xs.iter().map(|x| x.merchant_id.as_str()).collect()),
+        col(xs.iter().map(|x| x.stan.as_str()).collect()),
+        col(xs.iter().map(|x| x.transmitted.as_str()).collect()),
+        col(xs
+            .iter()
+            .map(|x| x.card_token.as_ref().map(|c| c.as_str()))
+            .collect()),
+        col(xs
+            .iter()
+            .map(|x| x.masked_pan.as_ref().map(|m| m.0.as_str()))
+            .collect()),
+        col(xs.iter().map(|x| x.amount_minor).collect()),
+        col(xs.iter().map(|x| i32::from(x.currency.0)).collect()),
+        col(xs.iter().map(|x| x.response_code.iso()).collect()),
+        col(xs.iter().map(|x| x.auth_code.as_deref()).collect()),
+        col(xs.iter().map(|x| x.status.as_str()).collect()),
+        col(originals),
+        col(xs.iter().map(|x| x.original_key.as_deref()).collect()),
+        col(xs.iter().map(|x| x.fee_minor).collect()),
+        col(xs.iter().map(|x| x.refunded_minor).collect()),
+        col(xs.iter().map(|x| x.balance_minor).collect()),
+        col(xs.iter().map(|x| x.stand_in).collect()),
+        col(xs.iter().map(|x| x.reason.as_str()).collect()),
+    ])
+}
+
+fn updates<'a>(xs: &[&'a TxnUpdate]) -> Result<Cols<'a>, StoreError> {
+    Ok(vec![
+        col(ids(xs, |x| x.id.0, "txn id")?),
+        col(xs.iter().map(|x| x.status.as_str()).collect()),
+        col(xs.iter().map(|x| x.refunded_minor).collect()),
+    ])
+}
+
+fn entries<'a>(xs: &[&'a Entry]) -> Result<Cols<'a>, StoreError> {
+    Ok(vec![
+        col(ids(xs, |x| x.id, "entry id")?),
+        col(ids(xs, |x| x.txn_id.0, "entry txn id")?),
+        col(xs.iter().map(|x| x.kind.as_str()).collect()),
+        col(xs.iter().map(|x| x.account.to_string()).collect()),
+        col(xs.iter().map(|x| x.amount_minor).collect()),
+        col(xs.iter().map(|x| i32::from(x.currency.0)).collect()),
+    ])
+}
+
+fn settlements<'a>(xs: &[&'a Settlement]) -> Result<Cols<'a>, StoreError> {
+    Ok(vec![
+        col(ids(xs, |x| x.id, "settlement id")?),
+        col(xs.iter().map(|x| x.idem_key.as_str()).collect()),
+        col(xs.iter().map(|x| x.terminal_id.as_str()).collect()),
+        col(xs.iter().map(|x| x.closed_ms).collect()),
+        col(ids(xs, |x| x.upto_txn_id.0, "settlement upto id")?),
+        col(xs.iter().map(|x| x.host_debit_count).collect()),
+        col(xs.iter().map(|x| x.host_debit_minor).collect()),
+        col(xs.iter().map(|x| x.host_credit_count).collect()),
+        col(xs.iter().map(|x| x.host_credit_minor).collect()),
+        col(xs.iter().map(|x| x.terminal_debit_count).collect()),
+        col(xs.iter().map(|x| x.terminal_debit_minor).collect()),
+        col(xs.iter().map(|x| x.terminal_credit_count).collect()),
+        col(xs.iter().map(|x| x.terminal_credit_minor).collect()),
+        col(xs.iter().map(|x| x.balanced).collect()),
+    ])
+}
+
+fn tokens<'a>(xs: &[&'a ApiToken]) -> Cols<'a> {
+    vec![
+        col(xs.iter().map(|x| x.id.as_str()).collect()),
+        col(xs.iter().map(|x| x.sha256_hex.as_str()).collect()),
+        col(xs.iter().map(|x| x.role.as_str()).collect()),
+        col(xs.iter().map(|x| x.created_ms).collect()),
+    ]
+}

@@ -1,0 +1,114 @@
+//! The embedded backend: one SQLite file in WAL mode.
+
+mod migrations;
+mod rows;
+mod write;
+
+use crate::error::{StoreError, StoreErrorKind};
+use crate::pool::{Pool, lock};
+use crate::reads::{Backend, Sql};
+use model::Write;
+use rows::{SqliteSql, error};
+use rusqlite::{Connection, OpenFlags};
+use std::path::Path;
+use std::sync::Mutex;
+use std::time::Duration;
+
+/// Read-only connections next to the writer: enough for the API's concurrent queries
+/// on a small machine, without a thread per connection.
+const SQLITE_READERS: usize = 3;
+/// How long a statement waits for another connection's lock (a checkpoint, a second
+/// process) before failing with `Unavailable`.
+const SQLITE_BUSY_TIMEOUT_MS: u64 = 5_000;
+/// Prepared statements kept per connection; the store uses a few dozen distinct ones.
+const SQLITE_STATEMENT_CACHE: usize = 64;
+
+pub(crate) struct SqliteStore {
+    writer: Mutex<Connection>,
+    readers: Pool<Connection>,
+}
+
+impl SqliteStore {
+    pub(crate) fn open(path: &Path) -> Result<SqliteStore, StoreError> {
+        if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
+            std::fs::create_dir_all(dir).map_err(|e| {
+                StoreError::new(
+                    StoreErrorKind::Io,
+                    format!("create database directory: {e}"),
+                )
+            })?;
+        }
+        let mut writer = Connection::open(path).map_err(|e| error("open database", e))?;
+        configure(&writer)?;
+        // WAL lets readers run during a commit; FULL fsyncs the WAL on every commit so
+        // an acknowledged batch survives power loss, not just a process crash.
+        writer
+            .execute_batch("PRAGMA journal_mode = WAL; PRAGMA synchronous = FULL;")
+            .map_err(|e| error("set journal mode", e))?;
+        let mode: String = writer
+            .query_row("PRAGMA journal_mode", [], |r| r.get(0))
+            .map_err(|e| error("read journal mode", e))?;
+        if !mode.eq_ignore_ascii_case("wal") {
+            return Err(StoreError::new(
+                StoreErrorKind::Io,
+                "database refused WAL journal mode",
+            ));
+        }
+        migrations::run(&mut writer)?;
+        let flags = OpenFlags::SQLITE_OPEN_READ_ONLY | OpenFlags::SQLITE_OPEN_NO_MUTEX;
+        let readers = (0..SQLITE_READERS)
+            .map(|_| {
+                let conn = Connection::open_with_flags(path, flags)
+                    .map_err(|e| error("open reader", e))?;
+                configure(&conn)?;
+                Ok(conn)
+            })
+            .collect::<Result<Vec<_>, StoreError>>()?;
+        Ok(SqliteStore {
+            writer: Mutex::new(writer),
+            readers: Pool::new(readers),
+        })
+    }
+}
+
+fn configure(conn: &Connection) -> Result<(), StoreError> {
+    conn.busy_timeout(Duration::from_millis(SQLITE_BUSY_TIMEOUT_MS))
+        .map_err(|e| error("set busy timeout", e))?;
+    conn.set_prepared_statement_cache_capacity(SQLITE_STATEMENT_CACHE);
+    Ok(())
+}
+
+impl Backend for SqliteStore {
+    const NAME: &'static str = "sqlite";
+
+    fn read<T>(
+        &self,
+        snapshot: bool,
+        f: impl FnOnce(&mut dyn Sql) -> Result<T, StoreError>,
+    ) -> Result<T, StoreError> {
+        let mut conn = self.readers.get();
+        if !snapshot {
+            return f(&mut SqliteSql(&conn));
+        }
+        // A deferred transaction holds one WAL snapshot from its first read to its end.
+        let tx = conn.transaction().map_err(|e| error("begin read", e))?;
+        let out = f(&mut SqliteSql(&tx))?;
+        tx.commit().map_err(|e| error("end read", e))?;
+        Ok(out)
+    }
+
+    fn commit(&self, batch: &[Write]) -> Result<(), StoreError> {
+        write::commit(&mut lock(&self.writer), batch)
+    }
+
+    fn meta_set(&self, key: &str, value: &str) -> Result<(), StoreError> {
+        lock(&self.writer)
+            .prepare_cached(
+                "INSERT INTO meta (key, value) VALUES (?1, ?2) \
+                 ON CONFLICT (key) DO UPDATE SET value = excluded.value",
+            )
+            .and_then(|mut s| s.execute((key, value)))
+            .map(drop)
+            .map_err(|e| error("set meta", e))
+    }
+}

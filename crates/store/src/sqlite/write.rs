@@ -1,0 +1,191 @@
+//! One batch, one immediate transaction, one fsync. Writes apply in order through
+//! cached prepared statements: in-process inserts cost microseconds, so the commit's
+//! price is the fsync, paid once per batch.
+
+use super::rows::error;
+use crate::error::{StoreError, StoreErrorKind};
+use crate::rows::{card_kind_str, card_status_str, terminal_status_str, to_i64};
+use model::{ApiToken, Card, Entry, Merchant, Settlement, Terminal, TxnRecord, TxnUpdate, Write};
+use rusqlite::{Connection, Transaction, TransactionBehavior};
+
+const UPSERT_MERCHANT: &str = "INSERT INTO merchants (id, name, mcc, currency, fee_bps) \
+     VALUES (?1, ?2, ?3, ?4, ?5) ON CONFLICT (id) DO UPDATE SET name = excluded.name, \
+     mcc = excluded.mcc, currency = excluded.currency, fee_bps = excluded.fee_bps";
+const UPSERT_TERMINAL: &str = "INSERT INTO terminals (id, merchant_id, status, \
+     floor_limit_minor) VALUES (?1, ?2, ?3, ?4) ON CONFLICT (id) DO UPDATE SET \
+     merchant_id = excluded.merchant_id, status = excluded.status, \
+     floor_limit_minor = excluded.floor_limit_minor";
+const UPSERT_CARD: &str = "INSERT INTO cards (token, masked, expiry, status, kind, currency, \
+     limit_minor, daily_limit_minor) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8) \
+     ON CONFLICT (token) DO UPDATE SET masked = excluded.masked, expiry = excluded.expiry, \
+     status = excluded.status, kind = excluded.kind, currency = excluded.currency, \
+     limit_minor = excluded.limit_minor, daily_limit_minor = excluded.daily_limit_minor";
+const INSERT_TXN: &str = "INSERT INTO txns (id, idem_key, created_ms, mti, kind, offline, \
+     terminal_id, merchant_id, stan, transmitted, card_token, masked_pan, amount_minor, \
+     currency, response_code, auth_code, status, original_id, original_key, fee_minor, \
+     refunded_minor, balance_minor, stand_in, reason) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, \
+     ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17, ?18, ?19, ?20, ?21, ?22, ?23, ?24)";
+const UPDATE_TXN: &str = "UPDATE txns SET status = ?2, refunded_minor = ?3 WHERE id = ?1";
+const INSERT_ENTRY: &str = "INSERT INTO entries (id, txn_id, kind, account, amount_minor, \
+     currency) VALUES (?1, ?2, ?3, ?4, ?5, ?6)";
+const INSERT_SETTLEMENT: &str = "INSERT INTO settlements (id, idem_key, terminal_id, \
+     closed_ms, upto_txn_id, host_debit_count, host_debit_minor, host_credit_count, \
+     host_credit_minor, terminal_debit_count, terminal_debit_minor, terminal_credit_count, \
+     terminal_credit_minor, balanced) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, \
+     ?12, ?13, ?14)";
+const INSERT_API_TOKEN: &str =
+    "INSERT INTO api_tokens (id, sha256_hex, role, created_ms) VALUES (?1, ?2, ?3, ?4)";
+
+pub(super) fn commit(conn: &mut Connection, batch: &[Write]) -> Result<(), StoreError> {
+    // Immediate: take the write lock up front rather than fail half-way on upgrade.
+    let tx = conn
+        .transaction_with_behavior(TransactionBehavior::Immediate)
+        .map_err(|e| error("begin batch", e))?;
+    for write in batch {
+        apply(&tx, write)?;
+    }
+    // Dropping `tx` on an early return above rolls the whole batch back.
+    tx.commit().map_err(|e| error("commit batch", e))
+}
+
+fn apply(tx: &Transaction<'_>, write: &Write) -> Result<(), StoreError> {
+    match write {
+        Write::Merchant(m) => merchant(tx, m),
+        Write::Terminal(t) => terminal(tx, t),
+        Write::Card(c) => card(tx, c),
+        Write::Txn(t) => txn(tx, t),
+        Write::TxnUpdate(u) => txn_update(tx, u),
+        Write::Entries(es) => es.iter().try_for_each(|e| entry(tx, e)),
+        Write::Settlement(s) => settlement(tx, s),
+        Write::ApiToken(a) => api_token(tx, a),
+    }
+}
+
+fn run(
+    tx: &Transaction<'_>,
+    sql: &str,
+    doing: &str,
+    p: &[&dyn rusqlite::ToSql],
+) -> Result<usize, StoreError> {
+    let mut stmt = tx.prepare_cached(sql).map_err(|e| error(doing, e))?;
+    stmt.execute(p).map_err(|e| error(doing, e))
+}
+
+fn merchant(tx: &Transaction<'_>, m: &Merchant) -> Result<(), StoreError> {
+    let p: [&dyn rusqlite::ToSql; 5] = [&m.id.0, &m.name, &m.mcc, &m.currency.0, &m.fee_bps];
+    run(tx, UPSERT_MERCHANT, "upsert merchant", &p).map(drop)
+}
+
+fn terminal(tx: &Transaction<'_>, t: &Terminal) -> Result<(), StoreError> {
+    let status = terminal_status_str(t.status);
+    let p: [&dyn rusqlite::ToSql; 4] = [&t.id.0, &t.merchant_id.0, &status, &t.floor_limit_minor];
+    run(tx, UPSERT_TERMINAL, "upsert terminal", &p).map(drop)
+}
+
+fn card(tx: &Transaction<'_>, c: &Card) -> Result<(), StoreError> {
+    let (status, kind) = (card_status_str(c.status), card_kind_str(c.kind));
+    let p: [&dyn rusqlite::ToSql; 8] = [
+        &c.token.0,
+        &c.masked.0,
+        &c.expiry,
+        &status,
+        &kind,
+        &c.currency.0,
+        &c.limit_minor,
+        &c.daily_limit_minor,
+    ];
+    run(tx, UPSERT_CARD, "upsert card", &p).map(drop)
+}
+
+fn txn(tx: &Transaction<'_>, t: &TxnRecord) -> Result<(), StoreError> {
+    let id = to_i64(t.id.0, "txn id")?;
+    let original = t
+        .original_id
+        .map(|o| to_i64(o.0, "original id"))
+        .transpose()?;
+    let (kind, status, rc) = (t.kind.as_str(), t.status.as_str(), t.response_code.iso());
+    let p: [&dyn rusqlite::ToSql; 24] = [
+        &id,
+        &t.idem_key,
+        &t.created_ms,
+        &t.mti,
+        &kind,
+        &t.offline,
+        &t.terminal_id.0,
+        &t.merchant_id.0,
+        &t.stan,
+        &t.transmitted,
+        &t.card_token.as_ref().map(|c| c.as_str()),
+        &t.masked_pan.as_ref().map(|m| m.0.as_str()),
+        &t.amount_minor,
+        &t.currency.0,
+        &rc,
+        &t.auth_code,
+        &status,
+        &original,
+        &t.original_key,
+        &t.fee_minor,
+        &t.refunded_minor,
+        &t.balance_minor,
+        &t.stand_in,
+        &t.reason,
+    ];
+    run(tx, INSERT_TXN, "insert txn", &p).map(drop)
+}
+
+fn txn_update(tx: &Transaction<'_>, u: &TxnUpdate) -> Result<(), StoreError> {
+    let id = to_i64(u.id.0, "txn id")?;
+    let status = u.status.as_str();
+    let p: [&dyn rusqlite::ToSql; 3] = [&id, &status, &u.refunded_minor];
+    match run(tx, UPDATE_TXN, "update txn", &p)? {
+        1 => Ok(()),
+        _ => Err(StoreError::new(
+            StoreErrorKind::NotFound,
+            "update of an unknown txn id",
+        )),
+    }
+}
+
+fn entry(tx: &Transaction<'_>, e: &Entry) -> Result<(), StoreError> {
+    let (id, txn_id) = (
+        to_i64(e.id, "entry id")?,
+        to_i64(e.txn_id.0, "entry txn id")?,
+    );
+    let (kind, account) = (e.kind.as_str(), e.account.to_string());
+    let p: [&dyn rusqlite::ToSql; 6] = [
+        &id,
+        &txn_id,
+        &kind,
+        &account,
+        &e.amount_minor,
+        &e.currency.0,
+    ];
+    run(tx, INSERT_ENTRY, "insert entry", &p).map(drop)
+}
+
+fn settlement(tx: &Transaction<'_>, s: &Settlement) -> Result<(), StoreError> {
+    let id = to_i64(s.id, "settlement id")?;
+    let upto = to_i64(s.upto_txn_id.0, "settlement upto id")?;
+    let p: [&dyn rusqlite::ToSql; 14] = [
+        &id,
+        &s.idem_key,
+        &s.terminal_id.0,
+        &s.closed_ms,
+        &upto,
+        &s.host_debit_count,
+        &s.host_debit_minor,
+        &s.host_credit_count,
+        &s.host_credit_minor,
+        &s.terminal_debit_count,
+        &s.terminal_debit_minor,
+        &s.terminal_credit_count,
+        &s.terminal_credit_minor,
+        &s.balanced,
+    ];
+    run(tx, INSERT_SETTLEMENT, "insert settlement", &p).map(drop)
+}
+
+fn api_token(tx: &Transaction<'_>, a: &ApiToken) -> Result<(), StoreError> {
+    let p: [&dyn rusqlite::ToSql; 4] = [&a.id, &a.sha256_hex, &a.role, &a.created_ms];
+    run(tx, INSERT_API_TOKEN, "insert api token", &p).map(drop)
+}
