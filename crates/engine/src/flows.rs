@@ -22,7 +22,7 @@ impl Engine {
         result.unwrap_or_else(|(code, reason)| Step::Declined(code, reason))
     }
 
-    fn amount(&self, req: &Request) -> Result<i64, Decline> {
+    pub(crate) fn amount(&self, req: &Request) -> Result<i64, Decline> {
         let amount = req.amount.ok_or((Rc::InvalidAmount, "amount_missing"))?;
         if amount.minor <= 0 || amount.minor > AMOUNT_MAX_MINOR {
             return Err((Rc::InvalidAmount, "amount_out_of_range"));
@@ -54,7 +54,7 @@ impl Engine {
         ledger::expected_legs(&approved, &lookup).expect("originals were checked before posting")
     }
 
-    fn fee_for(&self, draft: &TxnRecord) -> i64 {
+    pub(crate) fn fee_for(&self, draft: &TxnRecord) -> i64 {
         let bps = i128::from(self.state.merchants[&draft.merchant_id].fee_bps);
         let fee = (i128::from(draft.amount_minor) * bps + 5_000) / 10_000;
         i64::try_from(fee).expect("a fee never exceeds its amount")
@@ -85,7 +85,7 @@ impl Engine {
         }
         let legs = self.legs_if_approved(draft);
         self.add_daily_spend(draft, now, 1);
-        Ok(Step::Approved { legs, updates: Vec::new() })
+        Ok(Step::Approved { legs, updates: Vec::new(), auth_code: None })
     }
 
     /// 0220 without an original: a sale the terminal completed offline. Within the
@@ -100,7 +100,7 @@ impl Engine {
         draft.fee_minor = self.fee_for(draft);
         let legs = self.legs_if_approved(draft);
         self.add_daily_spend(draft, now, 1);
-        Ok(Step::Approved { legs, updates: Vec::new() })
+        Ok(Step::Approved { legs, updates: Vec::new(), auth_code: None })
     }
 
     fn balance(&mut self, req: &Request, draft: &mut TxnRecord, now: TimestampMs) -> Result<Step, Decline> {
@@ -134,6 +134,13 @@ impl Engine {
 
     /// Completion of a pre-authorization (0220, or 0200 with the original named).
     fn complete(&mut self, req: &Request, draft: &mut TxnRecord) -> Result<Step, Decline> {
+        let pre = self.check_completion(req, draft)?;
+        Ok(self.apply_completion(draft, &pre))
+    }
+
+    /// A completion names an open pre-authorization at the same merchant and asks for
+    /// no more than it holds.
+    pub(crate) fn check_completion(&self, req: &Request, draft: &TxnRecord) -> Result<TxnRecord, Decline> {
         let amount = self.amount(req)?;
         let pre = self.state.txn(self.find_original(req, draft)?).expect("found above").clone();
         if pre.kind != TxnKind::PreAuth || pre.status != TxnStatus::Approved {
@@ -142,18 +149,37 @@ impl Engine {
         if amount > pre.amount_minor {
             return Err((Rc::InvalidAmount, "completion_exceeds_hold"));
         }
+        Ok(pre)
+    }
+
+    pub(crate) fn apply_completion(&mut self, draft: &mut TxnRecord, pre: &TxnRecord) -> Step {
         draft.original_id = Some(pre.id);
         draft.card_token = pre.card_token.clone();
         draft.masked_pan = pre.masked_pan.clone();
         draft.fee_minor = self.fee_for(draft);
         let legs = self.legs_if_approved(draft);
         let done = TxnUpdate { id: pre.id, status: TxnStatus::Completed, refunded_minor: pre.refunded_minor };
-        Ok(Step::Approved { legs, updates: vec![done] })
+        Step::Approved { legs, updates: vec![done], auth_code: None }
     }
 
     /// A refund names its sale and never exceeds what is left of it. It goes to the
     /// card presented (or the sale's card when none is).
     fn refund(&mut self, req: &Request, draft: &mut TxnRecord) -> Result<Step, Decline> {
+        let sale = self.check_refund(req, draft)?;
+        match &req.card {
+            Some(input) if !input.luhn_ok => return Err((Rc::InvalidCardNumber, "luhn")),
+            Some(input) if !self.state.cards.contains_key(&input.token) => {
+                return Err((Rc::InvalidCardNumber, "card_unknown"));
+            }
+            Some(_) => {}
+            None => {}
+        }
+        Ok(self.apply_refund(draft, &sale))
+    }
+
+    /// A refund names an approved sale at the same merchant and never exceeds what is
+    /// left of it.
+    pub(crate) fn check_refund(&self, req: &Request, draft: &TxnRecord) -> Result<TxnRecord, Decline> {
         let amount = self.amount(req)?;
         let sale = self.state.txn(self.find_original(req, draft)?).expect("found above").clone();
         let refundable = matches!(sale.kind, TxnKind::Purchase | TxnKind::Completion)
@@ -164,30 +190,32 @@ impl Engine {
         if amount > sale.amount_minor - sale.refunded_minor {
             return Err((Rc::InvalidAmount, "refund_exceeds_capture"));
         }
-        match &req.card {
-            Some(input) if !input.luhn_ok => return Err((Rc::InvalidCardNumber, "luhn")),
-            Some(input) if !self.state.cards.contains_key(&input.token) => {
-                return Err((Rc::InvalidCardNumber, "card_unknown"));
-            }
-            Some(_) => {}
-            None => {
-                draft.card_token = sale.card_token.clone();
-                draft.masked_pan = sale.masked_pan.clone();
-            }
+        Ok(sale)
+    }
+
+    pub(crate) fn apply_refund(&mut self, draft: &mut TxnRecord, sale: &TxnRecord) -> Step {
+        if draft.card_token.is_none() {
+            draft.card_token = sale.card_token.clone();
+            draft.masked_pan = sale.masked_pan.clone();
         }
         draft.original_id = Some(sale.id);
         let legs = self.legs_if_approved(draft);
         let update = TxnUpdate {
             id: sale.id,
             status: sale.status,
-            refunded_minor: sale.refunded_minor + amount,
+            refunded_minor: sale.refunded_minor + draft.amount_minor,
         };
-        Ok(Step::Approved { legs, updates: vec![update] })
+        Step::Approved { legs, updates: vec![update], auth_code: None }
+    }
+
+    fn void(&mut self, req: &Request, draft: &mut TxnRecord, now: TimestampMs) -> Result<Step, Decline> {
+        let original = self.check_void(req, draft)?;
+        Ok(self.apply_void(draft, &original, now))
     }
 
     /// A void undoes an approved sale, refund, completion or hold that nothing else
     /// has acted on yet, for its exact amount.
-    fn void(&mut self, req: &Request, draft: &mut TxnRecord, now: TimestampMs) -> Result<Step, Decline> {
+    pub(crate) fn check_void(&self, req: &Request, draft: &TxnRecord) -> Result<TxnRecord, Decline> {
         let original = self.state.txn(self.find_original(req, draft)?).expect("found above").clone();
         let voidable = original.kind != TxnKind::Balance
             && original.kind != TxnKind::Void
@@ -200,10 +228,14 @@ impl Engine {
         if req.amount.is_some_and(|a| a.minor != original.amount_minor) {
             return Err((Rc::OriginalAmountIncorrect, "void_amount_mismatch"));
         }
-        self.adopt_original(draft, &original);
+        Ok(original)
+    }
+
+    pub(crate) fn apply_void(&mut self, draft: &mut TxnRecord, original: &TxnRecord, now: TimestampMs) -> Step {
+        self.adopt_original(draft, original);
         let legs = self.legs_if_approved(draft);
-        let updates = self.undo_updates(&original, TxnStatus::Voided, now);
-        Ok(Step::Approved { legs, updates })
+        let updates = self.undo_updates(original, TxnStatus::Voided, now);
+        Step::Approved { legs, updates, auth_code: None }
     }
 
     /// A void or reversal acts on the original's card, amount and currency.

@@ -8,6 +8,7 @@
 //! sent. The engine cannot enforce that; the host's commit pipeline does.
 
 mod flows;
+mod forward;
 mod issuer;
 mod provision;
 mod request;
@@ -18,6 +19,7 @@ mod state;
 pub use issuer::{civil_from_days, parse_yymm};
 pub use provision::{ProvisionError, ProvisionErrorKind};
 pub use request::{Answer, BatchTotals, CardInput, MsgClass, OriginalRef, Request};
+pub use forward::{Begin, Forward, UpstreamPolicy, UpstreamResult};
 pub use settle::SettleAnswer;
 
 use ledger::Leg;
@@ -45,12 +47,15 @@ impl Default for EngineConfig {
 
 pub struct Engine {
     state: State,
+    /// Keys of requests forwarded upstream and not yet answered.
+    pending: std::collections::HashSet<String>,
     settlement_keys: std::collections::HashMap<String, SettleAnswer>,
 }
 
 /// How a flow ended, before it is recorded.
 enum Step {
-    Approved { legs: Vec<Leg>, updates: Vec<TxnUpdate> },
+    /// `auth_code` is the upstream issuer's when it decided; otherwise posguard makes one.
+    Approved { legs: Vec<Leg>, updates: Vec<TxnUpdate>, auth_code: Option<String> },
     /// Accepted without moving money: balance inquiries, idempotent reversals.
     Acknowledged { reason: &'static str },
     Declined(ResponseCode, &'static str),
@@ -59,7 +64,11 @@ enum Step {
 impl Engine {
     pub fn new(snapshot: Snapshot, config: &EngineConfig) -> Engine {
         let settlement_keys = settle::settlement_answers(&snapshot.settlements);
-        Engine { state: State::from_snapshot(snapshot, config.utc_offset_secs), settlement_keys }
+        Engine {
+            state: State::from_snapshot(snapshot, config.utc_offset_secs),
+            pending: Default::default(),
+            settlement_keys,
+        }
     }
 
     pub fn txn(&self, id: TxnId) -> Option<&TxnRecord> {
@@ -86,35 +95,47 @@ impl Engine {
         self.state.cards.get(token).map(|c| &c.card)
     }
 
-    /// Decides one request. Writes for the store are appended to `out`.
+    /// Decides one request with the stand-in issuer. Writes for the store are appended
+    /// to `out`.
     pub fn authorize(&mut self, req: &Request, now: TimestampMs, out: &mut Vec<Write>) -> Answer {
-        let key = req.key.to_string();
-        if let Some(&id) = self.state.by_key.get(&key) {
-            return self.repeat_of(id, req);
-        }
-        let Some(terminal) = self.state.terminals.get(&req.terminal_id) else {
-            return Answer::refused(ResponseCode::NotPermittedToTerminal, "unknown_terminal");
+        let mut draft = match self.admit(req, now) {
+            Ok(draft) => draft,
+            Err(answer) => return answer,
         };
-        if !terminal.status.may_transact() {
-            return Answer::refused(ResponseCode::NotPermittedToTerminal, "terminal_not_active");
-        }
-        if req.merchant_id.as_ref().is_some_and(|m| *m != terminal.merchant_id) {
-            return Answer::refused(ResponseCode::InvalidMerchant, "merchant_mismatch");
-        }
-        let merchant_id = terminal.merchant_id.clone();
-        if !self.state.merchants.contains_key(&merchant_id) {
-            return Answer::refused(ResponseCode::InvalidMerchant, "unknown_merchant");
-        }
-        let mut draft = self.draft(req, key, merchant_id, now);
         let step = if req.class == MsgClass::Reversal {
             self.reverse(req, &mut draft)
-        } else if let Some(&by) = self.state.reversed_before_arrival.get(&draft.idem_key) {
-            let _ = by;
+        } else if self.state.reversed_before_arrival.contains_key(&draft.idem_key) {
             Step::Declined(ResponseCode::InvalidTransaction, "reversed_before_arrival")
         } else {
             self.run_flow(req, &mut draft, now)
         };
         self.record(draft, step, out)
+    }
+
+    /// The checks every request passes before its flow: a known key gets its first
+    /// answer again; the terminal and merchant must be known and active.
+    fn admit(&self, req: &Request, now: TimestampMs) -> Result<TxnRecord, Answer> {
+        let key = req.key.to_string();
+        if let Some(&id) = self.state.by_key.get(&key) {
+            return Err(self.repeat_of(id, req));
+        }
+        if self.pending.contains(&key) {
+            return Err(Answer::refused(ResponseCode::RequestInProgress, "forwarded_in_progress"));
+        }
+        let Some(terminal) = self.state.terminals.get(&req.terminal_id) else {
+            return Err(Answer::refused(ResponseCode::NotPermittedToTerminal, "unknown_terminal"));
+        };
+        if !terminal.status.may_transact() {
+            return Err(Answer::refused(ResponseCode::NotPermittedToTerminal, "terminal_not_active"));
+        }
+        if req.merchant_id.as_ref().is_some_and(|m| *m != terminal.merchant_id) {
+            return Err(Answer::refused(ResponseCode::InvalidMerchant, "merchant_mismatch"));
+        }
+        let merchant_id = terminal.merchant_id.clone();
+        if !self.state.merchants.contains_key(&merchant_id) {
+            return Err(Answer::refused(ResponseCode::InvalidMerchant, "unknown_merchant"));
+        }
+        Ok(self.draft(req, key, merchant_id, now))
     }
 
     /// A request whose key was seen before gets the first answer again, unless it is
@@ -133,6 +154,7 @@ impl Engine {
             balance_minor: first.balance_minor,
             duplicate: true,
             reason: "duplicate",
+            reverse_upstream: None,
         }
     }
 
@@ -165,6 +187,7 @@ impl Engine {
             refunded_minor: 0,
             balance_minor: None,
             stand_in: false,
+            upstream: false,
             reason: String::new(),
         }
     }
@@ -176,10 +199,10 @@ impl Engine {
         let mut updates = Vec::new();
         let mut reason = "";
         match step {
-            Step::Approved { legs, updates: u } => {
+            Step::Approved { legs, updates: u, auth_code: code } => {
                 txn.status = TxnStatus::Approved;
                 txn.response_code = ResponseCode::Approved;
-                txn.auth_code = Some(auth_code(txn.id));
+                txn.auth_code = Some(code.unwrap_or_else(|| auth_code(txn.id)));
                 entries = self.post(txn.id, txn.currency, legs);
                 updates = u;
             }
@@ -200,6 +223,14 @@ impl Engine {
                 txn.reason = why.to_owned();
             }
         }
+        let reverse_upstream = match (txn.kind, txn.status, txn.original_id) {
+            (model::TxnKind::Reversal, TxnStatus::Approved, Some(id)) => self
+                .state
+                .txn(id)
+                .filter(|o| o.upstream)
+                .map(|o| (o.stan.clone(), o.transmitted.clone())),
+            _ => None,
+        };
         let answer = Answer {
             code: txn.response_code,
             txn_id: Some(txn.id),
@@ -207,6 +238,7 @@ impl Engine {
             balance_minor: txn.balance_minor,
             duplicate: false,
             reason,
+            reverse_upstream,
         };
         out.push(Write::Txn(txn.clone()));
         if !entries.is_empty() {

@@ -61,11 +61,22 @@ pub struct Answer {
     /// The answer repeats the one given to an earlier request with the same key.
     pub duplicate: bool,
     pub reason: &'static str,
+    /// When this reversal undid a transaction the upstream issuer authorized: that
+    /// original's STAN and field 7, for the host to send the reversal upstream too.
+    pub reverse_upstream: Option<(String, String)>,
 }
 
 impl Answer {
     pub fn refused(code: ResponseCode, reason: &'static str) -> Answer {
-        Answer { code, txn_id: None, auth_code: None, balance_minor: None, duplicate: false, reason }
+        Answer {
+            code,
+            txn_id: None,
+            auth_code: None,
+            balance_minor: None,
+            duplicate: false,
+            reason,
+            reverse_upstream: None,
+        }
     }
 }
 

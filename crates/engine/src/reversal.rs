@@ -56,6 +56,6 @@ impl Engine {
         }
         let legs = self.legs_if_approved(draft);
         let updates = self.undo_updates(original, TxnStatus::Reversed, draft.created_ms);
-        Step::Approved { legs, updates }
+        Step::Approved { legs, updates, auth_code: None }
     }
 }

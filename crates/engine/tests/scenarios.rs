@@ -380,3 +380,85 @@ fn a_restart_from_the_stored_writes_resumes_exactly() {
     restarted.expect(purchase("000003", 46_501, "ok"), Rc::ExceedsWithdrawalLimit);
     restarted.expect(purchase("000004", 46_500, "ok"), Rc::Approved);
 }
+
+mod upstream {
+    use super::*;
+    use engine::{Begin, UpstreamPolicy, UpstreamResult};
+
+    fn approved() -> UpstreamResult {
+        UpstreamResult::Answered { code: Rc::Approved, auth_code: Some("UP1234".into()), balance_minor: None }
+    }
+
+    fn forward(w: &mut World, r: &Request) -> engine::Forward {
+        w.now += 1_000;
+        match w.engine.begin(r, true, w.now, &mut w.writes) {
+            Begin::Forward(f) => f,
+            Begin::Answer(a) => panic!("expected a forward, got {a:?}"),
+        }
+    }
+
+    fn finish(w: &mut World, r: &Request, f: engine::Forward, result: UpstreamResult, policy: UpstreamPolicy) -> Answer {
+        w.engine.finish_forwarded(r, f, result, policy, w.now, &mut w.writes)
+    }
+
+    #[test]
+    fn an_upstream_approval_moves_money_through_the_network_account() {
+        let mut w = World::new();
+        let r = purchase("000001", 10_000, "elsewhere");
+        let f = forward(&mut w, &r);
+        // A retransmission while the upstream is being asked: 09, nothing recorded.
+        match w.engine.begin(&r, true, w.now, &mut w.writes) {
+            Begin::Answer(a) => assert_eq!(a.code, Rc::RequestInProgress),
+            Begin::Forward(_) => panic!("a second forward of the same key"),
+        }
+        let a = finish(&mut w, &r, f, approved(), UpstreamPolicy::Decline);
+        assert_eq!((a.code, a.auth_code.as_deref()), (Rc::Approved, Some("UP1234")));
+        let txn = w.engine.txn(a.txn_id.unwrap()).unwrap().clone();
+        assert!(txn.upstream && !txn.stand_in);
+        // Its repeat is answered here, with the upstream's answer.
+        let again = w.send(purchase("000001", 10_000, "elsewhere"));
+        assert!(again.duplicate && again.auth_code.as_deref() == Some("UP1234"));
+        // A void of it is forwarded too, naming the original.
+        let void = with_original(req(MsgClass::Financial, TxnKind::Void, "000002", Some(10_000), None), txn.id);
+        let f = forward(&mut w, &void);
+        assert_eq!(f.original.as_ref().map(|o| o.id), Some(txn.id));
+        assert_eq!(finish(&mut w, &void, f, approved(), UpstreamPolicy::Decline).code, Rc::Approved);
+        assert_eq!(w.engine.txn(txn.id).unwrap().status, TxnStatus::Voided);
+        w.verify();
+    }
+
+    #[test]
+    fn upstream_declines_and_outages_follow_the_policy() {
+        let mut w = World::new();
+        let r = purchase("000001", 10_000, "ok");
+        let f = forward(&mut w, &r);
+        let declined = UpstreamResult::Answered { code: Rc::LostCard, auth_code: None, balance_minor: None };
+        assert_eq!(finish(&mut w, &r, f, declined, UpstreamPolicy::StandIn).code, Rc::LostCard);
+        // Down: a card posguard holds is decided by the stand-in issuer...
+        let r = purchase("000002", 10_000, "ok");
+        let f = forward(&mut w, &r);
+        let a = finish(&mut w, &r, f, UpstreamResult::Unavailable, UpstreamPolicy::StandIn);
+        assert_eq!(a.code, Rc::Approved);
+        assert!(w.engine.txn(a.txn_id.unwrap()).unwrap().stand_in);
+        assert_eq!(w.available("ok"), 90_000);
+        // ...one it does not hold gets 91, as does every card under the decline policy.
+        let r = purchase("000003", 10_000, "elsewhere");
+        let f = forward(&mut w, &r);
+        assert_eq!(finish(&mut w, &r, f, UpstreamResult::Unavailable, UpstreamPolicy::StandIn).code, Rc::IssuerUnavailable);
+        let r = purchase("000004", 10_000, "ok");
+        let f = forward(&mut w, &r);
+        assert_eq!(finish(&mut w, &r, f, UpstreamResult::Unavailable, UpstreamPolicy::Decline).code, Rc::IssuerUnavailable);
+        w.verify();
+    }
+
+    #[test]
+    fn a_reversal_of_an_upstream_approval_is_flagged_for_the_upstream() {
+        let mut w = World::new();
+        let r = purchase("000001", 10_000, "elsewhere");
+        let f = forward(&mut w, &r);
+        finish(&mut w, &r, f, approved(), UpstreamPolicy::Decline);
+        let a = w.expect(req(MsgClass::Reversal, TxnKind::Reversal, "000001", Some(10_000), None), Rc::Approved);
+        assert_eq!(a.reverse_upstream, Some(("000001".to_string(), "1121120000".to_string())));
+        w.verify();
+    }
+}

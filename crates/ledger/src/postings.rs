@@ -55,7 +55,12 @@ fn capture_legs(txn: &TxnRecord, out: &mut Vec<Leg>) {
     transfer(out, PostingKind::Fee, merchant, Account::Fees, txn.fee_minor);
 }
 
+/// Who pays: the card's own account at the stand-in issuer, or the network account
+/// when the upstream issuer authorized the transaction.
 fn card_account(txn: &TxnRecord) -> Account {
+    if txn.upstream {
+        return Account::Network;
+    }
     let token = txn.card_token.clone().expect("a transaction that moves money has a card");
     Account::Card(token)
 }
@@ -74,6 +79,8 @@ pub fn expected_legs(
     match txn.kind {
         TxnKind::Balance => {}
         TxnKind::Purchase => capture_legs(txn, &mut out),
+        // The upstream issuer holds the funds of its own pre-authorizations.
+        TxnKind::PreAuth if txn.upstream => {}
         TxnKind::PreAuth => {
             let token = txn.card_token.clone()?;
             let (card, hold) = (Account::Card(token.clone()), Account::Hold(token));
@@ -81,9 +88,11 @@ pub fn expected_legs(
         }
         TxnKind::Completion => {
             let pre = original(txn.original_id?)?;
-            let token = pre.card_token.clone()?;
-            let (card, hold) = (Account::Card(token.clone()), Account::Hold(token));
-            transfer(&mut out, PostingKind::Release, hold, card, pre.amount_minor);
+            if !pre.upstream {
+                let token = pre.card_token.clone()?;
+                let (card, hold) = (Account::Card(token.clone()), Account::Hold(token));
+                transfer(&mut out, PostingKind::Release, hold, card, pre.amount_minor);
+            }
             capture_legs(txn, &mut out);
         }
         TxnKind::Refund => {
@@ -143,6 +152,7 @@ mod tests {
             refunded_minor: 0,
             balance_minor: None,
             stand_in: false,
+            upstream: false,
             reason: String::new(),
         }
     }

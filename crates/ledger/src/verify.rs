@@ -281,6 +281,7 @@ mod tests {
             refunded_minor: 0,
             balance_minor: None,
             stand_in: false,
+            upstream: false,
             reason: String::new(),
         }
     }

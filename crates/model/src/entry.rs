@@ -17,6 +17,9 @@ pub enum Account {
     /// Funds held by pre-authorizations on a card.
     Hold(CardToken),
     Merchant(MerchantId),
+    /// What the upstream issuer owes posguard's merchants (or is owed) for
+    /// transactions it authorized.
+    Network,
 }
 
 impl fmt::Display for Account {
@@ -27,6 +30,7 @@ impl fmt::Display for Account {
             Account::Card(t) => write!(f, "card:{t}"),
             Account::Hold(t) => write!(f, "hold:{t}"),
             Account::Merchant(m) => write!(f, "merchant:{m}"),
+            Account::Network => f.write_str("network"),
         }
     }
 }
@@ -36,6 +40,7 @@ impl Account {
         match text.split_once(':') {
             None if text == "funding" => Some(Account::Funding),
             None if text == "fees" => Some(Account::Fees),
+            None if text == "network" => Some(Account::Network),
             Some(("card", t)) => Some(Account::Card(CardToken(t.to_owned()))),
             Some(("hold", t)) => Some(Account::Hold(CardToken(t.to_owned()))),
             Some(("merchant", m)) => Some(Account::Merchant(MerchantId(m.to_owned()))),

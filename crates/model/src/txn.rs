@@ -168,6 +168,8 @@ pub struct TxnRecord {
     pub balance_minor: Option<i64>,
     /// Approved by posguard standing in for an unreachable upstream issuer.
     pub stand_in: bool,
+    /// Decided by the upstream issuer; money moves through the network account.
+    pub upstream: bool,
     /// Short machine-readable reason behind the response, e.g. "daily_limit".
     pub reason: String,
 }

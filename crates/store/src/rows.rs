@@ -24,7 +24,7 @@ pub(crate) const CARD_COLS: &str =
 pub(crate) const TXN_COLS: &str = "id, idem_key, created_ms, mti, kind, offline, terminal_id, \
      merchant_id, stan, transmitted, card_token, masked_pan, amount_minor, currency, \
      response_code, auth_code, status, original_id, original_key, fee_minor, \
-     refunded_minor, balance_minor, stand_in, reason";
+     refunded_minor, balance_minor, stand_in, upstream, reason";
 pub(crate) const ENTRY_COLS: &str = "id, txn_id, kind, account, amount_minor, currency";
 pub(crate) const SETTLEMENT_COLS: &str = "id, idem_key, terminal_id, closed_ms, upto_txn_id, \
      host_debit_count, host_debit_minor, host_credit_count, host_credit_minor, \
@@ -151,7 +151,8 @@ pub(crate) fn txn(r: &dyn Cols) -> Result<TxnRecord, StoreError> {
         refunded_minor: r.int(20)?,
         balance_minor: r.opt_int(21)?,
         stand_in: r.flag(22)?,
-        reason: r.text(23)?,
+        upstream: r.flag(23)?,
+        reason: r.text(24)?,
     })
 }
 

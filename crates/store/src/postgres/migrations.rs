@@ -33,7 +33,7 @@ CREATE TABLE txns (
     amount_minor BIGINT NOT NULL, currency INTEGER NOT NULL, response_code TEXT NOT NULL,
     auth_code TEXT, status TEXT NOT NULL, original_id BIGINT, original_key TEXT,
     fee_minor BIGINT NOT NULL, refunded_minor BIGINT NOT NULL, balance_minor BIGINT,
-    stand_in BOOLEAN NOT NULL, reason TEXT NOT NULL
+    stand_in BOOLEAN NOT NULL, upstream BOOLEAN NOT NULL, reason TEXT NOT NULL
 );
 CREATE INDEX txns_merchant ON txns (merchant_id, id);
 CREATE INDEX txns_terminal ON txns (terminal_id, id);

@@ -34,11 +34,11 @@ const UPSERT_CARDS: &str = "INSERT INTO cards (token, masked, expiry, status, ki
 const INSERT_TXNS: &str = "INSERT INTO txns (id, idem_key, created_ms, mti, kind, offline, \
      terminal_id, merchant_id, stan, transmitted, card_token, masked_pan, amount_minor, \
      currency, response_code, auth_code, status, original_id, original_key, fee_minor, \
-     refunded_minor, balance_minor, stand_in, reason) SELECT * FROM unnest($1::int8[], \
+     refunded_minor, balance_minor, stand_in, upstream, reason) SELECT * FROM unnest($1::int8[], \
      $2::text[], $3::int8[], $4::text[], $5::text[], $6::bool[], $7::text[], $8::text[], \
      $9::text[], $10::text[], $11::text[], $12::text[], $13::int8[], $14::int4[], \
      $15::text[], $16::text[], $17::text[], $18::int8[], $19::text[], $20::int8[], \
-     $21::int8[], $22::int8[], $23::bool[], $24::text[])";
+     $21::int8[], $22::int8[], $23::bool[], $24::bool[], $25::text[])";
 const UPDATE_TXNS: &str = "UPDATE txns SET status = u.status, refunded_minor = u.refunded \
      FROM unnest($1::int8[], $2::text[], $3::int8[]) AS u (id, status, refunded) \
      WHERE txns.id = u.id";
@@ -258,6 +258,7 @@ fn txns<'a>(xs: &[&'a TxnRecord]) -> Result<Cols<'a>, StoreError> {
         col(xs.iter().map(|x| x.refunded_minor).collect()),
         col(xs.iter().map(|x| x.balance_minor).collect()),
         col(xs.iter().map(|x| x.stand_in).collect()),
+        col(xs.iter().map(|x| x.upstream).collect()),
         col(xs.iter().map(|x| x.reason.as_str()).collect()),
     ])
 }

@@ -30,7 +30,7 @@ CREATE TABLE txns (
     amount_minor INTEGER NOT NULL, currency INTEGER NOT NULL, response_code TEXT NOT NULL,
     auth_code TEXT, status TEXT NOT NULL, original_id INTEGER, original_key TEXT,
     fee_minor INTEGER NOT NULL, refunded_minor INTEGER NOT NULL, balance_minor INTEGER,
-    stand_in INTEGER NOT NULL, reason TEXT NOT NULL
+    stand_in INTEGER NOT NULL, upstream INTEGER NOT NULL, reason TEXT NOT NULL
 ) STRICT;
 CREATE INDEX txns_merchant ON txns (merchant_id, id);
 CREATE INDEX txns_terminal ON txns (terminal_id, id);

@@ -23,8 +23,8 @@ const UPSERT_CARD: &str = "INSERT INTO cards (token, masked, expiry, status, kin
 const INSERT_TXN: &str = "INSERT INTO txns (id, idem_key, created_ms, mti, kind, offline, \
      terminal_id, merchant_id, stan, transmitted, card_token, masked_pan, amount_minor, \
      currency, response_code, auth_code, status, original_id, original_key, fee_minor, \
-     refunded_minor, balance_minor, stand_in, reason) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, \
-     ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17, ?18, ?19, ?20, ?21, ?22, ?23, ?24)";
+     refunded_minor, balance_minor, stand_in, upstream, reason) VALUES (?1, ?2, ?3, ?4, ?5, ?6, \
+     ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17, ?18, ?19, ?20, ?21, ?22, ?23, ?24, ?25)";
 const UPDATE_TXN: &str = "UPDATE txns SET status = ?2, refunded_minor = ?3 WHERE id = ?1";
 const INSERT_ENTRY: &str = "INSERT INTO entries (id, txn_id, kind, account, amount_minor, \
      currency) VALUES (?1, ?2, ?3, ?4, ?5, ?6)";
@@ -104,7 +104,7 @@ fn txn(tx: &Transaction<'_>, t: &TxnRecord) -> Result<(), StoreError> {
         .map(|o| to_i64(o.0, "original id"))
         .transpose()?;
     let (kind, status, rc) = (t.kind.as_str(), t.status.as_str(), t.response_code.iso());
-    let p: [&dyn rusqlite::ToSql; 24] = [
+    let p: [&dyn rusqlite::ToSql; 25] = [
         &id,
         &t.idem_key,
         &t.created_ms,
@@ -128,6 +128,7 @@ fn txn(tx: &Transaction<'_>, t: &TxnRecord) -> Result<(), StoreError> {
         &t.refunded_minor,
         &t.balance_minor,
         &t.stand_in,
+        &t.upstream,
         &t.reason,
     ];
     run(tx, INSERT_TXN, "insert txn", &p).map(drop)

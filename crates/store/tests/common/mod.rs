@@ -104,6 +104,7 @@ pub fn txn(id: u64) -> TxnRecord {
         refunded_minor: 0,
         balance_minor: (id % 5 == 0).then_some(-12),
         stand_in: id % 2 == 0,
+        upstream: id % 3 == 0,
         reason: "ok".into(),
     }
 }
