@@ -1,0 +1,86 @@
+//! posguard's settings. The binary fills them from a TOML file, environment variables
+//! and flags, in that order of precedence (flags win).
+
+use serde::Deserialize;
+use std::path::PathBuf;
+
+#[derive(Clone, Debug, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct Config {
+    /// Where the embedded database and the key files live.
+    pub data_dir: PathBuf,
+    /// `sqlite:PATH` or `postgres://...`; default: SQLite in `data_dir`.
+    pub store_url: Option<String>,
+    pub link: LinkConfig,
+    pub http: HttpConfig,
+    /// Merchants' offset from UTC in minutes, for daily limits (default +480, China).
+    pub utc_offset_minutes: i64,
+}
+
+impl Default for Config {
+    fn default() -> Self {
+        Config {
+            data_dir: PathBuf::from("posguard-data"),
+            store_url: None,
+            link: LinkConfig::default(),
+            http: HttpConfig::default(),
+            utc_offset_minutes: 480,
+        }
+    }
+}
+
+impl Config {
+    pub fn store_url(&self) -> String {
+        match &self.store_url {
+            Some(url) => url.clone(),
+            None => format!("sqlite:{}", self.data_dir.join("posguard.db").display()),
+        }
+    }
+}
+
+#[derive(Clone, Debug, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct LinkConfig {
+    pub listen: String,
+    /// `binary2` (2-byte big-endian length, default) or `ascii4` (4 ASCII digits).
+    pub framing: String,
+    /// Bytes of fixed header after the length, echoed back in replies.
+    pub header_bytes: usize,
+    /// `posguard-ascii`, `posguard-binary`, or the path of a pyiso8583-layout JSON spec.
+    pub spec: String,
+    /// A connection that sends nothing for this long is closed.
+    pub idle_timeout_ms: u64,
+    /// A frame must arrive whole within this long once it has started.
+    pub frame_timeout_ms: u64,
+    /// Connections beyond this are accepted and closed at once.
+    pub connections_max: usize,
+    /// Currency when a request has no field 49 (ISO 4217 numeric).
+    pub default_currency: u16,
+}
+
+impl Default for LinkConfig {
+    fn default() -> Self {
+        LinkConfig {
+            listen: "127.0.0.1:8583".into(),
+            framing: "binary2".into(),
+            header_bytes: 0,
+            spec: "posguard-ascii".into(),
+            idle_timeout_ms: 120_000,
+            frame_timeout_ms: 10_000,
+            connections_max: 20_000,
+            default_currency: 156,
+        }
+    }
+}
+
+#[derive(Clone, Debug, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct HttpConfig {
+    pub listen: String,
+}
+
+impl Default for HttpConfig {
+    fn default() -> Self {
+        HttpConfig { listen: "127.0.0.1:8080".into() }
+    }
+}

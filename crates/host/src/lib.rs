@@ -1,0 +1,22 @@
+//! posguard's edges: the terminal link, the commit pipeline that makes every decision
+//! durable before it is answered, and the HTTP API.
+//!
+//! Architecture Invariant: every answer that reports a decision leaves the host only
+//! after the store has committed that decision (see `pipeline`).
+//! Architecture Invariant: a clear PAN exists only inside `iso_map::card` and the API's
+//! card handlers, long enough to be tokenized; it is never stored, logged or echoed.
+
+pub mod api_error;
+pub mod client;
+pub mod config;
+pub mod demo;
+pub mod http;
+pub mod iso_map;
+pub mod keys;
+pub mod link;
+pub mod metrics;
+pub mod pipeline;
+pub mod server;
+
+pub use config::Config;
+pub use server::{App, Running, StartError, start};

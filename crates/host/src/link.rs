@@ -1,0 +1,169 @@
+//! The terminal link: ISO 8583 over TCP, one task per connection, frames answered in
+//! order. Every limit is a setting or a constant: frame size (the codec's 8 KiB), idle
+//! and partial-frame timeouts, the number of connections.
+
+use crate::iso_map::{self, Parsed, Rejected, ResponseValues};
+use crate::keys::CardKeys;
+use crate::metrics::{Dropped, Metrics};
+use crate::pipeline::Pipeline;
+use iso8583::Spec;
+use iso8583::frame::{FrameError, FrameFormat};
+use model::{Currency, ResponseCode};
+use std::sync::Arc;
+use std::sync::atomic::Ordering::Relaxed;
+use std::time::{Duration, Instant};
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::net::{TcpListener, TcpStream};
+use tokio::sync::Semaphore;
+
+/// Bytes read from a socket at a time.
+const READ_CHUNK_BYTES: usize = 4096;
+
+pub struct LinkContext {
+    pub spec: Spec,
+    pub framing: FrameFormat,
+    pub keys: Arc<CardKeys>,
+    pub pipeline: Pipeline,
+    pub metrics: Arc<Metrics>,
+    pub default_currency: Currency,
+    pub idle_timeout: Duration,
+    pub frame_timeout: Duration,
+    pub connections_max: usize,
+}
+
+/// Accepts terminal connections until the listener fails.
+pub async fn serve(listener: TcpListener, ctx: Arc<LinkContext>) {
+    let permits = Arc::new(Semaphore::new(ctx.connections_max));
+    loop {
+        let (socket, peer) = match listener.accept().await {
+            Ok(accepted) => accepted,
+            Err(e) => {
+                // Out of file descriptors and the like: wait a little rather than spin.
+                tracing::warn!(error = %e, "accept a terminal connection");
+                tokio::time::sleep(Duration::from_millis(50)).await;
+                continue;
+            }
+        };
+        let Ok(permit) = permits.clone().try_acquire_owned() else {
+            ctx.metrics.dropped(Dropped::TooManyConnections);
+            tracing::warn!(%peer, limit = ctx.connections_max, "refuse a terminal connection: too many open");
+            drop(socket);
+            continue;
+        };
+        let ctx = ctx.clone();
+        tokio::spawn(async move {
+            ctx.metrics.connections_open.fetch_add(1, Relaxed);
+            ctx.metrics.connections_total.fetch_add(1, Relaxed);
+            if let Err(why) = connection(socket, &ctx).await {
+                ctx.metrics.dropped(why);
+                tracing::info!(%peer, reason = ?why, "close a terminal connection");
+            }
+            ctx.metrics.connections_open.fetch_sub(1, Relaxed);
+            drop(permit);
+        });
+    }
+}
+
+/// Serves one connection; returns why it was closed by us (Ok: the peer closed it).
+async fn connection(mut socket: TcpStream, ctx: &LinkContext) -> Result<(), Dropped> {
+    let _ = socket.set_nodelay(true);
+    let mut buf: Vec<u8> = Vec::with_capacity(READ_CHUNK_BYTES);
+    let mut body_out: Vec<u8> = Vec::with_capacity(1024);
+    let mut frame_out: Vec<u8> = Vec::with_capacity(1024);
+    let mut chunk = [0u8; READ_CHUNK_BYTES];
+    loop {
+        match ctx.framing.parse(&buf) {
+            Ok(Some(frame)) => {
+                ctx.metrics.frames_in.fetch_add(1, Relaxed);
+                let started = Instant::now();
+                let answered = answer(&buf[frame.body.clone()], ctx, &mut body_out).await;
+                if let Some(code) = answered {
+                    frame_out.clear();
+                    if ctx.framing.write(&buf[frame.header.clone()], &body_out, &mut frame_out).is_err() {
+                        return Err(Dropped::FrameTooLarge);
+                    }
+                    if socket.write_all(&frame_out).await.is_err() {
+                        return Ok(());
+                    }
+                    ctx.metrics.answered(code, started.elapsed().as_micros() as u64);
+                }
+                buf.drain(..frame.consumed);
+                continue;
+            }
+            Ok(None) => {}
+            Err(FrameError::TooLarge { .. }) => return Err(Dropped::FrameTooLarge),
+            Err(_) => return Err(Dropped::FrameMalformed),
+        }
+        let (limit, why) = if buf.is_empty() {
+            (ctx.idle_timeout, Dropped::IdleTimeout)
+        } else {
+            (ctx.frame_timeout, Dropped::FrameTimeout)
+        };
+        match tokio::time::timeout(limit, socket.read(&mut chunk)).await {
+            Err(_) => return Err(why),
+            Ok(Ok(0)) | Ok(Err(_)) => return Ok(()),
+            Ok(Ok(n)) => buf.extend_from_slice(&chunk[..n]),
+        }
+    }
+}
+
+/// Decides one message and encodes its answer into `out`. Returns field 39 of the
+/// answer, or None when the message gets no answer (not a request, or undecodable).
+async fn answer(body: &[u8], ctx: &LinkContext, out: &mut Vec<u8>) -> Option<&'static str> {
+    let msg = match ctx.spec.decode(body) {
+        Ok(msg) => msg,
+        Err(e) => return answer_undecodable(body, ctx, &e, out),
+    };
+    let Some(response_mti) = iso_map::response_mti(&msg.mti()) else {
+        ctx.metrics.dropped(Dropped::NotARequest);
+        return None;
+    };
+    let values = match iso_map::parse(&msg, &ctx.keys, ctx.default_currency) {
+        Err(Rejected { code, reason }) => {
+            tracing::info!(mti = %msg.mti(), reason, code = code.iso(), "answer a malformed request");
+            ResponseValues::rejected(response_mti, code)
+        }
+        Ok(Parsed::Txn(req)) => {
+            let currency = req.amount.map_or(ctx.default_currency, |m| m.currency);
+            match ctx.pipeline.authorize(req).await {
+                Ok(answer) => ResponseValues::answered(response_mti, &answer, currency),
+                Err(_) => ResponseValues::rejected(response_mti, ResponseCode::SystemMalfunction),
+            }
+        }
+        Ok(Parsed::Network { terminal, code }) => {
+            let known = ctx.pipeline.read(move |e| e.terminal(&terminal).is_some_and(|t| t.status.may_transact())).await;
+            let rc = match known {
+                Ok(true) => ResponseCode::Approved,
+                Ok(false) => ResponseCode::NotPermittedToTerminal,
+                Err(_) => ResponseCode::SystemMalfunction,
+            };
+            tracing::debug!(?code, code_39 = rc.iso(), "answer a network management request");
+            ResponseValues::rejected(response_mti, rc)
+        }
+        Ok(Parsed::Settle { terminal, key, totals }) => match ctx.pipeline.settle(terminal, key, totals).await {
+            Ok(a) => ResponseValues::rejected(response_mti, a.code),
+            Err(_) => ResponseValues::rejected(response_mti, ResponseCode::SystemMalfunction),
+        },
+    };
+    match iso_map::encode_response(&msg, &values, &[], out) {
+        Ok(()) => Some(values.code),
+        Err(e) => {
+            tracing::warn!(error = %e, "encode an answer");
+            None
+        }
+    }
+}
+
+/// A message that does not decode is answered 30 when its MTI can be read, with an
+/// answer holding only the MTI and field 39; otherwise it is dropped.
+fn answer_undecodable(body: &[u8], ctx: &LinkContext, e: &iso8583::DecodeError, out: &mut Vec<u8>) -> Option<&'static str> {
+    tracing::info!(error = %e, "decode a terminal message");
+    ctx.metrics.dropped(Dropped::Undecodable);
+    let mti = std::str::from_utf8(body.get(..4)?).ok()?;
+    let response_mti = iso_map::response_mti(mti)?;
+    let mut b = iso8583::MessageBuilder::new();
+    b.set_mti(&response_mti).set(39, ResponseCode::FormatError.iso());
+    out.clear();
+    b.encode_into(&ctx.spec, out).ok()?;
+    Some(ResponseCode::FormatError.iso())
+}

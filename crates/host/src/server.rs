@@ -1,0 +1,144 @@
+//! Starting posguard: open the store, rebuild the engine, start the pipeline, bind the
+//! terminal link and the HTTP API.
+
+use crate::config::Config;
+use crate::keys::{CardKeys, KeyFileError};
+use crate::link::{self, LinkContext};
+use crate::metrics::Metrics;
+use crate::pipeline::Pipeline;
+use engine::{Engine, EngineConfig};
+use iso8583::Spec;
+use iso8583::frame::{FrameFormat, LengthPrefix};
+use model::{ApiToken, Currency, TimestampMs, Write};
+use rand::RngCore;
+use sha2::{Digest, Sha256};
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::time::Duration;
+use store::Store;
+use tokio::net::TcpListener;
+
+#[derive(Debug, thiserror::Error)]
+pub enum StartError {
+    #[error("open the store: {0}")]
+    Store(#[from] store::StoreError),
+    #[error("{0}")]
+    Keys(#[from] KeyFileError),
+    #[error("load the field spec {spec}: {error}")]
+    Spec { spec: String, error: iso8583::SpecError },
+    #[error("link.framing must be binary2 or ascii4, not {0:?}")]
+    Framing(String),
+    #[error("link.default_currency {0} is not an ISO 4217 numeric code")]
+    Currency(u16),
+    #[error("bind {what} on {addr}: {error}")]
+    Bind { what: &'static str, addr: String, error: std::io::Error },
+}
+
+/// Everything the edges share.
+pub struct App {
+    pub store: Arc<dyn Store>,
+    pub pipeline: Pipeline,
+    pub keys: Arc<CardKeys>,
+    pub metrics: Arc<Metrics>,
+    pub config: Config,
+    /// SHA-256 of API tokens already found in the store (a cache; the store decides).
+    pub token_hashes: std::sync::RwLock<std::collections::HashSet<String>>,
+}
+
+/// A running posguard: where it listens, and the admin token if this start made one.
+pub struct Running {
+    pub app: Arc<App>,
+    pub link_addr: SocketAddr,
+    pub http_addr: SocketAddr,
+    pub new_admin_token: Option<String>,
+}
+
+pub fn now_ms() -> TimestampMs {
+    let now = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap_or_default();
+    i64::try_from(now.as_millis()).unwrap_or(i64::MAX)
+}
+
+pub fn load_spec(name: &str) -> Result<Spec, StartError> {
+    match name {
+        "posguard-ascii" => Ok(Spec::posguard_ascii()),
+        "posguard-binary" => Ok(Spec::posguard_binary()),
+        path => Spec::load(path).map_err(|error| StartError::Spec { spec: path.to_owned(), error }),
+    }
+}
+
+fn framing(config: &Config) -> Result<FrameFormat, StartError> {
+    let prefix = match config.link.framing.as_str() {
+        "binary2" => LengthPrefix::Binary2,
+        "ascii4" => LengthPrefix::Ascii4,
+        other => return Err(StartError::Framing(other.to_owned())),
+    };
+    Ok(FrameFormat { prefix, header_bytes: config.link.header_bytes })
+}
+
+pub fn sha256_hex(text: &str) -> String {
+    hex::encode(Sha256::digest(text.as_bytes()))
+}
+
+/// Creates the first admin token when the store has none. Only its hash is kept.
+fn ensure_admin_token(store: &dyn Store) -> Result<Option<String>, store::StoreError> {
+    if store.api_token_count()? > 0 {
+        return Ok(None);
+    }
+    let mut secret = [0u8; 24];
+    rand::rng().fill_bytes(&mut secret);
+    let token = format!("pgt_{}", hex::encode(secret));
+    let record = ApiToken { id: "admin".into(), sha256_hex: sha256_hex(&token), role: "admin".into(), created_ms: now_ms() };
+    store.commit(&[Write::ApiToken(record)])?;
+    Ok(Some(token))
+}
+
+/// Opens the store, rebuilds the engine and starts listening. Must run inside a
+/// multi-threaded tokio runtime.
+pub async fn start(config: Config) -> Result<Running, StartError> {
+    std::fs::create_dir_all(&config.data_dir).map_err(|e| KeyFileError::Io { path: config.data_dir.display().to_string(), source: e })?;
+    // The store's calls block (the PostgreSQL client runs its own runtime): open and
+    // load it off the async workers.
+    let url = config.store_url();
+    let (store, new_admin_token, snapshot) = tokio::task::spawn_blocking(move || {
+        let store: Arc<dyn Store> = Arc::from(store::open(&url)?);
+        let token = ensure_admin_token(store.as_ref())?;
+        let snapshot = store.load()?;
+        Ok::<_, store::StoreError>((store, token, snapshot))
+    })
+    .await
+    .map_err(|e| StartError::Store(store::StoreError::new(store::StoreErrorKind::Io, format!("open the store: {e}"))))??;
+    let keys = Arc::new(CardKeys::load_or_create(&config.data_dir.join("keys"))?);
+    let spec = load_spec(&config.link.spec)?;
+    let framing = framing(&config)?;
+    let currency = Currency(config.link.default_currency);
+    if currency.0 == 0 || currency.0 > 999 {
+        return Err(StartError::Currency(currency.0));
+    }
+    let engine = Engine::new(snapshot, &EngineConfig { utc_offset_secs: config.utc_offset_minutes * 60 });
+    let metrics = Arc::new(Metrics::default());
+    let pipeline = Pipeline::start(engine, store.clone(), metrics.clone(), now_ms);
+    let bind = |what: &'static str, addr: &str| {
+        let addr = addr.to_owned();
+        async move { TcpListener::bind(&addr).await.map_err(|error| StartError::Bind { what, addr, error }) }
+    };
+    let link_listener = bind("the terminal link", &config.link.listen).await?;
+    let http_listener = bind("the HTTP API", &config.http.listen).await?;
+    let link_addr = link_listener.local_addr().map_err(|error| StartError::Bind { what: "the terminal link", addr: config.link.listen.clone(), error })?;
+    let http_addr = http_listener.local_addr().map_err(|error| StartError::Bind { what: "the HTTP API", addr: config.http.listen.clone(), error })?;
+    let link_ctx = Arc::new(LinkContext {
+        spec,
+        framing,
+        keys: keys.clone(),
+        pipeline: pipeline.clone(),
+        metrics: metrics.clone(),
+        default_currency: currency,
+        idle_timeout: Duration::from_millis(config.link.idle_timeout_ms),
+        frame_timeout: Duration::from_millis(config.link.frame_timeout_ms),
+        connections_max: config.link.connections_max,
+    });
+    tokio::spawn(link::serve(link_listener, link_ctx));
+    let app = Arc::new(App { store, pipeline, keys, metrics, config, token_hashes: Default::default() });
+    tokio::spawn(crate::http::serve(http_listener, app.clone()));
+    tracing::info!(%link_addr, %http_addr, "posguard is serving");
+    Ok(Running { app, link_addr, http_addr, new_admin_token })
+}

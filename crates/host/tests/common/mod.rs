@@ -1,0 +1,85 @@
+//! Shared test harness: start a real posguard on ephemeral ports, on SQLite or on
+//! PostgreSQL (POSGUARD_TEST_PG_URL), with short timeouts.
+#![allow(dead_code)]
+
+use host::{Config, Running};
+use std::path::PathBuf;
+use std::sync::atomic::{AtomicU32, Ordering};
+
+static NEXT: AtomicU32 = AtomicU32::new(0);
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Backend {
+    Sqlite,
+    Postgres,
+}
+
+/// A fresh directory under the system temp dir, unique per test.
+pub fn temp_dir(tag: &str) -> PathBuf {
+    let n = NEXT.fetch_add(1, Ordering::Relaxed);
+    let dir = std::env::temp_dir().join(format!("posguard-{tag}-{}-{n}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir).expect("create a temp dir");
+    dir
+}
+
+/// The PostgreSQL URL for tests, or None (printing why) when tests should skip it.
+/// Under CI=true a missing URL is a failure, not a skip.
+pub fn pg_url(schema: &str) -> Option<String> {
+    match std::env::var("POSGUARD_TEST_PG_URL") {
+        Ok(url) => {
+            let sep = if url.contains('?') { '&' } else { '?' };
+            Some(format!("{url}{sep}schema={schema}_{}_{}", std::process::id(), NEXT.fetch_add(1, Ordering::Relaxed)))
+        }
+        Err(_) if std::env::var("CI").as_deref() == Ok("true") => {
+            panic!("POSGUARD_TEST_PG_URL must be set when CI=true")
+        }
+        Err(_) => {
+            eprintln!("skipped: POSGUARD_TEST_PG_URL not set");
+            None
+        }
+    }
+}
+
+pub fn config(tag: &str, backend: Backend) -> Option<Config> {
+    let mut config = Config { data_dir: temp_dir(tag), ..Config::default() };
+    config.link.listen = "127.0.0.1:0".into();
+    config.http.listen = "127.0.0.1:0".into();
+    config.link.idle_timeout_ms = 600;
+    config.link.frame_timeout_ms = 400;
+    config.link.connections_max = 64;
+    if backend == Backend::Postgres {
+        config.store_url = Some(pg_url(tag)?);
+    }
+    Some(config)
+}
+
+/// Starts posguard with the demo merchant, terminals and cards.
+pub async fn start_demo(config: Config) -> Running {
+    let running = host::start(config).await.expect("start posguard");
+    host::demo::seed(&running.app).await.expect("seed the demo");
+    running
+}
+
+/// Runs the ledger verifier over the running host's store. The store's calls block
+/// (PostgreSQL's client runs its own runtime), so they run off the async workers.
+pub fn verify_ledger(running: &Running) {
+    tokio::task::block_in_place(|| verify_store(running.app.store.as_ref()));
+}
+
+fn verify_store(store: &dyn store::Store) {
+    let mut v = ledger::Verifier::new();
+    for card in store.cards().expect("read cards") {
+        v.add_card(&card);
+    }
+    store.for_each_txn(&mut |t| {
+        v.add_txn(t);
+        Ok(())
+    }).expect("read txns");
+    store.for_each_entry(&mut |e| {
+        v.add_entry(e);
+        Ok(())
+    }).expect("read entries");
+    let report = v.finish();
+    assert!(report.ok(), "ledger verify: {:?}", report.problems);
+}

@@ -1,0 +1,240 @@
+use clap::{Args, Parser, Subcommand};
+use std::path::PathBuf;
+
+/// posguard: a POS host with risk control built in.
+#[derive(Parser)]
+#[command(name = "posguard", version, about)]
+pub struct Cli {
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+#[derive(Subcommand)]
+pub enum Command {
+    /// Run the host: terminal link, HTTP API, embedded database.
+    Serve(ServeArgs),
+    /// Send one ISO 8583 request over the terminal link, as a terminal would.
+    Send(SendArgs),
+    /// Ledger checks.
+    #[command(subcommand)]
+    Ledger(LedgerCommand),
+    /// Provision merchants (through the HTTP API).
+    #[command(subcommand)]
+    Merchant(MerchantCommand),
+    /// Provision terminals (through the HTTP API).
+    #[command(subcommand)]
+    Terminal(TerminalCommand),
+    /// Provision cards of the stand-in issuer (through the HTTP API).
+    #[command(subcommand)]
+    Card(CardCommand),
+    /// List and show transactions (through the HTTP API).
+    #[command(subcommand)]
+    Txn(TxnCommand),
+    /// Simulators.
+    #[command(subcommand)]
+    Sim(SimCommand),
+    /// Simulated terminals over TCP: throughput, latency percentiles and an ack log.
+    Loadgen(crate::loadgen_cmd::LoadgenArgs),
+}
+
+#[derive(Args, Clone)]
+pub struct StoreArgs {
+    /// Data directory of the embedded database.
+    #[arg(long, env = "POSGUARD_DATA_DIR", default_value = "posguard-data")]
+    pub data_dir: PathBuf,
+    /// Store URL (sqlite:PATH or postgres://...); overrides --data-dir's database.
+    #[arg(long, env = "POSGUARD_STORE_URL")]
+    pub store_url: Option<String>,
+}
+
+#[derive(Args)]
+pub struct ServeArgs {
+    /// Seed a demo merchant, terminals and test cards, and print how to use them.
+    #[arg(long)]
+    pub demo: bool,
+    /// TOML configuration file.
+    #[arg(long, env = "POSGUARD_CONFIG")]
+    pub config: Option<PathBuf>,
+    #[arg(long, env = "POSGUARD_DATA_DIR")]
+    pub data_dir: Option<PathBuf>,
+    #[arg(long, env = "POSGUARD_STORE_URL")]
+    pub store_url: Option<String>,
+    /// Terminal link address (default 127.0.0.1:8583).
+    #[arg(long, env = "POSGUARD_LINK_LISTEN")]
+    pub link_listen: Option<String>,
+    /// HTTP API address (default 127.0.0.1:8080).
+    #[arg(long, env = "POSGUARD_HTTP_LISTEN")]
+    pub http_listen: Option<String>,
+    /// Link framing: binary2 or ascii4.
+    #[arg(long, env = "POSGUARD_LINK_FRAMING")]
+    pub framing: Option<String>,
+    /// Field spec: posguard-ascii, posguard-binary or a JSON file.
+    #[arg(long, env = "POSGUARD_LINK_SPEC")]
+    pub spec: Option<String>,
+    /// Close connections idle for this long (ms).
+    #[arg(long, env = "POSGUARD_IDLE_TIMEOUT_MS")]
+    pub idle_timeout_ms: Option<u64>,
+}
+
+#[derive(Args)]
+pub struct SendArgs {
+    /// purchase, preauth, completion, refund, void, balance, reversal, advice, echo, signon, settle
+    pub what: String,
+    #[arg(long, env = "POSGUARD_LINK", default_value = "127.0.0.1:8583")]
+    pub link: String,
+    #[arg(long, default_value = "TERM0001")]
+    pub terminal: String,
+    #[arg(long)]
+    pub merchant: Option<String>,
+    #[arg(long)]
+    pub pan: Option<String>,
+    /// YYMM
+    #[arg(long)]
+    pub expiry: Option<String>,
+    /// Amount in minor units (12500 = 125.00).
+    #[arg(long)]
+    pub amount: Option<u64>,
+    /// ISO 4217 numeric currency.
+    #[arg(long, default_value = "156")]
+    pub currency: String,
+    /// STAN (field 11); default: derived from the clock.
+    #[arg(long)]
+    pub stan: Option<String>,
+    /// Transmission date and time MMDDhhmmss (field 7); default: now (UTC).
+    #[arg(long)]
+    pub transmitted: Option<String>,
+    /// RRN of the original (field 37) for void, refund and completion.
+    #[arg(long)]
+    pub original_rrn: Option<String>,
+    /// STAN of the original, for reversals (field 90 with --original-transmitted).
+    #[arg(long)]
+    pub original_stan: Option<String>,
+    #[arg(long)]
+    pub original_transmitted: Option<String>,
+    /// Settlement totals: debit count, debit amount, credit count, credit amount.
+    #[arg(long, num_args = 4, value_names = ["DEBITS", "DEBIT_MINOR", "CREDITS", "CREDIT_MINOR"])]
+    pub totals: Option<Vec<u64>>,
+    #[arg(long, default_value = "posguard-ascii")]
+    pub spec: String,
+    #[arg(long, default_value = "binary2")]
+    pub framing: String,
+    /// Seconds to wait for the answer.
+    #[arg(long, default_value_t = 10)]
+    pub timeout_secs: u64,
+}
+
+#[derive(Subcommand)]
+pub enum LedgerCommand {
+    /// Check that every currency balances and every transaction's entries match its state.
+    Verify(StoreArgs),
+}
+
+#[derive(Args, Clone)]
+pub struct ApiArgs {
+    /// Base URL of the HTTP API.
+    #[arg(long, env = "POSGUARD_API", default_value = "http://127.0.0.1:8080")]
+    pub api: String,
+    /// Bearer token (printed once at first start).
+    #[arg(long, env = "POSGUARD_TOKEN")]
+    pub token: String,
+}
+
+#[derive(Subcommand)]
+pub enum MerchantCommand {
+    Add {
+        #[command(flatten)]
+        api: ApiArgs,
+        #[arg(long)]
+        id: String,
+        #[arg(long)]
+        name: String,
+        #[arg(long, default_value = "5411")]
+        mcc: String,
+        #[arg(long, default_value = "156")]
+        currency: String,
+        #[arg(long, default_value_t = 60)]
+        fee_bps: u32,
+    },
+    List {
+        #[command(flatten)]
+        api: ApiArgs,
+    },
+}
+
+#[derive(Subcommand)]
+pub enum TerminalCommand {
+    Add {
+        #[command(flatten)]
+        api: ApiArgs,
+        #[arg(long)]
+        id: String,
+        #[arg(long)]
+        merchant: String,
+        #[arg(long, default_value_t = 0)]
+        floor_limit_minor: i64,
+    },
+    List {
+        #[command(flatten)]
+        api: ApiArgs,
+    },
+}
+
+#[derive(Subcommand)]
+pub enum CardCommand {
+    Add {
+        #[command(flatten)]
+        api: ApiArgs,
+        #[arg(long)]
+        pan: String,
+        #[arg(long)]
+        expiry: String,
+        #[arg(long, default_value = "debit")]
+        kind: String,
+        #[arg(long, default_value = "156")]
+        currency: String,
+        #[arg(long)]
+        limit_minor: i64,
+        #[arg(long)]
+        daily_limit_minor: i64,
+    },
+}
+
+#[derive(Subcommand)]
+pub enum TxnCommand {
+    List {
+        #[command(flatten)]
+        api: ApiArgs,
+        #[arg(long)]
+        terminal: Option<String>,
+        #[arg(long)]
+        merchant: Option<String>,
+        #[arg(long)]
+        status: Option<String>,
+        #[arg(long, default_value_t = 50)]
+        limit: u32,
+    },
+    Show {
+        #[command(flatten)]
+        api: ApiArgs,
+        id: u64,
+    },
+}
+
+#[derive(Subcommand)]
+pub enum SimCommand {
+    /// The Handbook's transaction simulator (FRAUD-BENCHMARK.md), written as CSV.
+    Handbook(HandbookArgs),
+}
+
+#[derive(Args)]
+pub struct HandbookArgs {
+    /// Output CSV file ("-" for standard output).
+    #[arg(long, default_value = "-")]
+    pub out: String,
+    #[arg(long, default_value_t = 5_000)]
+    pub customers: u32,
+    #[arg(long, default_value_t = 10_000)]
+    pub terminals: u32,
+    #[arg(long, default_value_t = 183)]
+    pub days: u32,
+}

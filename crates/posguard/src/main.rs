@@ -1,0 +1,41 @@
+//! The posguard binary: parses arguments and reports the error of `try_main`.
+
+mod cli;
+mod http_client;
+mod ledger_cmd;
+mod loadgen_cmd;
+mod send;
+mod serve;
+mod sim_cmd;
+mod txn_cmd;
+
+use clap::Parser;
+
+fn main() {
+    let args = cli::Cli::parse();
+    if let Err(e) = try_main(args) {
+        eprintln!("posguard: {e:#}");
+        std::process::exit(1);
+    }
+}
+
+fn try_main(args: cli::Cli) -> anyhow::Result<()> {
+    tracing_subscriber::fmt()
+        .with_env_filter(
+            tracing_subscriber::EnvFilter::try_from_default_env()
+                .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info")),
+        )
+        .with_writer(std::io::stderr)
+        .init();
+    match args.command {
+        cli::Command::Serve(a) => serve::run(a),
+        cli::Command::Send(a) => send::run(a),
+        cli::Command::Ledger(cli::LedgerCommand::Verify(a)) => ledger_cmd::verify(a),
+        cli::Command::Merchant(c) => txn_cmd::merchant(c),
+        cli::Command::Terminal(c) => txn_cmd::terminal(c),
+        cli::Command::Card(c) => txn_cmd::card(c),
+        cli::Command::Txn(c) => txn_cmd::txn(c),
+        cli::Command::Sim(cli::SimCommand::Handbook(a)) => sim_cmd::handbook(a),
+        cli::Command::Loadgen(a) => loadgen_cmd::run(a),
+    }
+}

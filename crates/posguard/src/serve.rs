@@ -1,0 +1,57 @@
+use crate::cli::ServeArgs;
+use anyhow::Context;
+use host::Config;
+
+/// Settings: defaults, then the TOML file, then environment variables and flags
+/// (clap reads both; a flag wins over its variable).
+pub fn config(args: &ServeArgs) -> anyhow::Result<Config> {
+    let mut config = match &args.config {
+        Some(path) => {
+            let text = std::fs::read_to_string(path).with_context(|| format!("read {}", path.display()))?;
+            toml::from_str(&text).with_context(|| format!("parse {}", path.display()))?
+        }
+        None => Config::default(),
+    };
+    if let Some(v) = &args.data_dir {
+        config.data_dir = v.clone();
+    }
+    if let Some(v) = &args.store_url {
+        config.store_url = Some(v.clone());
+    }
+    if let Some(v) = &args.link_listen {
+        config.link.listen = v.clone();
+    }
+    if let Some(v) = &args.http_listen {
+        config.http.listen = v.clone();
+    }
+    if let Some(v) = &args.framing {
+        config.link.framing = v.clone();
+    }
+    if let Some(v) = &args.spec {
+        config.link.spec = v.clone();
+    }
+    if let Some(v) = args.idle_timeout_ms {
+        config.link.idle_timeout_ms = v;
+    }
+    Ok(config)
+}
+
+pub fn run(args: ServeArgs) -> anyhow::Result<()> {
+    let config = config(&args)?;
+    let runtime = tokio::runtime::Builder::new_multi_thread().enable_all().build().context("start the runtime")?;
+    runtime.block_on(async move {
+        let running = host::start(config).await?;
+        if let Some(token) = &running.new_admin_token {
+            println!("admin API token (shown once, store it now) / 管理员令牌(仅显示一次):\n  {token}\n");
+        }
+        if args.demo {
+            host::demo::seed(&running.app).await?;
+            println!("{}", host::demo::instructions(&running.link_addr.to_string(), &running.http_addr.to_string()));
+        }
+        println!("posguard serving: terminal link {}  HTTP {}  store {}", running.link_addr, running.http_addr, running.app.store.backend());
+        tokio::signal::ctrl_c().await.context("wait for Ctrl-C")?;
+        // Every answer already sent is durable; anything in flight was never acknowledged.
+        println!("posguard: stopping");
+        anyhow::Ok(())
+    })
+}
