@@ -1,0 +1,89 @@
+//! What rules know about the transaction itself and the parties to it (features aside).
+
+use model::{CardKind, Currency, TimestampMs, TxnKind};
+use serde::{Deserialize, Serialize};
+
+use crate::features::config::{MS_PER_DAY, MS_PER_HOUR, MS_PER_MINUTE};
+
+/// How the card data was read (ISO 8583 field 22, simplified).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum EntryMode {
+    Chip,
+    Contactless,
+    Magstripe,
+    /// Chip card read by magstripe after a chip failure.
+    Fallback,
+    Manual,
+    Ecommerce,
+}
+
+impl EntryMode {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            EntryMode::Chip => "chip",
+            EntryMode::Contactless => "contactless",
+            EntryMode::Magstripe => "magstripe",
+            EntryMode::Fallback => "fallback",
+            EntryMode::Manual => "manual",
+            EntryMode::Ecommerce => "ecommerce",
+        }
+    }
+}
+
+/// The transaction and party attributes rules may read. Optional attributes that are
+/// absent make a rule that reads them fail at run time ("missing field"), unless the
+/// rule guards them with `has(...)`.
+#[derive(Clone, Copy, Debug, PartialEq, Serialize, Deserialize)]
+pub struct TxnFacts {
+    pub time_ms: TimestampMs,
+    /// Offset of the terminal's local time from UTC, minutes (480 for China).
+    pub local_offset_minutes: i32,
+    pub amount_minor: i64,
+    pub currency: Currency,
+    pub kind: TxnKind,
+    pub entry_mode: EntryMode,
+    /// An offline advice (0220) the terminal already completed.
+    pub offline: bool,
+    /// The merchant's category code (ISO 18245).
+    pub mcc: u16,
+    pub card_kind: Option<CardKind>,
+    pub card_daily_limit_minor: Option<i64>,
+    pub terminal_floor_limit_minor: Option<i64>,
+}
+
+impl TxnFacts {
+    /// A chip purchase in CNY at UTC with no party attributes: a base for tests and
+    /// replays of data that carry nothing more.
+    pub fn purchase(time_ms: TimestampMs, amount_minor: i64) -> TxnFacts {
+        TxnFacts {
+            time_ms,
+            local_offset_minutes: 0,
+            amount_minor,
+            currency: Currency::CNY,
+            kind: TxnKind::Purchase,
+            entry_mode: EntryMode::Chip,
+            offline: false,
+            mcc: 0,
+            card_kind: None,
+            card_daily_limit_minor: None,
+            terminal_floor_limit_minor: None,
+        }
+    }
+
+    fn local_ms(&self) -> i64 {
+        self.time_ms
+            .saturating_add(i64::from(self.local_offset_minutes) * MS_PER_MINUTE)
+    }
+
+    /// Hour of the local day, 0..=23.
+    pub fn hour_local(&self) -> i64 {
+        self.local_ms().rem_euclid(MS_PER_DAY) / MS_PER_HOUR
+    }
+
+    /// Local day of the week, 0 = Sunday .. 6 = Saturday (1970-01-01 was a Thursday).
+    pub fn weekday_local(&self) -> i64 {
+        const THURSDAY: i64 = 4;
+        (self.local_ms().div_euclid(MS_PER_DAY) + THURSDAY).rem_euclid(7)
+    }
+}

@@ -1,0 +1,13 @@
+//! The streaming feature store.
+
+pub mod config;
+mod ring;
+mod snapshot;
+mod store;
+mod values;
+
+pub use config::{ConfigError, StoreConfig, window_name};
+pub use ring::ENTRY_BYTES;
+pub use snapshot::SnapshotError;
+pub use store::FeatureStore;
+pub use values::{DelayedStats, Entity, EntityFeatures, Features, WindowStats};

@@ -1,0 +1,268 @@
+//! Streaming features against a brute-force recomputation over random histories,
+//! including arrival out of order within the late bound, labels, and snapshots.
+
+use model::{Currency, TxnKind};
+use proptest::prelude::*;
+use risk::{
+    CardKey, DelayedStats, EntityFeatures, FeatureStore, Label, MerchantKey, OperatorKey,
+    RiskEvent, StoreConfig, TerminalKey, WindowStats,
+};
+
+const LATE_BOUND_MS: i64 = 20_000;
+
+fn config() -> StoreConfig {
+    StoreConfig {
+        windows_ms: vec![10_000, 60_000, 300_000],
+        delayed_windows_ms: vec![30_000, 120_000],
+        label_delay_ms: 60_000,
+        late_bound_ms: LATE_BOUND_MS,
+        events_per_entity_max: 100_000,
+    }
+}
+
+/// (event, arrival time, label to apply after it: (index of an earlier-arrived event, fraud, known-at offset))
+type Case = Vec<(RiskEvent, i64, Option<(usize, bool, i64)>)>;
+
+fn history() -> impl Strategy<Value = Case> {
+    let one = (
+        0i64..15_000,
+        0u32..4,
+        0u32..3,
+        prop::option::of(0u32..2),
+        0i64..30_000,
+        any::<bool>(),
+        any::<bool>(),
+        0i64..=LATE_BOUND_MS,
+        prop::option::of((
+            any::<prop::sample::Index>(),
+            any::<bool>(),
+            -10_000i64..100_000,
+        )),
+    );
+    prop::collection::vec(one, 1..120).prop_map(|rows| {
+        let mut t = 1_000_000;
+        let mut out: Case = Vec::new();
+        for (i, (gap, card, term, op, amount, refund, declined, late, label)) in
+            rows.into_iter().enumerate()
+        {
+            t += gap;
+            let ev = RiskEvent {
+                txn_id: i as u64,
+                time_ms: t,
+                card: CardKey(card),
+                terminal: TerminalKey(term),
+                merchant: MerchantKey(term % 2),
+                operator: op.map(OperatorKey),
+                amount_minor: amount * 100,
+                currency: Currency::CNY,
+                kind: if refund {
+                    TxnKind::Refund
+                } else {
+                    TxnKind::Purchase
+                },
+                declined,
+            };
+            let label = label.map(|(ix, fraud, off)| (ix.index(i + 1), fraud, off));
+            out.push((ev, t + late, label));
+        }
+        out.sort_by_key(|(ev, arrival, _)| (*arrival, ev.txn_id));
+        out
+    })
+}
+
+/// The definition: windows over the events that arrived so far.
+fn brute_entity(
+    arrived: &[RiskEvent],
+    me: &RiskEvent,
+    windows: &[i64],
+    key: impl Fn(&RiskEvent) -> Option<u64>,
+    other: impl Fn(&RiskEvent) -> u32,
+) -> Option<EntityFeatures> {
+    let k = key(me)?;
+    let mine: Vec<&RiskEvent> = arrived
+        .iter()
+        .filter(|e| key(e) == Some(k) && e.time_ms <= me.time_ms)
+        .collect();
+    let mut out = EntityFeatures::default();
+    for (i, &w) in windows.iter().enumerate() {
+        let inw: Vec<&&RiskEvent> = mine.iter().filter(|e| e.time_ms > me.time_ms - w).collect();
+        let mut others: Vec<u32> = inw.iter().map(|e| other(e)).collect();
+        others.sort_unstable();
+        others.dedup();
+        out.windows[i] = WindowStats {
+            count: inw.len() as u32,
+            sum_minor: inw.iter().map(|e| e.amount_minor).sum(),
+            max_minor: inw.iter().map(|e| e.amount_minor).max().unwrap_or(0),
+            distinct: others.len() as u32,
+            declines: inw.iter().filter(|e| e.declined).count() as u32,
+            refunds: inw.iter().filter(|e| e.kind == TxnKind::Refund).count() as u32,
+            round: inw
+                .iter()
+                .filter(|e| e.amount_minor != 0 && e.amount_minor % 10_000 == 0)
+                .count() as u32,
+            exact: true,
+        };
+    }
+    out.since_prev_ms = mine
+        .iter()
+        .filter(|e| e.txn_id != me.txn_id)
+        .map(|e| me.time_ms - e.time_ms)
+        .min();
+    Some(out)
+}
+
+fn brute_delayed(
+    arrived: &[RiskEvent],
+    known: &std::collections::HashMap<u64, i64>,
+    me: &RiskEvent,
+    c: &StoreConfig,
+) -> Vec<DelayedStats> {
+    let edge = me.time_ms - c.label_delay_ms;
+    c.delayed_windows_ms
+        .iter()
+        .map(|&w| {
+            let inw: Vec<&RiskEvent> = arrived
+                .iter()
+                .filter(|e| e.terminal == me.terminal && e.time_ms <= edge && e.time_ms > edge - w)
+                .collect();
+            let frauds = inw
+                .iter()
+                .filter(|e| known.get(&e.txn_id).is_some_and(|&k| k <= me.time_ms))
+                .count();
+            DelayedStats {
+                count: inw.len() as u32,
+                frauds: frauds as u32,
+                exact: true,
+            }
+        })
+        .collect()
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig::with_cases(200))]
+
+    #[test]
+    fn streaming_equals_brute_force_with_late_arrivals(case in history()) {
+        let c = config();
+        let mut store = FeatureStore::new(c.clone()).unwrap();
+        let mut arrived: Vec<RiskEvent> = Vec::new();
+        let mut known = std::collections::HashMap::new();
+        for (ev, _, label) in &case {
+            arrived.push(*ev);
+            let f = store.observe(ev);
+            let w = &c.windows_ms;
+            prop_assert_eq!(Some(f.card), brute_entity(&arrived, ev, w, |e| Some(u64::from(e.card.0)), |e| e.terminal.0));
+            prop_assert_eq!(Some(f.terminal), brute_entity(&arrived, ev, w, |e| Some(u64::from(e.terminal.0)), |e| e.card.0));
+            prop_assert_eq!(Some(f.merchant), brute_entity(&arrived, ev, w, |e| Some(u64::from(e.merchant.0)), |e| e.card.0));
+            prop_assert_eq!(f.operator, brute_entity(&arrived, ev, w, |e| e.operator.map(|o| u64::from(o.0)), |e| e.card.0));
+            let pair = |e: &RiskEvent| Some((u64::from(e.card.0) << 32) | u64::from(e.terminal.0));
+            prop_assert_eq!(Some(f.card_terminal), brute_entity(&arrived, ev, w, pair, |e| e.card.0));
+            let delayed = brute_delayed(&arrived, &known, ev, &c);
+            prop_assert_eq!(&f.terminal_delayed[..delayed.len()], &delayed[..]);
+            if let Some((ix, fraud, off)) = label {
+                let target = arrived[*ix % arrived.len()];
+                let known_at = target.time_ms + off;
+                let label = Label { txn_id: target.txn_id, fraud: *fraud, known_at_ms: Some(known_at) };
+                let applied = store.label(label);
+                // Only transactions out of every window may be forgotten.
+                let kept = target.time_ms > store.high_water_ms() - c.retention_ms();
+                prop_assert!(applied || !kept);
+                if !applied {
+                    continue;
+                }
+                if *fraud { known.insert(target.txn_id, known_at); } else { known.remove(&target.txn_id); }
+            }
+        }
+    }
+
+    #[test]
+    fn arrival_order_within_the_bound_does_not_change_the_final_state(case in history()) {
+        let mut late = FeatureStore::new(config()).unwrap();
+        let mut in_order = FeatureStore::new(config()).unwrap();
+        let mut sorted: Vec<RiskEvent> = case.iter().map(|(e, _, _)| *e).collect();
+        for e in &sorted { late.observe(e); }
+        sorted.sort_by_key(|e| (e.time_ms, e.txn_id));
+        for e in &sorted { in_order.observe(e); }
+        // Observing a kept transaction again adds nothing; older ones are forgotten.
+        let horizon = late.high_water_ms() - config().retention_ms();
+        for e in sorted.iter().filter(|e| e.time_ms > horizon) {
+            prop_assert_eq!(late.observe(e), in_order.observe(e));
+        }
+    }
+
+    #[test]
+    fn snapshot_restore_gives_the_same_store_and_features(case in history()) {
+        let mut store = FeatureStore::new(config()).unwrap();
+        let half = case.len() / 2;
+        for (e, _, _) in &case[..half] { store.observe(e); }
+        let bytes = store.snapshot();
+        let mut restored = FeatureStore::restore(&bytes).unwrap();
+        prop_assert!(restored == store);
+        prop_assert_eq!(restored.snapshot(), bytes);
+        for (e, _, _) in &case[half..] {
+            prop_assert_eq!(restored.observe(e), store.observe(e));
+        }
+    }
+
+    #[test]
+    fn restore_never_panics_on_corrupt_bytes(case in history(), cut in any::<prop::sample::Index>(), flip in any::<u8>()) {
+        let mut store = FeatureStore::new(config()).unwrap();
+        for (e, _, _) in &case { store.observe(e); }
+        let mut bytes = store.snapshot();
+        let at = cut.index(bytes.len());
+        let _ = FeatureStore::restore(&bytes[..at]);
+        bytes[at] ^= flip;
+        let _ = FeatureStore::restore(&bytes);
+    }
+}
+
+fn event(i: u64, time_ms: i64) -> RiskEvent {
+    RiskEvent {
+        txn_id: i,
+        time_ms,
+        card: CardKey(1),
+        terminal: TerminalKey(1),
+        merchant: MerchantKey(1),
+        operator: None,
+        amount_minor: 100,
+        currency: Currency::CNY,
+        kind: TxnKind::Purchase,
+        declined: false,
+    }
+}
+
+#[test]
+fn beyond_the_entity_bound_long_windows_are_flagged_inexact() {
+    let c = StoreConfig {
+        events_per_entity_max: 8,
+        ..config()
+    };
+    let mut store = FeatureStore::new(c).unwrap();
+    let mut f = None;
+    for i in 0..20 {
+        f = Some(store.observe(&event(i, 1_000_000 + i as i64 * 1_000)));
+    }
+    let f = f.unwrap();
+    // 10 s window: 10 events would fit but only 8 are kept -> inexact, undercounts.
+    assert_eq!(f.card.windows[0].count, 8);
+    assert!(!f.card.windows[0].exact);
+    // The dropped entries still give the time since the previous event.
+    assert_eq!(f.card.since_prev_ms, Some(1_000));
+}
+
+#[test]
+fn memory_per_card_with_all_windows_is_bounded() {
+    let c = StoreConfig::default();
+    let mut store = FeatureStore::new(c.clone()).unwrap();
+    // A card paying every 10 minutes for 40 days: more than its bound of events.
+    for i in 0..(40 * 144) {
+        store.observe(&event(i, 1_000_000_000 + i as i64 * 600_000));
+    }
+    let bytes = store.card_bytes(1);
+    let bound = c.events_per_entity_max as usize * risk::features::ENTRY_BYTES + 256;
+    println!(
+        "card with {} windows at its bound: {bytes} bytes (bound {bound})",
+        c.windows_ms.len()
+    );
+    assert!(bytes <= bound, "{bytes}");
+}
