@@ -15,6 +15,9 @@ pub struct Config {
     pub http: HttpConfig,
     /// Merchants' offset from UTC in minutes, for daily limits (default +480, China).
     pub utc_offset_minutes: i64,
+    /// The issuer or network host to forward authorizations to; none: posguard is the
+    /// stand-in issuer for every card.
+    pub upstream: Option<UpstreamConfig>,
 }
 
 impl Default for Config {
@@ -25,6 +28,7 @@ impl Default for Config {
             link: LinkConfig::default(),
             http: HttpConfig::default(),
             utc_offset_minutes: 480,
+            upstream: None,
         }
     }
 }
@@ -82,5 +86,35 @@ pub struct HttpConfig {
 impl Default for HttpConfig {
     fn default() -> Self {
         HttpConfig { listen: "127.0.0.1:8080".into() }
+    }
+}
+
+#[derive(Clone, Debug, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct UpstreamConfig {
+    /// host:port of the upstream ISO 8583 host.
+    pub addr: String,
+    /// An answer later than this is too late: the request is reversed upstream.
+    pub timeout_ms: u64,
+    /// `stand_in` (decide with the stand-in issuer for cards posguard holds, 91 for the
+    /// rest) or `decline` (91).
+    pub on_unavailable: String,
+    /// Card number prefixes routed upstream; empty routes every card.
+    pub bins: Vec<String>,
+    /// Field spec and framing the upstream speaks.
+    pub spec: String,
+    pub framing: String,
+}
+
+impl Default for UpstreamConfig {
+    fn default() -> Self {
+        UpstreamConfig {
+            addr: String::new(),
+            timeout_ms: 5_000,
+            on_unavailable: "stand_in".into(),
+            bins: Vec::new(),
+            spec: "posguard-ascii".into(),
+            framing: "binary2".into(),
+        }
     }
 }

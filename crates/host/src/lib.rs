@@ -17,6 +17,7 @@ pub mod link;
 pub mod metrics;
 pub mod pipeline;
 pub mod server;
+pub mod upstream;
 
 pub use config::Config;
 pub use server::{App, Running, StartError, start};

@@ -6,6 +6,8 @@ use crate::iso_map::{self, Parsed, Rejected, ResponseValues};
 use crate::keys::CardKeys;
 use crate::metrics::{Dropped, Metrics};
 use crate::pipeline::Pipeline;
+use crate::upstream::Upstream;
+use engine::{Answer, Begin, Request};
 use iso8583::Spec;
 use iso8583::frame::{FrameError, FrameFormat};
 use model::{Currency, ResponseCode};
@@ -29,6 +31,7 @@ pub struct LinkContext {
     pub idle_timeout: Duration,
     pub frame_timeout: Duration,
     pub connections_max: usize,
+    pub upstream: Option<Arc<Upstream>>,
 }
 
 /// Accepts terminal connections until the listener fails.
@@ -125,9 +128,9 @@ async fn answer(body: &[u8], ctx: &LinkContext, out: &mut Vec<u8>) -> Option<&'s
         }
         Ok(Parsed::Txn(req)) => {
             let currency = req.amount.map_or(ctx.default_currency, |m| m.currency);
-            match ctx.pipeline.authorize(req).await {
-                Ok(answer) => ResponseValues::answered(response_mti, &answer, currency),
-                Err(_) => ResponseValues::rejected(response_mti, ResponseCode::SystemMalfunction),
+            match decide(req, &msg, ctx).await {
+                Some(answer) => ResponseValues::answered(response_mti, &answer, currency),
+                None => ResponseValues::rejected(response_mti, ResponseCode::SystemMalfunction),
             }
         }
         Ok(Parsed::Network { terminal, code }) => {
@@ -152,6 +155,26 @@ async fn answer(body: &[u8], ctx: &LinkContext, out: &mut Vec<u8>) -> Option<&'s
             None
         }
     }
+}
+
+/// Decides a transaction request: with the stand-in issuer, or with the upstream
+/// issuer when its card routes there. None when posguard is shutting down.
+async fn decide(req: Request, msg: &iso8583::Message<'_>, ctx: &LinkContext) -> Option<Answer> {
+    let Some(upstream) = &ctx.upstream else {
+        return ctx.pipeline.authorize(req).await.ok();
+    };
+    let routed = upstream.routes(&req);
+    let answer = match ctx.pipeline.begin(req.clone(), routed).await.ok()? {
+        Begin::Answer(answer) => answer,
+        Begin::Forward(forward) => {
+            let result = upstream.forward(msg, &forward).await;
+            ctx.pipeline.finish(req, forward, result, upstream.policy).await.ok()?
+        }
+    };
+    if let Some((stan, transmitted)) = &answer.reverse_upstream {
+        upstream.reverse(msg, (stan, transmitted));
+    }
+    Some(answer)
 }
 
 /// A message that does not decode is answered 30 when its MTI can be read, with an

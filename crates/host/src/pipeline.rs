@@ -12,7 +12,10 @@
 //! acknowledged, so a restart (which rebuilds the engine from the store) loses nothing.
 
 use crate::metrics::Metrics;
-use engine::{Answer, BatchTotals, Engine, ProvisionError, Request, SettleAnswer};
+use engine::{
+    Answer, BatchTotals, Begin, Engine, Forward, ProvisionError, Request, SettleAnswer, UpstreamPolicy,
+    UpstreamResult,
+};
 use model::{Card, Merchant, Terminal, TerminalId, TimestampMs, Write};
 use std::sync::Arc;
 use std::sync::mpsc as std_mpsc;
@@ -38,13 +41,23 @@ pub type ReadFn = Box<dyn FnOnce(&Engine) + Send>;
 
 enum Job {
     Authorize(Request, oneshot::Sender<Answer>),
+    Begin(Request, bool, oneshot::Sender<Begin>),
+    Finish(Box<Finish>, oneshot::Sender<Answer>),
     Settle { terminal: TerminalId, key: String, totals: BatchTotals, reply: oneshot::Sender<SettleAnswer> },
     Provision(Provision, oneshot::Sender<Result<(), ProvisionError>>),
     Read(ReadFn),
 }
 
+struct Finish {
+    req: Request,
+    forward: Forward,
+    result: UpstreamResult,
+    policy: UpstreamPolicy,
+}
+
 enum Reply {
     Answer(oneshot::Sender<Answer>, Answer),
+    Begin(oneshot::Sender<Begin>, Begin),
     Settle(oneshot::Sender<SettleAnswer>, SettleAnswer),
     Provision(oneshot::Sender<Result<(), ProvisionError>>, Result<(), ProvisionError>),
 }
@@ -84,6 +97,21 @@ impl Pipeline {
     pub async fn authorize(&self, req: Request) -> Result<Answer, Closed> {
         let (reply, answer) = oneshot::channel();
         self.tx.send(Job::Authorize(req, reply)).await.map_err(|_| Closed)?;
+        answer.await.map_err(|_| Closed)
+    }
+
+    /// Starts a request that may go to the upstream issuer (`routed`).
+    pub async fn begin(&self, req: Request, routed: bool) -> Result<Begin, Closed> {
+        let (reply, answer) = oneshot::channel();
+        self.tx.send(Job::Begin(req, routed, reply)).await.map_err(|_| Closed)?;
+        answer.await.map_err(|_| Closed)
+    }
+
+    /// Records what the upstream said about a forwarded request.
+    pub async fn finish(&self, req: Request, forward: Forward, result: UpstreamResult, policy: UpstreamPolicy) -> Result<Answer, Closed> {
+        let (reply, answer) = oneshot::channel();
+        let job = Job::Finish(Box::new(Finish { req, forward, result, policy }), reply);
+        self.tx.send(job).await.map_err(|_| Closed)?;
         answer.await.map_err(|_| Closed)
     }
 
@@ -138,6 +166,15 @@ fn decide(engine: &mut Engine, job: Job, now: TimestampMs, batch: &mut Batch) {
             let answer = engine.authorize(&req, now, &mut batch.writes);
             batch.replies.push(Reply::Answer(reply, answer));
         }
+        Job::Begin(req, routed, reply) => {
+            let begin = engine.begin(&req, routed, now, &mut batch.writes);
+            batch.replies.push(Reply::Begin(reply, begin));
+        }
+        Job::Finish(f, reply) => {
+            let Finish { req, forward, result, policy } = *f;
+            let answer = engine.finish_forwarded(&req, forward, result, policy, now, &mut batch.writes);
+            batch.replies.push(Reply::Answer(reply, answer));
+        }
         Job::Settle { terminal, key, totals, reply } => {
             let answer = engine.settle(&terminal, &key, totals, now, &mut batch.writes);
             batch.replies.push(Reply::Settle(reply, answer));
@@ -172,6 +209,7 @@ fn run_committer(store: Arc<dyn Store>, rx: std_mpsc::Receiver<Batch>, metrics: 
             // A receiver that went away (client disconnected) is fine: the decision is durable.
             match reply {
                 Reply::Answer(tx, a) => drop(tx.send(a)),
+                Reply::Begin(tx, b) => drop(tx.send(b)),
                 Reply::Settle(tx, a) => drop(tx.send(a)),
                 Reply::Provision(tx, r) => drop(tx.send(r)),
             }

@@ -30,6 +30,8 @@ pub enum StartError {
     Framing(String),
     #[error("link.default_currency {0} is not an ISO 4217 numeric code")]
     Currency(u16),
+    #[error("{0}")]
+    Upstream(#[from] crate::upstream::UpstreamError),
     #[error("bind {what} on {addr}: {error}")]
     Bind { what: &'static str, addr: String, error: std::io::Error },
 }
@@ -41,6 +43,8 @@ pub struct App {
     pub keys: Arc<CardKeys>,
     pub metrics: Arc<Metrics>,
     pub config: Config,
+    /// The upstream connector, when one is configured.
+    pub upstream: Option<Arc<crate::upstream::Upstream>>,
     /// SHA-256 of API tokens already found in the store (a cache; the store decides).
     pub token_hashes: std::sync::RwLock<std::collections::HashSet<String>>,
 }
@@ -125,6 +129,10 @@ pub async fn start(config: Config) -> Result<Running, StartError> {
     let http_listener = bind("the HTTP API", &config.http.listen).await?;
     let link_addr = link_listener.local_addr().map_err(|error| StartError::Bind { what: "the terminal link", addr: config.link.listen.clone(), error })?;
     let http_addr = http_listener.local_addr().map_err(|error| StartError::Bind { what: "the HTTP API", addr: config.http.listen.clone(), error })?;
+    let upstream = match &config.upstream {
+        Some(u) => Some(crate::upstream::Upstream::start(u)?),
+        None => None,
+    };
     let link_ctx = Arc::new(LinkContext {
         spec,
         framing,
@@ -135,9 +143,10 @@ pub async fn start(config: Config) -> Result<Running, StartError> {
         idle_timeout: Duration::from_millis(config.link.idle_timeout_ms),
         frame_timeout: Duration::from_millis(config.link.frame_timeout_ms),
         connections_max: config.link.connections_max,
+        upstream: upstream.clone(),
     });
     tokio::spawn(link::serve(link_listener, link_ctx));
-    let app = Arc::new(App { store, pipeline, keys, metrics, config, token_hashes: Default::default() });
+    let app = Arc::new(App { store, pipeline, keys, metrics, config, upstream, token_hashes: Default::default() });
     tokio::spawn(crate::http::serve(http_listener, app.clone()));
     tracing::info!(%link_addr, %http_addr, "posguard is serving");
     Ok(Running { app, link_addr, http_addr, new_admin_token })

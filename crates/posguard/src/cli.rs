@@ -74,6 +74,12 @@ pub struct ServeArgs {
     /// Close connections idle for this long (ms).
     #[arg(long, env = "POSGUARD_IDLE_TIMEOUT_MS")]
     pub idle_timeout_ms: Option<u64>,
+    /// Forward authorizations to this upstream ISO 8583 host (host:port).
+    #[arg(long, env = "POSGUARD_UPSTREAM")]
+    pub upstream: Option<String>,
+    /// When the upstream is down: stand_in or decline.
+    #[arg(long, env = "POSGUARD_UPSTREAM_ON_UNAVAILABLE")]
+    pub upstream_on_unavailable: Option<String>,
 }
 
 #[derive(Args)]

@@ -33,6 +33,12 @@ pub fn config(args: &ServeArgs) -> anyhow::Result<Config> {
     if let Some(v) = args.idle_timeout_ms {
         config.link.idle_timeout_ms = v;
     }
+    if let Some(addr) = &args.upstream {
+        config.upstream.get_or_insert_with(Default::default).addr = addr.clone();
+    }
+    if let Some(policy) = &args.upstream_on_unavailable {
+        config.upstream.get_or_insert_with(Default::default).on_unavailable = policy.clone();
+    }
     Ok(config)
 }
 

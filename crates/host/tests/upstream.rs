@@ -1,0 +1,177 @@
+//! The upstream connector against a second posguard acting as the issuer, over real
+//! TCP: forwarding, declines, voids and reversals upstream, an upstream that is down,
+//! and one that answers too late.
+
+mod common;
+
+use common::{Backend, config, start_demo, verify_ledger};
+use host::client::{Reply, TerminalClient};
+use host::config::UpstreamConfig;
+use host::Running;
+use iso8583::frame::FrameFormat;
+use iso8583::{MessageBuilder, Spec};
+use model::{TxnStatus, TerminalId};
+use std::time::Duration;
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::net::TcpListener;
+
+const PAN_OK: &str = "4761739001010010";
+const F7: &str = "1121120000";
+
+fn upstream_to(addr: &str, timeout_ms: u64, on_unavailable: &str) -> UpstreamConfig {
+    UpstreamConfig { addr: addr.to_owned(), timeout_ms, on_unavailable: on_unavailable.to_owned(), ..UpstreamConfig::default() }
+}
+
+async fn acquirer(tag: &str, upstream: UpstreamConfig, wait_connected: bool) -> Running {
+    let mut cfg = config(tag, Backend::Sqlite).expect("sqlite needs no setup");
+    cfg.upstream = Some(upstream);
+    let running = start_demo(cfg).await;
+    if wait_connected {
+        let up = running.app.upstream.clone().expect("configured");
+        for _ in 0..100 {
+            if up.is_connected() {
+                break;
+            }
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+        assert!(up.is_connected(), "connected to the issuer");
+    }
+    running
+}
+
+async fn client(running: &Running) -> TerminalClient {
+    TerminalClient::connect(&running.link_addr.to_string(), Spec::posguard_ascii(), FrameFormat::default(), Duration::from_secs(5)).await.unwrap()
+}
+
+async fn send(c: &mut TerminalClient, mti: &str, proc_code: &str, stan: &str, extra: &[(u8, &str)]) -> Reply {
+    let mut m = MessageBuilder::new();
+    m.set_mti(mti).set(3, proc_code).set(4, "000000010000").set(7, F7).set(11, stan).set(41, "TERM0001").set(49, "156");
+    for (n, v) in extra {
+        m.set(*n, *v);
+    }
+    c.request(&m).await.expect("an answer")
+}
+
+fn txn_by_stan(running: &Running, stan: &str) -> model::TxnRecord {
+    let store = running.app.store.clone();
+    let stan = stan.to_owned();
+    tokio::task::block_in_place(move || {
+        let q = store::TxnQuery { terminal_id: Some(TerminalId("TERM0001".into())), limit: 1000, ..Default::default() };
+        store.search_txns(&q).unwrap().into_iter().find(|t| t.stan == stan && t.kind != model::TxnKind::Reversal).expect("a txn with that STAN")
+    })
+}
+
+async fn eventually_status(running: &Running, stan: &str, status: TxnStatus) {
+    for _ in 0..150 {
+        if txn_by_stan(running, stan).status == status {
+            return;
+        }
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    panic!("txn {stan} never became {status:?}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn forwards_to_a_second_posguard_acting_as_issuer() {
+    let issuer = start_demo(config("issuer", Backend::Sqlite).unwrap()).await;
+    let acq = acquirer("acquirer", upstream_to(&issuer.link_addr.to_string(), 3_000, "stand_in"), true).await;
+    let mut c = client(&acq).await;
+
+    let sale = send(&mut c, "0200", "000000", "000001", &[(2, PAN_OK), (14, "2812")]).await;
+    assert_eq!(sale.code(), "00");
+    let at_issuer = txn_by_stan(&issuer, "000001");
+    assert_eq!(at_issuer.status, TxnStatus::Approved);
+    assert_eq!(sale.get(38), at_issuer.auth_code.as_deref(), "the issuer's approval code");
+    let at_acq = txn_by_stan(&acq, "000001");
+    assert!(at_acq.upstream && !at_acq.stand_in);
+
+    let lost = send(&mut c, "0200", "000000", "000002", &[(2, "6222021000000013"), (14, "2812")]).await;
+    assert_eq!(lost.code(), "41", "the issuer's decline");
+
+    // A void is forwarded with field 90 naming the original; both sides void it.
+    let rrn = sale.get(37).unwrap().to_owned();
+    assert_eq!(send(&mut c, "0200", "020000", "000003", &[(37, &rrn)]).await.code(), "00");
+    assert_eq!(txn_by_stan(&issuer, "000001").status, TxnStatus::Voided);
+    assert_eq!(txn_by_stan(&acq, "000001").status, TxnStatus::Voided);
+
+    // A reversal is acknowledged at once and reaches the issuer as a 0420.
+    assert_eq!(send(&mut c, "0200", "000000", "000004", &[(2, PAN_OK), (14, "2812")]).await.code(), "00");
+    assert_eq!(send(&mut c, "0400", "000000", "000004", &[]).await.code(), "00");
+    eventually_status(&issuer, "000004", TxnStatus::Reversed).await;
+    assert_eq!(txn_by_stan(&acq, "000004").status, TxnStatus::Reversed);
+    verify_ledger(&acq);
+    verify_ledger(&issuer);
+}
+
+/// A free port with nothing listening on it.
+async fn closed_port() -> String {
+    let l = TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = l.local_addr().unwrap().to_string();
+    drop(l);
+    addr
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_upstream_that_is_down_gets_stand_in_or_91() {
+    let down = closed_port().await;
+    let stand_in = acquirer("standin", upstream_to(&down, 500, "stand_in"), false).await;
+    let mut c = client(&stand_in).await;
+    assert_eq!(send(&mut c, "0200", "000000", "000001", &[(2, PAN_OK), (14, "2812")]).await.code(), "00");
+    assert!(txn_by_stan(&stand_in, "000001").stand_in);
+    assert_eq!(send(&mut c, "0200", "000000", "000002", &[(2, "5200000000000007")]).await.code(), "91", "a card posguard does not hold");
+    verify_ledger(&stand_in);
+
+    let decline = acquirer("decline", upstream_to(&down, 500, "decline"), false).await;
+    let mut c = client(&decline).await;
+    assert_eq!(send(&mut c, "0200", "000000", "000001", &[(2, PAN_OK), (14, "2812")]).await.code(), "91");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_late_upstream_answer_is_reversed_upstream() {
+    let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap().to_string();
+    // A slow issuer: reads the request, answers only after the acquirer gave up, then
+    // acknowledges the reversal that follows.
+    let slow = tokio::spawn(async move {
+        let (mut s, _) = listener.accept().await.unwrap();
+        let spec = Spec::posguard_ascii();
+        let mut seen = Vec::new();
+        let mut buf = Vec::new();
+        let mut chunk = [0u8; 2048];
+        while seen.len() < 2 {
+            let n = s.read(&mut chunk).await.unwrap();
+            assert!(n > 0, "the acquirer closed the upstream connection");
+            buf.extend_from_slice(&chunk[..n]);
+            while let Some(frame) = FrameFormat::default().parse(&buf).unwrap() {
+                let msg = spec.decode(&buf[frame.body.clone()]).unwrap();
+                let mti = msg.mti().into_owned();
+                let f90 = msg.field_str(90).map(|v| v.into_owned());
+                let mut answer = MessageBuilder::from_message(&msg);
+                let reply_mti = if mti == "0200" { "0210" } else { "0430" };
+                answer.set_mti(reply_mti).set(39, "00").remove(2).remove(14);
+                if mti == "0200" {
+                    tokio::time::sleep(Duration::from_millis(400)).await;
+                }
+                let mut body = Vec::new();
+                answer.encode_into(&spec, &mut body).unwrap();
+                let mut out = Vec::new();
+                FrameFormat::default().write(&[], &body, &mut out).unwrap();
+                s.write_all(&out).await.unwrap();
+                buf.drain(..frame.consumed);
+                seen.push((mti, f90));
+            }
+        }
+        seen
+    });
+    let acq = acquirer("late", upstream_to(&addr, 200, "stand_in"), true).await;
+    let mut c = client(&acq).await;
+    let answer = send(&mut c, "0200", "000000", "000007", &[(2, PAN_OK), (14, "2812")]).await;
+    assert_eq!(answer.code(), "00", "stood in after the timeout");
+    assert!(txn_by_stan(&acq, "000007").stand_in);
+    let seen = tokio::time::timeout(Duration::from_secs(5), slow).await.expect("the reversal arrived").unwrap();
+    assert_eq!(seen[0].0, "0200");
+    assert_eq!(seen[1].0, "0420");
+    let f90 = seen[1].1.clone().expect("field 90 names the original");
+    assert_eq!(&f90[4..20], &format!("000007{F7}"));
+    verify_ledger(&acq);
+}
