@@ -8,13 +8,20 @@ use model::{IdemKey, ResponseCode, TimestampMs, TxnId, TxnKind, TxnRecord, TxnSt
 use ResponseCode as Rc;
 
 impl Engine {
-    pub(crate) fn run_flow(&mut self, req: &Request, draft: &mut TxnRecord, now: TimestampMs) -> Step {
+    pub(crate) fn run_flow(
+        &mut self,
+        req: &Request,
+        draft: &mut TxnRecord,
+        now: TimestampMs,
+    ) -> Step {
         let result = match (req.class, req.kind) {
             (_, TxnKind::Balance) => self.balance(req, draft, now),
             (MsgClass::Authorization, TxnKind::PreAuth) => self.spend(req, draft, now),
             (MsgClass::Financial, TxnKind::Purchase) => self.spend(req, draft, now),
             (MsgClass::Advice, TxnKind::Purchase) => self.offline_purchase(req, draft, now),
-            (MsgClass::Financial | MsgClass::Advice, TxnKind::Completion) => self.complete(req, draft),
+            (MsgClass::Financial | MsgClass::Advice, TxnKind::Completion) => {
+                self.complete(req, draft)
+            }
             (MsgClass::Financial | MsgClass::Advice, TxnKind::Refund) => self.refund(req, draft),
             (MsgClass::Financial, TxnKind::Void) => self.void(req, draft, now),
             _ => Err((Rc::InvalidTransaction, "kind_not_allowed_for_message")),
@@ -36,12 +43,21 @@ impl Engine {
     }
 
     /// The card presented, checked as its issuer would, before any amount is looked at.
-    fn presented_card(&self, req: &Request, draft: &TxnRecord, now: TimestampMs) -> Result<(), Decline> {
+    fn presented_card(
+        &self,
+        req: &Request,
+        draft: &TxnRecord,
+        now: TimestampMs,
+    ) -> Result<(), Decline> {
         let input = req.card.as_ref().ok_or((Rc::FormatError, "card_missing"))?;
         if !input.luhn_ok {
             return Err((Rc::InvalidCardNumber, "luhn"));
         }
-        let card = self.state.cards.get(&input.token).ok_or((Rc::InvalidCardNumber, "card_unknown"))?;
+        let card = self
+            .state
+            .cards
+            .get(&input.token)
+            .ok_or((Rc::InvalidCardNumber, "card_unknown"))?;
         issuer::check_card(card, input, draft.currency, self.today(now).1)
     }
 
@@ -62,8 +78,12 @@ impl Engine {
 
     fn add_daily_spend(&mut self, draft: &TxnRecord, now: TimestampMs, sign: i64) {
         let day = self.state.local_day(now);
-        let Some(token) = &draft.card_token else { return };
-        let Some(card) = self.state.cards.get_mut(token) else { return };
+        let Some(token) = &draft.card_token else {
+            return;
+        };
+        let Some(card) = self.state.cards.get_mut(token) else {
+            return;
+        };
         if card.spent_day != day {
             if sign < 0 {
                 return;
@@ -75,23 +95,40 @@ impl Engine {
     }
 
     /// Purchases (0200) and pre-authorizations (0100): the full issuer decision.
-    fn spend(&mut self, req: &Request, draft: &mut TxnRecord, now: TimestampMs) -> Result<Step, Decline> {
+    fn spend(
+        &mut self,
+        req: &Request,
+        draft: &mut TxnRecord,
+        now: TimestampMs,
+    ) -> Result<Step, Decline> {
         let amount = self.amount(req)?;
         self.presented_card(req, draft, now)?;
-        let token = draft.card_token.clone().expect("presented_card checked the card");
+        let token = draft
+            .card_token
+            .clone()
+            .expect("presented_card checked the card");
         issuer::check_spend(&self.state.cards[&token], amount, self.today(now).0)?;
         if draft.kind == TxnKind::Purchase {
             draft.fee_minor = self.fee_for(draft);
         }
         let legs = self.legs_if_approved(draft);
         self.add_daily_spend(draft, now, 1);
-        Ok(Step::Approved { legs, updates: Vec::new(), auth_code: None })
+        Ok(Step::Approved {
+            legs,
+            updates: Vec::new(),
+            auth_code: None,
+        })
     }
 
     /// 0220 without an original: a sale the terminal completed offline. Within the
     /// terminal's floor limit it is posted even if it overdraws the card (the goods
     /// are gone); above it, it is declined so the merchant knows to collect otherwise.
-    fn offline_purchase(&mut self, req: &Request, draft: &mut TxnRecord, now: TimestampMs) -> Result<Step, Decline> {
+    fn offline_purchase(
+        &mut self,
+        req: &Request,
+        draft: &mut TxnRecord,
+        now: TimestampMs,
+    ) -> Result<Step, Decline> {
         let amount = self.amount(req)?;
         self.presented_card(req, draft, now)?;
         if amount > self.state.terminals[&draft.terminal_id].floor_limit_minor {
@@ -100,19 +137,34 @@ impl Engine {
         draft.fee_minor = self.fee_for(draft);
         let legs = self.legs_if_approved(draft);
         self.add_daily_spend(draft, now, 1);
-        Ok(Step::Approved { legs, updates: Vec::new(), auth_code: None })
+        Ok(Step::Approved {
+            legs,
+            updates: Vec::new(),
+            auth_code: None,
+        })
     }
 
-    fn balance(&mut self, req: &Request, draft: &mut TxnRecord, now: TimestampMs) -> Result<Step, Decline> {
+    fn balance(
+        &mut self,
+        req: &Request,
+        draft: &mut TxnRecord,
+        now: TimestampMs,
+    ) -> Result<Step, Decline> {
         self.presented_card(req, draft, now)?;
-        let token = draft.card_token.as_ref().expect("presented_card checked the card");
+        let token = draft
+            .card_token
+            .as_ref()
+            .expect("presented_card checked the card");
         draft.balance_minor = Some(self.state.cards[token].available_minor);
         Ok(Step::Acknowledged { reason: "balance" })
     }
 
     /// Finds the transaction a message refers to, at the same merchant.
     pub(crate) fn find_original(&self, req: &Request, draft: &TxnRecord) -> Result<TxnId, Decline> {
-        let reference = req.original.as_ref().ok_or((Rc::InvalidTransaction, "original_missing"))?;
+        let reference = req
+            .original
+            .as_ref()
+            .ok_or((Rc::InvalidTransaction, "original_missing"))?;
         let id = match reference {
             OriginalRef::Rrn(id) => Some(*id),
             OriginalRef::Key { stan, transmitted } => {
@@ -140,9 +192,17 @@ impl Engine {
 
     /// A completion names an open pre-authorization at the same merchant and asks for
     /// no more than it holds.
-    pub(crate) fn check_completion(&self, req: &Request, draft: &TxnRecord) -> Result<TxnRecord, Decline> {
+    pub(crate) fn check_completion(
+        &self,
+        req: &Request,
+        draft: &TxnRecord,
+    ) -> Result<TxnRecord, Decline> {
         let amount = self.amount(req)?;
-        let pre = self.state.txn(self.find_original(req, draft)?).expect("found above").clone();
+        let pre = self
+            .state
+            .txn(self.find_original(req, draft)?)
+            .expect("found above")
+            .clone();
         if pre.kind != TxnKind::PreAuth || pre.status != TxnStatus::Approved {
             return Err((Rc::InvalidTransaction, "original_not_open_preauth"));
         }
@@ -158,8 +218,16 @@ impl Engine {
         draft.masked_pan = pre.masked_pan.clone();
         draft.fee_minor = self.fee_for(draft);
         let legs = self.legs_if_approved(draft);
-        let done = TxnUpdate { id: pre.id, status: TxnStatus::Completed, refunded_minor: pre.refunded_minor };
-        Step::Approved { legs, updates: vec![done], auth_code: None }
+        let done = TxnUpdate {
+            id: pre.id,
+            status: TxnStatus::Completed,
+            refunded_minor: pre.refunded_minor,
+        };
+        Step::Approved {
+            legs,
+            updates: vec![done],
+            auth_code: None,
+        }
     }
 
     /// A refund names its sale and never exceeds what is left of it. It goes to the
@@ -179,9 +247,17 @@ impl Engine {
 
     /// A refund names an approved sale at the same merchant and never exceeds what is
     /// left of it.
-    pub(crate) fn check_refund(&self, req: &Request, draft: &TxnRecord) -> Result<TxnRecord, Decline> {
+    pub(crate) fn check_refund(
+        &self,
+        req: &Request,
+        draft: &TxnRecord,
+    ) -> Result<TxnRecord, Decline> {
         let amount = self.amount(req)?;
-        let sale = self.state.txn(self.find_original(req, draft)?).expect("found above").clone();
+        let sale = self
+            .state
+            .txn(self.find_original(req, draft)?)
+            .expect("found above")
+            .clone();
         let refundable = matches!(sale.kind, TxnKind::Purchase | TxnKind::Completion)
             && sale.status == TxnStatus::Approved;
         if !refundable {
@@ -205,18 +281,35 @@ impl Engine {
             status: sale.status,
             refunded_minor: sale.refunded_minor + draft.amount_minor,
         };
-        Step::Approved { legs, updates: vec![update], auth_code: None }
+        Step::Approved {
+            legs,
+            updates: vec![update],
+            auth_code: None,
+        }
     }
 
-    fn void(&mut self, req: &Request, draft: &mut TxnRecord, now: TimestampMs) -> Result<Step, Decline> {
+    fn void(
+        &mut self,
+        req: &Request,
+        draft: &mut TxnRecord,
+        now: TimestampMs,
+    ) -> Result<Step, Decline> {
         let original = self.check_void(req, draft)?;
         Ok(self.apply_void(draft, &original, now))
     }
 
     /// A void undoes an approved sale, refund, completion or hold that nothing else
     /// has acted on yet, for its exact amount.
-    pub(crate) fn check_void(&self, req: &Request, draft: &TxnRecord) -> Result<TxnRecord, Decline> {
-        let original = self.state.txn(self.find_original(req, draft)?).expect("found above").clone();
+    pub(crate) fn check_void(
+        &self,
+        req: &Request,
+        draft: &TxnRecord,
+    ) -> Result<TxnRecord, Decline> {
+        let original = self
+            .state
+            .txn(self.find_original(req, draft)?)
+            .expect("found above")
+            .clone();
         let voidable = original.kind != TxnKind::Balance
             && original.kind != TxnKind::Void
             && original.kind != TxnKind::Reversal
@@ -231,11 +324,20 @@ impl Engine {
         Ok(original)
     }
 
-    pub(crate) fn apply_void(&mut self, draft: &mut TxnRecord, original: &TxnRecord, now: TimestampMs) -> Step {
+    pub(crate) fn apply_void(
+        &mut self,
+        draft: &mut TxnRecord,
+        original: &TxnRecord,
+        now: TimestampMs,
+    ) -> Step {
         self.adopt_original(draft, original);
         let legs = self.legs_if_approved(draft);
         let updates = self.undo_updates(original, TxnStatus::Voided, now);
-        Step::Approved { legs, updates, auth_code: None }
+        Step::Approved {
+            legs,
+            updates,
+            auth_code: None,
+        }
     }
 
     /// A void or reversal acts on the original's card, amount and currency.
@@ -250,12 +352,25 @@ impl Engine {
     /// The state changes that undoing `original` causes: its own status, and what it
     /// had done to its own original (a refund's sale, a completion's hold, a void's
     /// target). Daily spend is given back too.
-    pub(crate) fn undo_updates(&mut self, original: &TxnRecord, status: TxnStatus, now: TimestampMs) -> Vec<TxnUpdate> {
-        let mut updates = vec![TxnUpdate { id: original.id, status, refunded_minor: original.refunded_minor }];
+    pub(crate) fn undo_updates(
+        &mut self,
+        original: &TxnRecord,
+        status: TxnStatus,
+        now: TimestampMs,
+    ) -> Vec<TxnUpdate> {
+        let mut updates = vec![TxnUpdate {
+            id: original.id,
+            status,
+            refunded_minor: original.refunded_minor,
+        }];
         if crate::state::counts_toward_daily_limit(original) {
             self.add_daily_spend(original, now, -1);
         }
-        let Some(parent) = original.original_id.and_then(|id| self.state.txn(id)).cloned() else {
+        let Some(parent) = original
+            .original_id
+            .and_then(|id| self.state.txn(id))
+            .cloned()
+        else {
             return updates;
         };
         match original.kind {

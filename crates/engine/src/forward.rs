@@ -8,6 +8,9 @@ use crate::{Engine, Step};
 use model::{ResponseCode, TimestampMs, TxnKind, TxnRecord, Write};
 
 /// What the host must do next with a request.
+// Begin lives briefly on the stack between the engine and the host; boxing the larger
+// variant would cost an allocation per forwarded request for nothing.
+#[allow(clippy::large_enum_variant)]
 pub enum Begin {
     /// Decided here (a duplicate, a refusal, a local decision).
     Answer(Answer),
@@ -27,7 +30,11 @@ pub struct Forward {
 /// What the upstream said.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum UpstreamResult {
-    Answered { code: ResponseCode, auth_code: Option<String>, balance_minor: Option<i64> },
+    Answered {
+        code: ResponseCode,
+        auth_code: Option<String>,
+        balance_minor: Option<i64>,
+    },
     /// Down, or no answer within the timeout (the host reverses it upstream).
     Unavailable,
 }
@@ -44,7 +51,13 @@ pub enum UpstreamPolicy {
 impl Engine {
     /// Starts a request whose card routes to the upstream issuer (`routed`), or decides
     /// it here when it does not need the upstream.
-    pub fn begin(&mut self, req: &Request, routed: bool, now: TimestampMs, out: &mut Vec<Write>) -> Begin {
+    pub fn begin(
+        &mut self,
+        req: &Request,
+        routed: bool,
+        now: TimestampMs,
+        out: &mut Vec<Write>,
+    ) -> Begin {
         if !routed || req.class == MsgClass::Reversal {
             return Begin::Answer(self.authorize(req, now, out));
         }
@@ -52,13 +65,19 @@ impl Engine {
             Ok(draft) => draft,
             Err(answer) => return Begin::Answer(answer),
         };
-        if self.state.reversed_before_arrival.contains_key(&draft.idem_key) {
+        if self
+            .state
+            .reversed_before_arrival
+            .contains_key(&draft.idem_key)
+        {
             let step = Step::Declined(ResponseCode::InvalidTransaction, "reversed_before_arrival");
             return Begin::Answer(self.record(draft, step, out));
         }
         let original = match self.check_forwardable(req, &draft) {
             Ok(original) => original,
-            Err((code, reason)) => return Begin::Answer(self.record(draft, Step::Declined(code, reason), out)),
+            Err((code, reason)) => {
+                return Begin::Answer(self.record(draft, Step::Declined(code, reason), out));
+            }
         };
         if original.as_ref().is_some_and(|o| !o.upstream) {
             // The original was decided here (stand-in): so is what acts on it.
@@ -70,16 +89,28 @@ impl Engine {
     }
 
     /// The local checks of a forwarded request; returns its original, if it has one.
-    fn check_forwardable(&self, req: &Request, draft: &TxnRecord) -> Result<Option<TxnRecord>, Decline> {
+    fn check_forwardable(
+        &self,
+        req: &Request,
+        draft: &TxnRecord,
+    ) -> Result<Option<TxnRecord>, Decline> {
         match (req.class, req.kind) {
             (_, TxnKind::Balance) => Ok(None),
-            (MsgClass::Authorization, TxnKind::PreAuth) | (MsgClass::Financial | MsgClass::Advice, TxnKind::Purchase) => {
+            (MsgClass::Authorization, TxnKind::PreAuth)
+            | (MsgClass::Financial | MsgClass::Advice, TxnKind::Purchase) => {
                 self.amount(req).map(|_| None)
             }
-            (MsgClass::Financial | MsgClass::Advice, TxnKind::Completion) => self.check_completion(req, draft).map(Some),
-            (MsgClass::Financial | MsgClass::Advice, TxnKind::Refund) => self.check_refund(req, draft).map(Some),
+            (MsgClass::Financial | MsgClass::Advice, TxnKind::Completion) => {
+                self.check_completion(req, draft).map(Some)
+            }
+            (MsgClass::Financial | MsgClass::Advice, TxnKind::Refund) => {
+                self.check_refund(req, draft).map(Some)
+            }
             (MsgClass::Financial, TxnKind::Void) => self.check_void(req, draft).map(Some),
-            _ => Err((ResponseCode::InvalidTransaction, "kind_not_allowed_for_message")),
+            _ => Err((
+                ResponseCode::InvalidTransaction,
+                "kind_not_allowed_for_message",
+            )),
         }
     }
 
@@ -94,10 +125,17 @@ impl Engine {
         now: TimestampMs,
         out: &mut Vec<Write>,
     ) -> Answer {
-        let Forward { mut draft, original } = forward;
+        let Forward {
+            mut draft,
+            original,
+        } = forward;
         assert!(self.pending.remove(&draft.idem_key), "finish follows begin");
         match result {
-            UpstreamResult::Answered { code, auth_code, balance_minor } => {
+            UpstreamResult::Answered {
+                code,
+                auth_code,
+                balance_minor,
+            } => {
                 draft.balance_minor = balance_minor;
                 let step = if code.is_approved() {
                     self.apply_upstream_approval(req, &mut draft, original.as_ref(), auth_code, now)
@@ -108,7 +146,10 @@ impl Engine {
             }
             UpstreamResult::Unavailable => {
                 draft.upstream = false;
-                let held = req.card.as_ref().is_some_and(|c| self.state.cards.contains_key(&c.token));
+                let held = req
+                    .card
+                    .as_ref()
+                    .is_some_and(|c| self.state.cards.contains_key(&c.token));
                 let step = match policy {
                     UpstreamPolicy::StandIn if held && original.is_none() => {
                         draft.stand_in = true;
@@ -146,11 +187,19 @@ impl Engine {
                 if draft.kind == TxnKind::Purchase {
                     draft.fee_minor = self.fee_for(draft);
                 }
-                Step::Approved { legs: self.legs_if_approved(draft), updates: Vec::new(), auth_code: None }
+                Step::Approved {
+                    legs: self.legs_if_approved(draft),
+                    updates: Vec::new(),
+                    auth_code: None,
+                }
             }
         };
         match step {
-            Step::Approved { legs, updates, .. } => Step::Approved { legs, updates, auth_code },
+            Step::Approved { legs, updates, .. } => Step::Approved {
+                legs,
+                updates,
+                auth_code,
+            },
             other => other,
         }
     }

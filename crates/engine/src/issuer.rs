@@ -24,7 +24,8 @@ pub fn check_card(
         CardStatus::Blocked => return Err((ResponseCode::DoNotHonour, "card_blocked")),
         CardStatus::Expired => return Err((ResponseCode::ExpiredCard, "card_expired")),
     }
-    let card_expiry = parse_yymm(&card.card.expiry).ok_or((ResponseCode::ExpiredCard, "card_expiry_invalid"))?;
+    let card_expiry =
+        parse_yymm(&card.card.expiry).ok_or((ResponseCode::ExpiredCard, "card_expiry_invalid"))?;
     if card_expiry < today_yymm {
         return Err((ResponseCode::ExpiredCard, "card_expired"));
     }
@@ -42,7 +43,11 @@ pub fn check_card(
 /// Checks for spending `amount` today: the daily limit first (so a card that is both
 /// over its limit and short of funds hears about the limit), then funds.
 pub fn check_spend(card: &CardState, amount: i64, today: i64) -> Result<(), Decline> {
-    let spent = if card.spent_day == today { card.spent_minor } else { 0 };
+    let spent = if card.spent_day == today {
+        card.spent_minor
+    } else {
+        0
+    };
     if spent.saturating_add(amount) > card.card.daily_limit_minor {
         return Err((ResponseCode::ExceedsWithdrawalLimit, "daily_limit"));
     }

@@ -16,10 +16,10 @@ mod reversal;
 mod settle;
 mod state;
 
+pub use forward::{Begin, Forward, UpstreamPolicy, UpstreamResult};
 pub use issuer::{civil_from_days, parse_yymm};
 pub use provision::{ProvisionError, ProvisionErrorKind};
 pub use request::{Answer, BatchTotals, CardInput, MsgClass, OriginalRef, Request};
-pub use forward::{Begin, Forward, UpstreamPolicy, UpstreamResult};
 pub use settle::SettleAnswer;
 
 use ledger::Leg;
@@ -41,7 +41,9 @@ pub struct EngineConfig {
 
 impl Default for EngineConfig {
     fn default() -> Self {
-        EngineConfig { utc_offset_secs: 8 * 3600 }
+        EngineConfig {
+            utc_offset_secs: 8 * 3600,
+        }
     }
 }
 
@@ -55,9 +57,15 @@ pub struct Engine {
 /// How a flow ended, before it is recorded.
 enum Step {
     /// `auth_code` is the upstream issuer's when it decided; otherwise posguard makes one.
-    Approved { legs: Vec<Leg>, updates: Vec<TxnUpdate>, auth_code: Option<String> },
+    Approved {
+        legs: Vec<Leg>,
+        updates: Vec<TxnUpdate>,
+        auth_code: Option<String>,
+    },
     /// Accepted without moving money: balance inquiries, idempotent reversals.
-    Acknowledged { reason: &'static str },
+    Acknowledged {
+        reason: &'static str,
+    },
     Declined(ResponseCode, &'static str),
 }
 
@@ -104,7 +112,11 @@ impl Engine {
         };
         let step = if req.class == MsgClass::Reversal {
             self.reverse(req, &mut draft)
-        } else if self.state.reversed_before_arrival.contains_key(&draft.idem_key) {
+        } else if self
+            .state
+            .reversed_before_arrival
+            .contains_key(&draft.idem_key)
+        {
             Step::Declined(ResponseCode::InvalidTransaction, "reversed_before_arrival")
         } else {
             self.run_flow(req, &mut draft, now)
@@ -114,26 +126,47 @@ impl Engine {
 
     /// The checks every request passes before its flow: a known key gets its first
     /// answer again; the terminal and merchant must be known and active.
+    // The refusal is the answer itself, returned by value on the hot path.
+    #[allow(clippy::result_large_err)]
     fn admit(&self, req: &Request, now: TimestampMs) -> Result<TxnRecord, Answer> {
         let key = req.key.to_string();
         if let Some(&id) = self.state.by_key.get(&key) {
             return Err(self.repeat_of(id, req));
         }
         if self.pending.contains(&key) {
-            return Err(Answer::refused(ResponseCode::RequestInProgress, "forwarded_in_progress"));
+            return Err(Answer::refused(
+                ResponseCode::RequestInProgress,
+                "forwarded_in_progress",
+            ));
         }
         let Some(terminal) = self.state.terminals.get(&req.terminal_id) else {
-            return Err(Answer::refused(ResponseCode::NotPermittedToTerminal, "unknown_terminal"));
+            return Err(Answer::refused(
+                ResponseCode::NotPermittedToTerminal,
+                "unknown_terminal",
+            ));
         };
         if !terminal.status.may_transact() {
-            return Err(Answer::refused(ResponseCode::NotPermittedToTerminal, "terminal_not_active"));
+            return Err(Answer::refused(
+                ResponseCode::NotPermittedToTerminal,
+                "terminal_not_active",
+            ));
         }
-        if req.merchant_id.as_ref().is_some_and(|m| *m != terminal.merchant_id) {
-            return Err(Answer::refused(ResponseCode::InvalidMerchant, "merchant_mismatch"));
+        if req
+            .merchant_id
+            .as_ref()
+            .is_some_and(|m| *m != terminal.merchant_id)
+        {
+            return Err(Answer::refused(
+                ResponseCode::InvalidMerchant,
+                "merchant_mismatch",
+            ));
         }
         let merchant_id = terminal.merchant_id.clone();
         if !self.state.merchants.contains_key(&merchant_id) {
-            return Err(Answer::refused(ResponseCode::InvalidMerchant, "unknown_merchant"));
+            return Err(Answer::refused(
+                ResponseCode::InvalidMerchant,
+                "unknown_merchant",
+            ));
         }
         Ok(self.draft(req, key, merchant_id, now))
     }
@@ -141,9 +174,13 @@ impl Engine {
     /// A request whose key was seen before gets the first answer again, unless it is
     /// not the same request (94), and has no second effect.
     fn repeat_of(&self, id: TxnId, req: &Request) -> Answer {
-        let first = self.state.txn(id).expect("every key points at a recorded transaction");
+        let first = self
+            .state
+            .txn(id)
+            .expect("every key points at a recorded transaction");
         let amount = req.amount.map(|m| m.minor);
-        let same_amount = amount.is_none_or(|a| a == first.amount_minor || req.class == MsgClass::Reversal);
+        let same_amount =
+            amount.is_none_or(|a| a == first.amount_minor || req.class == MsgClass::Reversal);
         if !same_amount || req.kind != first.kind {
             return Answer::refused(ResponseCode::DuplicateTransmission, "key_reused");
         }
@@ -158,7 +195,13 @@ impl Engine {
         }
     }
 
-    fn draft(&self, req: &Request, key: String, merchant_id: model::MerchantId, now: TimestampMs) -> TxnRecord {
+    fn draft(
+        &self,
+        req: &Request,
+        key: String,
+        merchant_id: model::MerchantId,
+        now: TimestampMs,
+    ) -> TxnRecord {
         let (currency, amount) = match req.amount {
             Some(m) => (m.currency, m.minor),
             None => (self.state.merchants[&merchant_id].currency, 0),
@@ -199,7 +242,11 @@ impl Engine {
         let mut updates = Vec::new();
         let mut reason = "";
         match step {
-            Step::Approved { legs, updates: u, auth_code: code } => {
+            Step::Approved {
+                legs,
+                updates: u,
+                auth_code: code,
+            } => {
                 txn.status = TxnStatus::Approved;
                 txn.response_code = ResponseCode::Approved;
                 txn.auth_code = Some(code.unwrap_or_else(|| auth_code(txn.id)));
@@ -257,7 +304,10 @@ impl Engine {
 
     /// Turns legs into entries and applies them to card balances.
     fn post(&mut self, txn_id: TxnId, currency: model::Currency, legs: Vec<Leg>) -> Vec<Entry> {
-        assert!(ledger::legs_balance(&legs), "posting for txn {txn_id} does not balance");
+        assert!(
+            ledger::legs_balance(&legs),
+            "posting for txn {txn_id} does not balance"
+        );
         legs.into_iter()
             .map(|leg| {
                 if let Account::Card(token) = &leg.account

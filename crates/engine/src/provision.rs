@@ -30,13 +30,20 @@ impl fmt::Display for ProvisionError {
 impl std::error::Error for ProvisionError {}
 
 fn invalid(field: &'static str, message: &str) -> ProvisionError {
-    ProvisionError { kind: ProvisionErrorKind::Invalid, field, message: message.to_owned() }
+    ProvisionError {
+        kind: ProvisionErrorKind::Invalid,
+        field,
+        message: message.to_owned(),
+    }
 }
 
 /// Ids travel in fixed-width ISO fields; printable ASCII without spaces at the ends.
 fn check_id(field: &'static str, id: &str, len_max: usize) -> Result<(), ProvisionError> {
     if id.is_empty() || id.len() > len_max {
-        return Err(invalid(field, &format!("must have 1 to {len_max} characters")));
+        return Err(invalid(
+            field,
+            &format!("must have 1 to {len_max} characters"),
+        ));
     }
     if !id.bytes().all(|b| b.is_ascii_graphic()) {
         return Err(invalid(field, "must be printable ASCII without spaces"));
@@ -50,7 +57,11 @@ const CARD_LIMIT_MAX_MINOR: i64 = crate::AMOUNT_MAX_MINOR;
 const FEE_BPS_MAX: u32 = 1_000;
 
 impl Engine {
-    pub fn upsert_merchant(&mut self, m: Merchant, out: &mut Vec<Write>) -> Result<(), ProvisionError> {
+    pub fn upsert_merchant(
+        &mut self,
+        m: Merchant,
+        out: &mut Vec<Write>,
+    ) -> Result<(), ProvisionError> {
         check_id("id", m.id.as_str(), model::MerchantId::LEN_MAX)?;
         if m.mcc.len() != 4 || !m.mcc.bytes().all(|b| b.is_ascii_digit()) {
             return Err(invalid("mcc", "must be four digits"));
@@ -66,7 +77,11 @@ impl Engine {
         Ok(())
     }
 
-    pub fn upsert_terminal(&mut self, t: Terminal, out: &mut Vec<Write>) -> Result<(), ProvisionError> {
+    pub fn upsert_terminal(
+        &mut self,
+        t: Terminal,
+        out: &mut Vec<Write>,
+    ) -> Result<(), ProvisionError> {
         check_id("id", t.id.as_str(), model::TerminalId::LEN_MAX)?;
         if !self.state.merchants.contains_key(&t.merchant_id) {
             return Err(ProvisionError {
@@ -76,7 +91,10 @@ impl Engine {
             });
         }
         if t.floor_limit_minor < 0 || t.floor_limit_minor > CARD_LIMIT_MAX_MINOR {
-            return Err(invalid("floor_limit_minor", "must be between 0 and 999999999999"));
+            return Err(invalid(
+                "floor_limit_minor",
+                "must be between 0 and 999999999999",
+            ));
         }
         self.state.terminals.insert(t.id.clone(), t.clone());
         out.push(Write::Terminal(t));
@@ -92,19 +110,30 @@ impl Engine {
             return Err(invalid("limit_minor", "must be between 0 and 999999999999"));
         }
         if !(0..=CARD_LIMIT_MAX_MINOR).contains(&card.daily_limit_minor) {
-            return Err(invalid("daily_limit_minor", "must be between 0 and 999999999999"));
+            return Err(invalid(
+                "daily_limit_minor",
+                "must be between 0 and 999999999999",
+            ));
         }
-        let previous = self.state.cards.get(&card.token).map(|c| (c.card.limit_minor, c.card.currency));
+        let previous = self
+            .state
+            .cards
+            .get(&card.token)
+            .map(|c| (c.card.limit_minor, c.card.currency));
         if previous.is_some_and(|(_, currency)| currency != card.currency) {
             return Err(invalid("currency", "cannot change once the card exists"));
         }
         let previous_limit = previous.map_or(0, |(limit, _)| limit);
-        let slot = self.state.cards.entry(card.token.clone()).or_insert_with(|| CardState {
-            card: card.clone(),
-            available_minor: 0,
-            spent_day: i64::MIN,
-            spent_minor: 0,
-        });
+        let slot = self
+            .state
+            .cards
+            .entry(card.token.clone())
+            .or_insert_with(|| CardState {
+                card: card.clone(),
+                available_minor: 0,
+                spent_day: i64::MIN,
+                spent_minor: 0,
+            });
         slot.card = card.clone();
         let legs = ledger::funding(&card, card.limit_minor - previous_limit);
         let entries: Vec<Entry> = self.post(TxnId(0), card.currency, legs);

@@ -1,4 +1,6 @@
-use model::{CardToken, IdemKey, MaskedPan, MerchantId, Money, ResponseCode, TerminalId, TxnId, TxnKind};
+use model::{
+    CardToken, IdemKey, MaskedPan, MerchantId, Money, ResponseCode, TerminalId, TxnId, TxnKind,
+};
 
 /// The message class, from the MTI's second and third digits.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]

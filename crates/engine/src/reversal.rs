@@ -25,12 +25,18 @@ impl Engine {
         .to_string();
         match self.state.by_key.get(&original_key).copied() {
             Some(id) => {
-                let original = self.state.txn(id).expect("keys point at transactions").clone();
+                let original = self
+                    .state
+                    .txn(id)
+                    .expect("keys point at transactions")
+                    .clone();
                 self.reverse_original(draft, &original)
             }
             None => {
                 draft.original_key = Some(original_key);
-                Step::Acknowledged { reason: "original_unknown" }
+                Step::Acknowledged {
+                    reason: "original_unknown",
+                }
             }
         }
     }
@@ -42,7 +48,9 @@ impl Engine {
                 self.reverse_original(draft, &original)
             }
             // A reversal is always acknowledged: the terminal must stop resending it.
-            Err(_) => Step::Acknowledged { reason: "original_unknown" },
+            Err(_) => Step::Acknowledged {
+                reason: "original_unknown",
+            },
         }
     }
 
@@ -52,10 +60,16 @@ impl Engine {
             && original.refunded_minor == 0
             && !matches!(original.kind, TxnKind::Balance | TxnKind::Reversal);
         if !reversible {
-            return Step::Acknowledged { reason: "nothing_to_reverse" };
+            return Step::Acknowledged {
+                reason: "nothing_to_reverse",
+            };
         }
         let legs = self.legs_if_approved(draft);
         let updates = self.undo_updates(original, TxnStatus::Reversed, draft.created_ms);
-        Step::Approved { legs, updates, auth_code: None }
+        Step::Approved {
+            legs,
+            updates,
+            auth_code: None,
+        }
     }
 }

@@ -4,9 +4,7 @@
 
 use crate::Engine;
 use crate::request::BatchTotals;
-use model::{
-    ResponseCode, Settlement, TerminalId, TimestampMs, TxnId, TxnKind, TxnStatus, Write,
-};
+use model::{ResponseCode, Settlement, TerminalId, TimestampMs, TxnId, TxnKind, TxnStatus, Write};
 use std::collections::HashMap;
 
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -26,14 +24,30 @@ impl Engine {
         out: &mut Vec<Write>,
     ) -> SettleAnswer {
         if let Some(previous) = self.settlement_keys.get(idem_key) {
-            return SettleAnswer { duplicate: true, ..previous.clone() };
+            return SettleAnswer {
+                duplicate: true,
+                ..previous.clone()
+            };
         }
-        let known = self.state.terminals.get(terminal_id).is_some_and(|t| t.status.may_transact());
+        let known = self
+            .state
+            .terminals
+            .get(terminal_id)
+            .is_some_and(|t| t.status.may_transact());
         if !known {
             let host = BatchTotals::default();
-            return SettleAnswer { code: ResponseCode::NotPermittedToTerminal, host, duplicate: false };
+            return SettleAnswer {
+                code: ResponseCode::NotPermittedToTerminal,
+                host,
+                duplicate: false,
+            };
         }
-        let closed_upto = self.state.batch_closed_upto.get(terminal_id).copied().unwrap_or(TxnId(0));
+        let closed_upto = self
+            .state
+            .batch_closed_upto
+            .get(terminal_id)
+            .copied()
+            .unwrap_or(TxnId(0));
         let host = self.open_batch_totals(terminal_id, closed_upto);
         let balanced = host == theirs;
         let upto = if balanced {
@@ -58,11 +72,22 @@ impl Engine {
             terminal_credit_minor: theirs.credit_minor,
             balanced,
         };
-        self.state.batch_closed_upto.insert(terminal_id.clone(), upto);
+        self.state
+            .batch_closed_upto
+            .insert(terminal_id.clone(), upto);
         out.push(Write::Settlement(settlement));
-        let code = if balanced { ResponseCode::Approved } else { ResponseCode::ReconcileError };
-        let answer = SettleAnswer { code, host, duplicate: false };
-        self.settlement_keys.insert(idem_key.to_owned(), answer.clone());
+        let code = if balanced {
+            ResponseCode::Approved
+        } else {
+            ResponseCode::ReconcileError
+        };
+        let answer = SettleAnswer {
+            code,
+            host,
+            duplicate: false,
+        };
+        self.settlement_keys
+            .insert(idem_key.to_owned(), answer.clone());
         answer
     }
 
@@ -70,10 +95,17 @@ impl Engine {
     /// are refunds still standing. Holds, balance inquiries and undone items are out.
     fn open_batch_totals(&self, terminal_id: &TerminalId, closed_upto: TxnId) -> BatchTotals {
         let mut totals = BatchTotals::default();
-        let ids = self.state.by_terminal.get(terminal_id).map(Vec::as_slice).unwrap_or(&[]);
+        let ids = self
+            .state
+            .by_terminal
+            .get(terminal_id)
+            .map(Vec::as_slice)
+            .unwrap_or(&[]);
         let start = ids.partition_point(|id| *id <= closed_upto);
         for id in &ids[start..] {
-            let Some(txn) = self.state.txn(*id) else { continue };
+            let Some(txn) = self.state.txn(*id) else {
+                continue;
+            };
             if txn.status != TxnStatus::Approved {
                 continue;
             }
@@ -104,8 +136,19 @@ pub(crate) fn settlement_answers(settlements: &[Settlement]) -> HashMap<String, 
                 credit_count: s.host_credit_count,
                 credit_minor: s.host_credit_minor,
             };
-            let code = if s.balanced { ResponseCode::Approved } else { ResponseCode::ReconcileError };
-            (s.idem_key.clone(), SettleAnswer { code, host, duplicate: false })
+            let code = if s.balanced {
+                ResponseCode::Approved
+            } else {
+                ResponseCode::ReconcileError
+            };
+            (
+                s.idem_key.clone(),
+                SettleAnswer {
+                    code,
+                    host,
+                    duplicate: false,
+                },
+            )
         })
         .collect()
 }

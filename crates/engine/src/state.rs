@@ -64,12 +64,18 @@ impl State {
         if let Some(key) = &txn.original_key {
             self.reversed_before_arrival.insert(key.clone(), txn.id);
         }
-        self.by_terminal.entry(txn.terminal_id.clone()).or_default().push(txn.id);
+        self.by_terminal
+            .entry(txn.terminal_id.clone())
+            .or_default()
+            .push(txn.id);
         self.txns.push(txn);
     }
 
     pub fn from_snapshot(snapshot: Snapshot, utc_offset_secs: i64) -> State {
-        let mut state = State { utc_offset_secs, ..State::default() };
+        let mut state = State {
+            utc_offset_secs,
+            ..State::default()
+        };
         for m in snapshot.merchants {
             state.merchants.insert(m.id.clone(), m);
         }
@@ -77,9 +83,15 @@ impl State {
             state.terminals.insert(t.id.clone(), t);
         }
         for card in snapshot.cards {
-            let state_of_card =
-                CardState { card, available_minor: 0, spent_day: i64::MIN, spent_minor: 0 };
-            state.cards.insert(state_of_card.card.token.clone(), state_of_card);
+            let state_of_card = CardState {
+                card,
+                available_minor: 0,
+                spent_day: i64::MIN,
+                spent_minor: 0,
+            };
+            state
+                .cards
+                .insert(state_of_card.card.token.clone(), state_of_card);
         }
         for (account, _currency, sum) in snapshot.balances {
             if let Some(Account::Card(token)) = Account::parse(&account)
@@ -92,7 +104,9 @@ impl State {
             state.insert_txn(txn);
         }
         for s in snapshot.settlements {
-            state.batch_closed_upto.insert(s.terminal_id.clone(), s.upto_txn_id);
+            state
+                .batch_closed_upto
+                .insert(s.terminal_id.clone(), s.upto_txn_id);
         }
         state.last_entry_id = snapshot.last_entry_id;
         state.last_settlement_id = snapshot.last_settlement_id;

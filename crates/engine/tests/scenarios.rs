@@ -60,7 +60,9 @@ impl World {
             ("blocked", CardStatus::Blocked),
             ("expired", CardStatus::Expired),
         ] {
-            w.engine.upsert_card(card(token, status, 100_000, 60_000), &mut w.writes).unwrap();
+            w.engine
+                .upsert_card(card(token, status, 100_000, 60_000), &mut w.writes)
+                .unwrap();
         }
         w
     }
@@ -78,7 +80,9 @@ impl World {
     }
 
     fn available(&self, token: &str) -> i64 {
-        self.engine.card_available(&CardToken(token.into())).unwrap()
+        self.engine
+            .card_available(&CardToken(token.into()))
+            .unwrap()
     }
 
     /// Replays the writes as a store would keep them and runs the ledger verifier.
@@ -95,7 +99,13 @@ impl World {
 
 use engine::Answer;
 
-fn stored(writes: &[Write]) -> (BTreeMap<TxnId, TxnRecord>, Vec<Entry>, BTreeMap<CardToken, Card>) {
+fn stored(
+    writes: &[Write],
+) -> (
+    BTreeMap<TxnId, TxnRecord>,
+    Vec<Entry>,
+    BTreeMap<CardToken, Card>,
+) {
     let mut txns = BTreeMap::new();
     let mut entries = Vec::new();
     let mut cards = BTreeMap::new();
@@ -119,7 +129,13 @@ fn stored(writes: &[Write]) -> (BTreeMap<TxnId, TxnRecord>, Vec<Entry>, BTreeMap
     (txns, entries, cards)
 }
 
-fn req(class: MsgClass, kind: TxnKind, stan: &str, amount: Option<i64>, card: Option<&str>) -> Request {
+fn req(
+    class: MsgClass,
+    kind: TxnKind,
+    stan: &str,
+    amount: Option<i64>,
+    card: Option<&str>,
+) -> Request {
     let mti = match class {
         MsgClass::Authorization => "0100",
         MsgClass::Financial => "0200",
@@ -153,7 +169,13 @@ fn req(class: MsgClass, kind: TxnKind, stan: &str, amount: Option<i64>, card: Op
 }
 
 fn purchase(stan: &str, amount: i64, card: &str) -> Request {
-    req(MsgClass::Financial, TxnKind::Purchase, stan, Some(amount), Some(card))
+    req(
+        MsgClass::Financial,
+        TxnKind::Purchase,
+        stan,
+        Some(amount),
+        Some(card),
+    )
 }
 
 fn with_original(mut r: Request, id: TxnId) -> Request {
@@ -209,7 +231,12 @@ fn stand_in_issuer_answers_as_an_issuer_would() {
 #[test]
 fn insufficient_funds_is_51() {
     let mut w = World::new();
-    w.engine.upsert_card(card("poor", CardStatus::Active, 1_000, 1_000_000), &mut w.writes).unwrap();
+    w.engine
+        .upsert_card(
+            card("poor", CardStatus::Active, 1_000, 1_000_000),
+            &mut w.writes,
+        )
+        .unwrap();
     w.expect(purchase("000001", 1_001, "poor"), Rc::InsufficientFunds);
     w.expect(purchase("000002", 1_000, "poor"), Rc::Approved);
     assert_eq!(w.available("poor"), 0);
@@ -219,16 +246,49 @@ fn insufficient_funds_is_51() {
 #[test]
 fn refunds_never_exceed_the_capture() {
     let mut w = World::new();
-    let sale = w.expect(purchase("000001", 10_000, "ok"), Rc::Approved).txn_id.unwrap();
+    let sale = w
+        .expect(purchase("000001", 10_000, "ok"), Rc::Approved)
+        .txn_id
+        .unwrap();
     let refund = |stan: &str, amount: i64| {
-        with_original(req(MsgClass::Financial, TxnKind::Refund, stan, Some(amount), Some("ok")), sale)
+        with_original(
+            req(
+                MsgClass::Financial,
+                TxnKind::Refund,
+                stan,
+                Some(amount),
+                Some("ok"),
+            ),
+            sale,
+        )
     };
     w.expect(refund("000002", 6_000), Rc::Approved);
     w.expect(refund("000003", 4_001), Rc::InvalidAmount);
     w.expect(refund("000004", 4_000), Rc::Approved);
     w.expect(refund("000005", 1), Rc::InvalidAmount);
-    w.expect(req(MsgClass::Financial, TxnKind::Refund, "000006", Some(1), Some("ok")), Rc::InvalidTransaction);
-    w.expect(with_original(req(MsgClass::Financial, TxnKind::Refund, "000007", Some(1), None), TxnId(999)), Rc::UnableToLocateRecord);
+    w.expect(
+        req(
+            MsgClass::Financial,
+            TxnKind::Refund,
+            "000006",
+            Some(1),
+            Some("ok"),
+        ),
+        Rc::InvalidTransaction,
+    );
+    w.expect(
+        with_original(
+            req(
+                MsgClass::Financial,
+                TxnKind::Refund,
+                "000007",
+                Some(1),
+                None,
+            ),
+            TxnId(999),
+        ),
+        Rc::UnableToLocateRecord,
+    );
     assert_eq!(w.available("ok"), 100_000);
     w.verify();
 }
@@ -236,9 +296,15 @@ fn refunds_never_exceed_the_capture() {
 #[test]
 fn a_void_only_undoes_what_exists() {
     let mut w = World::new();
-    let sale = w.expect(purchase("000001", 10_000, "ok"), Rc::Approved).txn_id.unwrap();
+    let sale = w
+        .expect(purchase("000001", 10_000, "ok"), Rc::Approved)
+        .txn_id
+        .unwrap();
     let void = |stan: &str, amount: i64, id: TxnId| {
-        with_original(req(MsgClass::Financial, TxnKind::Void, stan, Some(amount), None), id)
+        with_original(
+            req(MsgClass::Financial, TxnKind::Void, stan, Some(amount), None),
+            id,
+        )
     };
     w.expect(void("000002", 9_999, sale), Rc::OriginalAmountIncorrect);
     w.expect(void("000003", 10_000, TxnId(77)), Rc::UnableToLocateRecord);
@@ -252,17 +318,44 @@ fn a_void_only_undoes_what_exists() {
 #[test]
 fn reversals_are_idempotent_and_match_through_field_90_or_own_key() {
     let mut w = World::new();
-    let sale = w.expect(purchase("000001", 10_000, "ok"), Rc::Approved).txn_id.unwrap();
+    let sale = w
+        .expect(purchase("000001", 10_000, "ok"), Rc::Approved)
+        .txn_id
+        .unwrap();
     // No field 90: the reversal repeats the original's STAN and field 7.
-    w.expect(req(MsgClass::Reversal, TxnKind::Reversal, "000001", Some(10_000), None), Rc::Approved);
+    w.expect(
+        req(
+            MsgClass::Reversal,
+            TxnKind::Reversal,
+            "000001",
+            Some(10_000),
+            None,
+        ),
+        Rc::Approved,
+    );
     assert_eq!(w.engine.txn(sale).unwrap().status, TxnStatus::Reversed);
     assert_eq!(w.available("ok"), 100_000);
     // A repeat of the reversal, and a second reversal with its own key: no effect.
-    let mut repeat = req(MsgClass::Reversal, TxnKind::Reversal, "000001", Some(10_000), None);
+    let mut repeat = req(
+        MsgClass::Reversal,
+        TxnKind::Reversal,
+        "000001",
+        Some(10_000),
+        None,
+    );
     repeat.mti = "0401".into();
     assert!(w.expect(repeat, Rc::Approved).duplicate);
-    let mut other = req(MsgClass::Reversal, TxnKind::Reversal, "000002", Some(10_000), None);
-    other.original = Some(OriginalRef::Key { stan: "000001".into(), transmitted: "1121120000".into() });
+    let mut other = req(
+        MsgClass::Reversal,
+        TxnKind::Reversal,
+        "000002",
+        Some(10_000),
+        None,
+    );
+    other.original = Some(OriginalRef::Key {
+        stan: "000001".into(),
+        transmitted: "1121120000".into(),
+    });
     w.expect(other, Rc::Approved);
     assert_eq!(w.available("ok"), 100_000);
     w.verify();
@@ -271,8 +364,17 @@ fn reversals_are_idempotent_and_match_through_field_90_or_own_key() {
 #[test]
 fn a_reversal_before_its_original_declines_the_late_original() {
     let mut w = World::new();
-    let mut early = req(MsgClass::Reversal, TxnKind::Reversal, "000050", Some(10_000), None);
-    early.original = Some(OriginalRef::Key { stan: "000009".into(), transmitted: "1121120000".into() });
+    let mut early = req(
+        MsgClass::Reversal,
+        TxnKind::Reversal,
+        "000050",
+        Some(10_000),
+        None,
+    );
+    early.original = Some(OriginalRef::Key {
+        stan: "000009".into(),
+        transmitted: "1121120000".into(),
+    });
     let ack = w.expect(early, Rc::Approved);
     assert_eq!(ack.reason, "original_unknown");
     w.expect(purchase("000009", 10_000, "ok"), Rc::InvalidTransaction);
@@ -283,11 +385,26 @@ fn a_reversal_before_its_original_declines_the_late_original() {
 #[test]
 fn preauth_completes_once_for_at_most_the_hold() {
     let mut w = World::new();
-    let hold = req(MsgClass::Authorization, TxnKind::PreAuth, "000001", Some(20_000), Some("ok"));
+    let hold = req(
+        MsgClass::Authorization,
+        TxnKind::PreAuth,
+        "000001",
+        Some(20_000),
+        Some("ok"),
+    );
     let pre = w.expect(hold, Rc::Approved).txn_id.unwrap();
     assert_eq!(w.available("ok"), 80_000);
     let completion = |stan: &str, amount: i64| {
-        with_original(req(MsgClass::Advice, TxnKind::Completion, stan, Some(amount), None), pre)
+        with_original(
+            req(
+                MsgClass::Advice,
+                TxnKind::Completion,
+                stan,
+                Some(amount),
+                None,
+            ),
+            pre,
+        )
     };
     w.expect(completion("000002", 20_001), Rc::InvalidAmount);
     w.expect(completion("000003", 15_000), Rc::Approved);
@@ -300,7 +417,15 @@ fn preauth_completes_once_for_at_most_the_hold() {
 #[test]
 fn offline_advices_post_only_under_the_floor_limit() {
     let mut w = World::new();
-    let advice = |stan: &str, amount: i64| req(MsgClass::Advice, TxnKind::Purchase, stan, Some(amount), Some("ok"));
+    let advice = |stan: &str, amount: i64| {
+        req(
+            MsgClass::Advice,
+            TxnKind::Purchase,
+            stan,
+            Some(amount),
+            Some("ok"),
+        )
+    };
     w.expect(advice("000001", 5_000), Rc::Approved);
     w.expect(advice("000002", 5_001), Rc::DoNotHonour);
     assert_eq!(w.available("ok"), 95_000);
@@ -311,7 +436,16 @@ fn offline_advices_post_only_under_the_floor_limit() {
 fn balance_inquiry_reports_available_and_moves_nothing() {
     let mut w = World::new();
     w.expect(purchase("000001", 2_500, "ok"), Rc::Approved);
-    let answer = w.expect(req(MsgClass::Financial, TxnKind::Balance, "000002", None, Some("ok")), Rc::Approved);
+    let answer = w.expect(
+        req(
+            MsgClass::Financial,
+            TxnKind::Balance,
+            "000002",
+            None,
+            Some("ok"),
+        ),
+        Rc::Approved,
+    );
     assert_eq!(answer.balance_minor, Some(97_500));
     w.verify();
 }
@@ -331,12 +465,36 @@ fn unknown_terminal_and_wrong_merchant_are_refused() {
 #[test]
 fn settlement_closes_a_balanced_batch_and_answers_95_otherwise() {
     let mut w = World::new();
-    let sale = w.expect(purchase("000001", 10_000, "ok"), Rc::Approved).txn_id.unwrap();
+    let sale = w
+        .expect(purchase("000001", 10_000, "ok"), Rc::Approved)
+        .txn_id
+        .unwrap();
     w.expect(purchase("000002", 3_000, "ok"), Rc::Approved);
-    w.expect(with_original(req(MsgClass::Financial, TxnKind::Refund, "000003", Some(1_000), None), sale), Rc::Approved);
+    w.expect(
+        with_original(
+            req(
+                MsgClass::Financial,
+                TxnKind::Refund,
+                "000003",
+                Some(1_000),
+                None,
+            ),
+            sale,
+        ),
+        Rc::Approved,
+    );
     let t = TerminalId("TERM0001".into());
-    let theirs = BatchTotals { debit_count: 2, debit_minor: 13_000, credit_count: 1, credit_minor: 1_000 };
-    let wrong = BatchTotals { debit_count: 2, debit_minor: 12_000, ..theirs };
+    let theirs = BatchTotals {
+        debit_count: 2,
+        debit_minor: 13_000,
+        credit_count: 1,
+        credit_minor: 1_000,
+    };
+    let wrong = BatchTotals {
+        debit_count: 2,
+        debit_minor: 12_000,
+        ..theirs
+    };
     let a = w.engine.settle(&t, "set:1", wrong, w.now, &mut w.writes);
     assert_eq!(a.code, Rc::ReconcileError);
     assert_eq!(a.host, theirs);
@@ -344,7 +502,9 @@ fn settlement_closes_a_balanced_batch_and_answers_95_otherwise() {
     assert_eq!(b.code, Rc::Approved);
     let repeat = w.engine.settle(&t, "set:2", theirs, w.now, &mut w.writes);
     assert!(repeat.duplicate && repeat.code == Rc::Approved);
-    let next = w.engine.settle(&t, "set:3", BatchTotals::default(), w.now, &mut w.writes);
+    let next = w
+        .engine
+        .settle(&t, "set:3", BatchTotals::default(), w.now, &mut w.writes);
     assert_eq!(next.code, Rc::Approved, "the new batch is empty");
 }
 
@@ -352,20 +512,48 @@ fn settlement_closes_a_balanced_batch_and_answers_95_otherwise() {
 fn a_restart_from_the_stored_writes_resumes_exactly() {
     let mut w = World::new();
     w.expect(purchase("000001", 12_500, "ok"), Rc::Approved);
-    let hold = req(MsgClass::Authorization, TxnKind::PreAuth, "000002", Some(1_000), Some("ok"));
+    let hold = req(
+        MsgClass::Authorization,
+        TxnKind::PreAuth,
+        "000002",
+        Some(1_000),
+        Some("ok"),
+    );
     w.expect(hold, Rc::Approved);
     let (txns, _entries, cards) = stored(&w.writes);
     let mut balances: BTreeMap<(String, u16), i64> = BTreeMap::new();
     for wr in &w.writes {
         if let Write::Entries(es) = wr {
             for e in es {
-                *balances.entry((e.account.to_string(), e.currency.0)).or_default() += e.amount_minor;
+                *balances
+                    .entry((e.account.to_string(), e.currency.0))
+                    .or_default() += e.amount_minor;
             }
         }
     }
     let snapshot = Snapshot {
-        merchants: w.writes.iter().filter_map(|x| if let Write::Merchant(m) = x { Some(m.clone()) } else { None }).collect(),
-        terminals: w.writes.iter().filter_map(|x| if let Write::Terminal(t) = x { Some(t.clone()) } else { None }).collect(),
+        merchants: w
+            .writes
+            .iter()
+            .filter_map(|x| {
+                if let Write::Merchant(m) = x {
+                    Some(m.clone())
+                } else {
+                    None
+                }
+            })
+            .collect(),
+        terminals: w
+            .writes
+            .iter()
+            .filter_map(|x| {
+                if let Write::Terminal(t) = x {
+                    Some(t.clone())
+                } else {
+                    None
+                }
+            })
+            .collect(),
         cards: cards.into_values().collect(),
         txns: txns.into_values().collect(),
         balances: balances.into_iter().map(|((a, c), s)| (a, c, s)).collect(),
@@ -373,9 +561,17 @@ fn a_restart_from_the_stored_writes_resumes_exactly() {
         last_entry_id: 1_000,
         last_settlement_id: 0,
     };
-    let mut restarted = World { engine: Engine::new(snapshot, &EngineConfig::default()), writes: w.writes.clone(), now: w.now };
+    let mut restarted = World {
+        engine: Engine::new(snapshot, &EngineConfig::default()),
+        writes: w.writes.clone(),
+        now: w.now,
+    };
     assert_eq!(restarted.available("ok"), 100_000 - 12_500 - 1_000);
-    assert!(restarted.expect(purchase("000001", 12_500, "ok"), Rc::Approved).duplicate);
+    assert!(
+        restarted
+            .expect(purchase("000001", 12_500, "ok"), Rc::Approved)
+            .duplicate
+    );
     // Daily spend survives the restart: 60,000 a day, 13,500 used.
     restarted.expect(purchase("000003", 46_501, "ok"), Rc::ExceedsWithdrawalLimit);
     restarted.expect(purchase("000004", 46_500, "ok"), Rc::Approved);
@@ -386,7 +582,11 @@ mod upstream {
     use engine::{Begin, UpstreamPolicy, UpstreamResult};
 
     fn approved() -> UpstreamResult {
-        UpstreamResult::Answered { code: Rc::Approved, auth_code: Some("UP1234".into()), balance_minor: None }
+        UpstreamResult::Answered {
+            code: Rc::Approved,
+            auth_code: Some("UP1234".into()),
+            balance_minor: None,
+        }
     }
 
     fn forward(w: &mut World, r: &Request) -> engine::Forward {
@@ -397,8 +597,15 @@ mod upstream {
         }
     }
 
-    fn finish(w: &mut World, r: &Request, f: engine::Forward, result: UpstreamResult, policy: UpstreamPolicy) -> Answer {
-        w.engine.finish_forwarded(r, f, result, policy, w.now, &mut w.writes)
+    fn finish(
+        w: &mut World,
+        r: &Request,
+        f: engine::Forward,
+        result: UpstreamResult,
+        policy: UpstreamPolicy,
+    ) -> Answer {
+        w.engine
+            .finish_forwarded(r, f, result, policy, w.now, &mut w.writes)
     }
 
     #[test]
@@ -412,17 +619,32 @@ mod upstream {
             Begin::Forward(_) => panic!("a second forward of the same key"),
         }
         let a = finish(&mut w, &r, f, approved(), UpstreamPolicy::Decline);
-        assert_eq!((a.code, a.auth_code.as_deref()), (Rc::Approved, Some("UP1234")));
+        assert_eq!(
+            (a.code, a.auth_code.as_deref()),
+            (Rc::Approved, Some("UP1234"))
+        );
         let txn = w.engine.txn(a.txn_id.unwrap()).unwrap().clone();
         assert!(txn.upstream && !txn.stand_in);
         // Its repeat is answered here, with the upstream's answer.
         let again = w.send(purchase("000001", 10_000, "elsewhere"));
         assert!(again.duplicate && again.auth_code.as_deref() == Some("UP1234"));
         // A void of it is forwarded too, naming the original.
-        let void = with_original(req(MsgClass::Financial, TxnKind::Void, "000002", Some(10_000), None), txn.id);
+        let void = with_original(
+            req(
+                MsgClass::Financial,
+                TxnKind::Void,
+                "000002",
+                Some(10_000),
+                None,
+            ),
+            txn.id,
+        );
         let f = forward(&mut w, &void);
         assert_eq!(f.original.as_ref().map(|o| o.id), Some(txn.id));
-        assert_eq!(finish(&mut w, &void, f, approved(), UpstreamPolicy::Decline).code, Rc::Approved);
+        assert_eq!(
+            finish(&mut w, &void, f, approved(), UpstreamPolicy::Decline).code,
+            Rc::Approved
+        );
         assert_eq!(w.engine.txn(txn.id).unwrap().status, TxnStatus::Voided);
         w.verify();
     }
@@ -432,22 +654,55 @@ mod upstream {
         let mut w = World::new();
         let r = purchase("000001", 10_000, "ok");
         let f = forward(&mut w, &r);
-        let declined = UpstreamResult::Answered { code: Rc::LostCard, auth_code: None, balance_minor: None };
-        assert_eq!(finish(&mut w, &r, f, declined, UpstreamPolicy::StandIn).code, Rc::LostCard);
+        let declined = UpstreamResult::Answered {
+            code: Rc::LostCard,
+            auth_code: None,
+            balance_minor: None,
+        };
+        assert_eq!(
+            finish(&mut w, &r, f, declined, UpstreamPolicy::StandIn).code,
+            Rc::LostCard
+        );
         // Down: a card posguard holds is decided by the stand-in issuer...
         let r = purchase("000002", 10_000, "ok");
         let f = forward(&mut w, &r);
-        let a = finish(&mut w, &r, f, UpstreamResult::Unavailable, UpstreamPolicy::StandIn);
+        let a = finish(
+            &mut w,
+            &r,
+            f,
+            UpstreamResult::Unavailable,
+            UpstreamPolicy::StandIn,
+        );
         assert_eq!(a.code, Rc::Approved);
         assert!(w.engine.txn(a.txn_id.unwrap()).unwrap().stand_in);
         assert_eq!(w.available("ok"), 90_000);
         // ...one it does not hold gets 91, as does every card under the decline policy.
         let r = purchase("000003", 10_000, "elsewhere");
         let f = forward(&mut w, &r);
-        assert_eq!(finish(&mut w, &r, f, UpstreamResult::Unavailable, UpstreamPolicy::StandIn).code, Rc::IssuerUnavailable);
+        assert_eq!(
+            finish(
+                &mut w,
+                &r,
+                f,
+                UpstreamResult::Unavailable,
+                UpstreamPolicy::StandIn
+            )
+            .code,
+            Rc::IssuerUnavailable
+        );
         let r = purchase("000004", 10_000, "ok");
         let f = forward(&mut w, &r);
-        assert_eq!(finish(&mut w, &r, f, UpstreamResult::Unavailable, UpstreamPolicy::Decline).code, Rc::IssuerUnavailable);
+        assert_eq!(
+            finish(
+                &mut w,
+                &r,
+                f,
+                UpstreamResult::Unavailable,
+                UpstreamPolicy::Decline
+            )
+            .code,
+            Rc::IssuerUnavailable
+        );
         w.verify();
     }
 
@@ -457,8 +712,20 @@ mod upstream {
         let r = purchase("000001", 10_000, "elsewhere");
         let f = forward(&mut w, &r);
         finish(&mut w, &r, f, approved(), UpstreamPolicy::Decline);
-        let a = w.expect(req(MsgClass::Reversal, TxnKind::Reversal, "000001", Some(10_000), None), Rc::Approved);
-        assert_eq!(a.reverse_upstream, Some(("000001".to_string(), "1121120000".to_string())));
+        let a = w.expect(
+            req(
+                MsgClass::Reversal,
+                TxnKind::Reversal,
+                "000001",
+                Some(10_000),
+                None,
+            ),
+            Rc::Approved,
+        );
+        assert_eq!(
+            a.reverse_upstream,
+            Some(("000001".to_string(), "1121120000".to_string()))
+        );
         w.verify();
     }
 }

@@ -66,39 +66,56 @@ use ResponseCode as Rc;
 
 #[rustfmt::skip]
 const TABLE: &[Row] = &[
-    Row { kind: K::BadRequest, code: "bad_request", http_status: 400, iso: Some(Rc::FormatError), from_answer: false,
+    Row { kind: K::BadRequest, code: "bad_request", http_status: 400,
+          iso: Some(Rc::FormatError), from_answer: false,
           en: "the request is malformed", zh: "请求格式错误" },
-    Row { kind: K::InvalidJson, code: "invalid_json", http_status: 400, iso: Some(Rc::FormatError), from_answer: false,
+    Row { kind: K::InvalidJson, code: "invalid_json", http_status: 400,
+          iso: Some(Rc::FormatError), from_answer: false,
           en: "the body is not a valid JSON object", zh: "请求体不是有效的 JSON 对象" },
-    Row { kind: K::Validation, code: "validation", http_status: 400, iso: Some(Rc::FormatError), from_answer: false,
+    Row { kind: K::Validation, code: "validation", http_status: 400,
+          iso: Some(Rc::FormatError), from_answer: false,
           en: "a field has an invalid value", zh: "字段值无效" },
-    Row { kind: K::Unauthorized, code: "unauthorized", http_status: 401, iso: Some(Rc::SecurityViolation), from_answer: false,
+    Row { kind: K::Unauthorized, code: "unauthorized", http_status: 401,
+          iso: Some(Rc::SecurityViolation), from_answer: false,
           en: "a valid bearer token is required", zh: "需要有效的访问令牌" },
-    Row { kind: K::NotFound, code: "not_found", http_status: 404, iso: Some(Rc::UnableToLocateRecord), from_answer: false,
+    Row { kind: K::NotFound, code: "not_found", http_status: 404,
+          iso: Some(Rc::UnableToLocateRecord), from_answer: false,
           en: "no such resource", zh: "找不到该资源" },
-    Row { kind: K::UnknownMerchant, code: "unknown_merchant", http_status: 404, iso: Some(Rc::InvalidMerchant), from_answer: false,
+    Row { kind: K::UnknownMerchant, code: "unknown_merchant", http_status: 404,
+          iso: Some(Rc::InvalidMerchant), from_answer: false,
           en: "no such merchant", zh: "商户不存在" },
-    Row { kind: K::UnknownTerminal, code: "unknown_terminal", http_status: 404, iso: Some(Rc::NotPermittedToTerminal), from_answer: false,
+    Row { kind: K::UnknownTerminal, code: "unknown_terminal", http_status: 404,
+          iso: Some(Rc::NotPermittedToTerminal), from_answer: false,
           en: "no such terminal", zh: "终端不存在" },
-    Row { kind: K::UnknownCard, code: "unknown_card", http_status: 404, iso: Some(Rc::InvalidCardNumber), from_answer: false,
+    Row { kind: K::UnknownCard, code: "unknown_card", http_status: 404,
+          iso: Some(Rc::InvalidCardNumber), from_answer: false,
           en: "no such card", zh: "卡片不存在" },
-    Row { kind: K::MethodNotAllowed, code: "method_not_allowed", http_status: 405, iso: Some(Rc::InvalidTransaction), from_answer: false,
+    Row { kind: K::MethodNotAllowed, code: "method_not_allowed", http_status: 405,
+          iso: Some(Rc::InvalidTransaction), from_answer: false,
           en: "this route does not take this method", zh: "该路径不支持此请求方法" },
-    Row { kind: K::Conflict, code: "conflict", http_status: 409, iso: None, from_answer: false,
+    Row { kind: K::Conflict, code: "conflict", http_status: 409,
+          iso: None, from_answer: false,
           en: "the request conflicts with stored data", zh: "请求与已存数据冲突" },
-    Row { kind: K::IdempotencyKeyReused, code: "idempotency_key_reused", http_status: 409, iso: Some(Rc::DuplicateTransmission), from_answer: true,
+    Row { kind: K::IdempotencyKeyReused, code: "idempotency_key_reused", http_status: 409,
+          iso: Some(Rc::DuplicateTransmission), from_answer: true,
           en: "the idempotency key was already used for a different request", zh: "幂等键已用于另一笔不同的请求" },
-    Row { kind: K::PayloadTooLarge, code: "payload_too_large", http_status: 413, iso: Some(Rc::FormatError), from_answer: false,
+    Row { kind: K::PayloadTooLarge, code: "payload_too_large", http_status: 413,
+          iso: Some(Rc::FormatError), from_answer: false,
           en: "the request body is too large", zh: "请求体过大" },
-    Row { kind: K::Unavailable, code: "unavailable", http_status: 503, iso: Some(Rc::IssuerUnavailable), from_answer: false,
+    Row { kind: K::Unavailable, code: "unavailable", http_status: 503,
+          iso: Some(Rc::IssuerUnavailable), from_answer: false,
           en: "the service is unavailable, retry later", zh: "服务暂不可用，请稍后重试" },
-    Row { kind: K::Internal, code: "internal", http_status: 500, iso: Some(Rc::SystemMalfunction), from_answer: false,
+    Row { kind: K::Internal, code: "internal", http_status: 500,
+          iso: Some(Rc::SystemMalfunction), from_answer: false,
           en: "internal error", zh: "系统内部错误" },
 ];
 
 impl ErrorKind {
     fn row(self) -> &'static Row {
-        TABLE.iter().find(|r| r.kind == self).expect("every error kind has a table row")
+        TABLE
+            .iter()
+            .find(|r| r.kind == self)
+            .expect("every error kind has a table row")
     }
 
     /// The stable machine-readable code, e.g. "not_found".
@@ -125,7 +142,10 @@ impl ErrorKind {
 
     /// The error an engine answer stands for over HTTP, when it is not an outcome.
     pub fn of_answer(code: ResponseCode) -> Option<ErrorKind> {
-        TABLE.iter().find(|r| r.from_answer && r.iso == Some(code)).map(|r| r.kind)
+        TABLE
+            .iter()
+            .find(|r| r.from_answer && r.iso == Some(code))
+            .map(|r| r.kind)
     }
 }
 
@@ -139,16 +159,31 @@ pub struct ApiError {
 
 impl ApiError {
     pub fn new(kind: ErrorKind) -> ApiError {
-        ApiError { kind, field: None, detail: None }
+        ApiError {
+            kind,
+            field: None,
+            detail: None,
+        }
     }
 
     pub fn with_detail(kind: ErrorKind, detail: impl Into<Cow<'static, str>>) -> ApiError {
-        ApiError { kind, field: None, detail: Some(detail.into()) }
+        ApiError {
+            kind,
+            field: None,
+            detail: Some(detail.into()),
+        }
     }
 
     /// A field or header with a bad value; `detail` says what a good one looks like.
-    pub fn validation(field: impl Into<Cow<'static, str>>, detail: impl Into<Cow<'static, str>>) -> ApiError {
-        ApiError { kind: ErrorKind::Validation, field: Some(field.into()), detail: Some(detail.into()) }
+    pub fn validation(
+        field: impl Into<Cow<'static, str>>,
+        detail: impl Into<Cow<'static, str>>,
+    ) -> ApiError {
+        ApiError {
+            kind: ErrorKind::Validation,
+            field: Some(field.into()),
+            detail: Some(detail.into()),
+        }
     }
 
     pub fn field(mut self, field: impl Into<Cow<'static, str>>) -> ApiError {
@@ -224,8 +259,16 @@ mod tests {
 
     #[test]
     fn only_a_reused_key_turns_an_answer_into_an_error() {
-        assert_eq!(ErrorKind::of_answer(Rc::DuplicateTransmission), Some(K::IdempotencyKeyReused));
-        for code in [Rc::InsufficientFunds, Rc::NotPermittedToTerminal, Rc::FormatError, Rc::Approved] {
+        assert_eq!(
+            ErrorKind::of_answer(Rc::DuplicateTransmission),
+            Some(K::IdempotencyKeyReused)
+        );
+        for code in [
+            Rc::InsufficientFunds,
+            Rc::NotPermittedToTerminal,
+            Rc::FormatError,
+            Rc::Approved,
+        ] {
             assert_eq!(ErrorKind::of_answer(code), None, "{code:?}");
         }
     }
@@ -233,7 +276,10 @@ mod tests {
     #[test]
     fn messages_name_the_field_and_never_a_value() {
         let e = ApiError::validation("pan", "must have 12 to 19 digits");
-        assert_eq!(e.message_en(), "a field has an invalid value: pan must have 12 to 19 digits");
+        assert_eq!(
+            e.message_en(),
+            "a field has an invalid value: pan must have 12 to 19 digits"
+        );
         assert_eq!(e.message_zh(), "字段值无效：pan");
         assert_eq!(K::UnknownTerminal.iso(), Some(Rc::NotPermittedToTerminal));
         assert_eq!(K::Validation.iso(), Some(Rc::FormatError));

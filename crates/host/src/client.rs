@@ -52,10 +52,26 @@ pub struct TerminalClient {
 }
 
 impl TerminalClient {
-    pub async fn connect(addr: &str, spec: Spec, framing: FrameFormat, timeout: Duration) -> Result<TerminalClient, ClientError> {
-        let stream = TcpStream::connect(addr).await.map_err(|error| ClientError::Connect { addr: addr.to_owned(), error })?;
+    pub async fn connect(
+        addr: &str,
+        spec: Spec,
+        framing: FrameFormat,
+        timeout: Duration,
+    ) -> Result<TerminalClient, ClientError> {
+        let stream = TcpStream::connect(addr)
+            .await
+            .map_err(|error| ClientError::Connect {
+                addr: addr.to_owned(),
+                error,
+            })?;
         stream.set_nodelay(true)?;
-        Ok(TerminalClient { stream, spec, framing, buf: Vec::with_capacity(1024), timeout })
+        Ok(TerminalClient {
+            stream,
+            spec,
+            framing,
+            buf: Vec::with_capacity(1024),
+            timeout,
+        })
     }
 
     pub fn spec(&self) -> &Spec {
@@ -85,8 +101,14 @@ impl TerminalClient {
         loop {
             if let Some(frame) = self.framing.parse(&self.buf)? {
                 let msg = self.spec.decode(&self.buf[frame.body.clone()])?;
-                let fields = msg.fields().filter_map(|n| msg.field_str(n).map(|v| (n, v.into_owned()))).collect();
-                let reply = Reply { mti: msg.mti().into_owned(), fields };
+                let fields = msg
+                    .fields()
+                    .filter_map(|n| msg.field_str(n).map(|v| (n, v.into_owned())))
+                    .collect();
+                let reply = Reply {
+                    mti: msg.mti().into_owned(),
+                    fields,
+                };
                 self.buf.drain(..frame.consumed);
                 return Ok(reply);
             }

@@ -85,7 +85,9 @@ pub struct HttpConfig {
 
 impl Default for HttpConfig {
     fn default() -> Self {
-        HttpConfig { listen: "127.0.0.1:8080".into() }
+        HttpConfig {
+            listen: "127.0.0.1:8080".into(),
+        }
     }
 }
 

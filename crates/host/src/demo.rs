@@ -3,7 +3,10 @@
 
 use crate::pipeline::Provision;
 use crate::server::App;
-use model::{Card, CardKind, CardStatus, Currency, Merchant, MerchantId, Pan, Terminal, TerminalId, TerminalStatus};
+use model::{
+    Card, CardKind, CardStatus, Currency, Merchant, MerchantId, Pan, Terminal, TerminalId,
+    TerminalStatus,
+};
 
 pub const MERCHANT: &str = "MERCHANT0000001";
 pub const TERMINALS: [&str; 3] = ["TERM0001", "TERM0002", "TERM0003"];
@@ -11,13 +14,69 @@ pub const TERMINALS: [&str; 3] = ["TERM0001", "TERM0002", "TERM0003"];
 /// (PAN, expiry YYMM, status, kind, limit, daily limit, what it shows). Test numbers
 /// only; each passes the Luhn check.
 pub const CARDS: [(&str, &str, CardStatus, CardKind, i64, i64, &str); 7] = [
-    ("4761739001010010", "2812", CardStatus::Active, CardKind::Debit, 1_000_000, 500_000, "debit, 10,000.00 CNY: approved (00)"),
-    ("6222021000000005", "3012", CardStatus::Active, CardKind::Credit, 5_000_000, 2_000_000, "credit, limit 50,000.00 CNY"),
-    ("6222021000000013", "2812", CardStatus::Lost, CardKind::Debit, 100_000, 100_000, "lost: 41"),
-    ("6222021000000021", "2812", CardStatus::Stolen, CardKind::Debit, 100_000, 100_000, "stolen: 43"),
-    ("6222021000000039", "2812", CardStatus::Blocked, CardKind::Debit, 100_000, 100_000, "blocked: 05"),
-    ("6222021000000047", "2001", CardStatus::Active, CardKind::Debit, 100_000, 100_000, "expired 2020-01: 54"),
-    ("6222021000000054", "2812", CardStatus::Active, CardKind::Debit, 1_000, 100_000, "10.00 CNY left: 51 above that"),
+    (
+        "4761739001010010",
+        "2812",
+        CardStatus::Active,
+        CardKind::Debit,
+        1_000_000,
+        500_000,
+        "debit, 10,000.00 CNY: approved (00)",
+    ),
+    (
+        "6222021000000005",
+        "3012",
+        CardStatus::Active,
+        CardKind::Credit,
+        5_000_000,
+        2_000_000,
+        "credit, limit 50,000.00 CNY",
+    ),
+    (
+        "6222021000000013",
+        "2812",
+        CardStatus::Lost,
+        CardKind::Debit,
+        100_000,
+        100_000,
+        "lost: 41",
+    ),
+    (
+        "6222021000000021",
+        "2812",
+        CardStatus::Stolen,
+        CardKind::Debit,
+        100_000,
+        100_000,
+        "stolen: 43",
+    ),
+    (
+        "6222021000000039",
+        "2812",
+        CardStatus::Blocked,
+        CardKind::Debit,
+        100_000,
+        100_000,
+        "blocked: 05",
+    ),
+    (
+        "6222021000000047",
+        "2001",
+        CardStatus::Active,
+        CardKind::Debit,
+        100_000,
+        100_000,
+        "expired 2020-01: 54",
+    ),
+    (
+        "6222021000000054",
+        "2812",
+        CardStatus::Active,
+        CardKind::Debit,
+        1_000,
+        100_000,
+        "10.00 CNY left: 51 above that",
+    ),
 ];
 
 #[derive(Debug, thiserror::Error)]
@@ -29,7 +88,10 @@ pub enum DemoError {
 }
 
 async fn provision(app: &App, what: Provision) -> Result<(), DemoError> {
-    app.pipeline.provision(what).await.map_err(|_| DemoError::Closed)??;
+    app.pipeline
+        .provision(what)
+        .await
+        .map_err(|_| DemoError::Closed)??;
     Ok(())
 }
 
@@ -42,10 +104,21 @@ pub async fn seed(app: &App) -> Result<(), DemoError> {
     if exists.await.map_err(|_| DemoError::Closed)? {
         return Ok(());
     }
-    let m = Merchant { id: merchant.clone(), name: "ACME 示例商店".into(), mcc: "5411".into(), currency: Currency::CNY, fee_bps: 60 };
+    let m = Merchant {
+        id: merchant.clone(),
+        name: "ACME 示例商店".into(),
+        mcc: "5411".into(),
+        currency: Currency::CNY,
+        fee_bps: 60,
+    };
     provision(app, Provision::Merchant(m)).await?;
     for id in TERMINALS {
-        let t = Terminal { id: TerminalId(id.into()), merchant_id: merchant.clone(), status: TerminalStatus::Active, floor_limit_minor: 10_000 };
+        let t = Terminal {
+            id: TerminalId(id.into()),
+            merchant_id: merchant.clone(),
+            status: TerminalStatus::Active,
+            floor_limit_minor: 10_000,
+        };
         provision(app, Provision::Terminal(t)).await?;
     }
     for (pan, expiry, status, kind, limit, daily, _) in CARDS {

@@ -9,13 +9,21 @@ use std::borrow::Cow;
 
 use ResponseCode as Rc;
 
-/// What a request message asks for.
+/// What a request message asks for. (Short-lived on the stack: not boxed.)
+#[allow(clippy::large_enum_variant)]
 pub enum Parsed {
     Txn(Request),
     /// 0800: sign-on (001), sign-off (002), echo (301).
-    Network { terminal: TerminalId, code: NetworkCode },
+    Network {
+        terminal: TerminalId,
+        code: NetworkCode,
+    },
     /// 0500: the terminal's batch totals.
-    Settle { terminal: TerminalId, key: String, totals: BatchTotals },
+    Settle {
+        terminal: TerminalId,
+        key: String,
+        totals: BatchTotals,
+    },
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -43,7 +51,12 @@ pub fn response_mti(mti: &str) -> Option<String> {
     if b.len() != 4 || !b.iter().all(u8::is_ascii_digit) || !matches!(b[2], b'0' | b'2') {
         return None;
     }
-    Some(format!("{}{}{}0", b[0] as char, b[1] as char, (b[2] + 1) as char))
+    Some(format!(
+        "{}{}{}0",
+        b[0] as char,
+        b[1] as char,
+        (b[2] + 1) as char
+    ))
 }
 
 fn text<'a>(msg: &Message<'a>, n: u8) -> Option<Cow<'a, str>> {
@@ -53,17 +66,25 @@ fn text<'a>(msg: &Message<'a>, n: u8) -> Option<Cow<'a, str>> {
 fn digits(msg: &Message<'_>, n: u8, len: usize) -> Result<Option<String>, Rejected> {
     match text(msg, n) {
         None => Ok(None),
-        Some(v) if v.len() == len && v.bytes().all(|b| b.is_ascii_digit()) => Ok(Some(v.into_owned())),
+        Some(v) if v.len() == len && v.bytes().all(|b| b.is_ascii_digit()) => {
+            Ok(Some(v.into_owned()))
+        }
         Some(_) => reject(Rc::FormatError, "field_not_numeric"),
     }
 }
 
 fn required(value: Option<String>, reason: &'static str) -> Result<String, Rejected> {
-    value.ok_or(Rejected { code: Rc::FormatError, reason })
+    value.ok_or(Rejected {
+        code: Rc::FormatError,
+        reason,
+    })
 }
 
 fn terminal_id(msg: &Message<'_>) -> Result<TerminalId, Rejected> {
-    let id = text(msg, 41).ok_or(Rejected { code: Rc::FormatError, reason: "terminal_missing" })?;
+    let id = text(msg, 41).ok_or(Rejected {
+        code: Rc::FormatError,
+        reason: "terminal_missing",
+    })?;
     let id = id.trim_end();
     if id.is_empty() || id.len() > TerminalId::LEN_MAX {
         return reject(Rc::FormatError, "terminal_malformed");
@@ -82,7 +103,12 @@ fn transmitted(msg: &Message<'_>) -> Result<String, Rejected> {
     }
 }
 
-fn kind_of(class: MsgClass, function_is_advice: bool, proc2: &str, has_original: bool) -> Result<TxnKind, Rejected> {
+fn kind_of(
+    class: MsgClass,
+    function_is_advice: bool,
+    proc2: &str,
+    has_original: bool,
+) -> Result<TxnKind, Rejected> {
     use TxnKind::*;
     let kind = match (class, proc2) {
         (MsgClass::Reversal, _) => Reversal,
@@ -102,11 +128,16 @@ fn kind_of(class: MsgClass, function_is_advice: bool, proc2: &str, has_original:
 const AMOUNT_DIGITS: usize = 12;
 
 fn amount(msg: &Message<'_>, currency: Currency) -> Result<Option<Money>, Rejected> {
-    let Some(v) = text(msg, 4) else { return Ok(None) };
+    let Some(v) = text(msg, 4) else {
+        return Ok(None);
+    };
     if v.len() != AMOUNT_DIGITS || !v.bytes().all(|b| b.is_ascii_digit()) {
         return reject(Rc::InvalidAmount, "amount_not_numeric");
     }
-    let minor: i64 = v.parse().map_err(|_| Rejected { code: Rc::InvalidAmount, reason: "amount_not_numeric" })?;
+    let minor: i64 = v.parse().map_err(|_| Rejected {
+        code: Rc::InvalidAmount,
+        reason: "amount_not_numeric",
+    })?;
     Ok(Some(Money::new(minor, currency)))
 }
 
@@ -119,13 +150,26 @@ fn card(msg: &Message<'_>, keys: &CardKeys) -> Result<Option<CardInput>, Rejecte
         Some(p) => Some(p),
         None => track_parts.map(|(p, _)| Cow::Owned(p.to_owned())),
     };
-    let Some(pan_text) = pan_text else { return Ok(None) };
-    let pan = Pan::parse(&pan_text).map_err(|_| Rejected { code: Rc::InvalidCardNumber, reason: "pan_malformed" })?;
+    let Some(pan_text) = pan_text else {
+        return Ok(None);
+    };
+    let pan = Pan::parse(&pan_text).map_err(|_| Rejected {
+        code: Rc::InvalidCardNumber,
+        reason: "pan_malformed",
+    })?;
     let expiry = match digits(msg, 14, 4)? {
         Some(e) => Some(e),
-        None => track_parts.and_then(|(_, rest)| rest.get(..4)).filter(|e| e.bytes().all(|b| b.is_ascii_digit())).map(str::to_owned),
+        None => track_parts
+            .and_then(|(_, rest)| rest.get(..4))
+            .filter(|e| e.bytes().all(|b| b.is_ascii_digit()))
+            .map(str::to_owned),
     };
-    Ok(Some(CardInput { token: keys.token(&pan), masked: pan.masked(), luhn_ok: pan.luhn_valid(), expiry }))
+    Ok(Some(CardInput {
+        token: keys.token(&pan),
+        masked: pan.masked(),
+        luhn_ok: pan.luhn_valid(),
+        expiry,
+    }))
 }
 
 /// Field 90: original MTI (4), STAN (6), transmission date and time (10), then
@@ -138,10 +182,16 @@ fn original(msg: &Message<'_>, kind_allows_rrn: bool) -> Result<Option<OriginalR
         if !stan.bytes().chain(f7.bytes()).all(|b| b.is_ascii_digit()) {
             return reject(Rc::FormatError, "original_data_malformed");
         }
-        return Ok(Some(OriginalRef::Key { stan: stan.to_owned(), transmitted: f7.to_owned() }));
+        return Ok(Some(OriginalRef::Key {
+            stan: stan.to_owned(),
+            transmitted: f7.to_owned(),
+        }));
     }
     if kind_allows_rrn && let Some(rrn) = text(msg, 37) {
-        let id = TxnId::from_rrn(&rrn).ok_or(Rejected { code: Rc::FormatError, reason: "rrn_malformed" })?;
+        let id = TxnId::from_rrn(&rrn).ok_or(Rejected {
+            code: Rc::FormatError,
+            reason: "rrn_malformed",
+        })?;
         return Ok(Some(OriginalRef::Rrn(id)));
     }
     Ok(None)
@@ -151,13 +201,20 @@ fn count(msg: &Message<'_>, n: u8) -> Result<i64, Rejected> {
     match text(msg, n) {
         None => Ok(0),
         Some(v) if !v.is_empty() && v.len() <= 16 && v.bytes().all(|b| b.is_ascii_digit()) => {
-            v.parse().map_err(|_| Rejected { code: Rc::FormatError, reason: "totals_malformed" })
+            v.parse().map_err(|_| Rejected {
+                code: Rc::FormatError,
+                reason: "totals_malformed",
+            })
         }
         Some(_) => reject(Rc::FormatError, "totals_malformed"),
     }
 }
 
-pub fn parse(msg: &Message<'_>, keys: &CardKeys, default_currency: Currency) -> Result<Parsed, Rejected> {
+pub fn parse(
+    msg: &Message<'_>,
+    keys: &CardKeys,
+    default_currency: Currency,
+) -> Result<Parsed, Rejected> {
     let mti = msg.mti();
     let b = mti.as_bytes();
     let terminal = terminal_id(msg)?;
@@ -180,7 +237,11 @@ pub fn parse(msg: &Message<'_>, keys: &CardKeys, default_currency: Currency) -> 
                 credit_minor: count(msg, 86)?,
                 debit_minor: count(msg, 88)?,
             };
-            return Ok(Parsed::Settle { terminal, key, totals });
+            return Ok(Parsed::Settle {
+                terminal,
+                key,
+                totals,
+            });
         }
         _ => {}
     }
@@ -194,7 +255,10 @@ pub fn parse(msg: &Message<'_>, keys: &CardKeys, default_currency: Currency) -> 
     let stan = required(digits(msg, 11, 6)?, "stan_missing")?;
     let transmitted = transmitted(msg)?;
     let currency = match digits(msg, 49, 3)? {
-        Some(code) => Currency::parse(&code).ok_or(Rejected { code: Rc::FormatError, reason: "currency_malformed" })?,
+        Some(code) => Currency::parse(&code).ok_or(Rejected {
+            code: Rc::FormatError,
+            reason: "currency_malformed",
+        })?,
         None => default_currency,
     };
     let proc_code = digits(msg, 3, 6)?;
@@ -202,15 +266,23 @@ pub fn parse(msg: &Message<'_>, keys: &CardKeys, default_currency: Currency) -> 
     if class != MsgClass::Reversal && proc_code.is_none() {
         return reject(Rc::FormatError, "processing_code_missing");
     }
-    let references = class == MsgClass::Reversal || matches!(proc2, "02" | "20") || class == MsgClass::Advice;
+    let references =
+        class == MsgClass::Reversal || matches!(proc2, "02" | "20") || class == MsgClass::Advice;
     let original = original(msg, references)?;
-    let kind = kind_of(class, b[2] == b'2', proc2, original.is_some() && proc2 == "00")?;
+    let kind = kind_of(
+        class,
+        b[2] == b'2',
+        proc2,
+        original.is_some() && proc2 == "00",
+    )?;
     let amount = amount(msg, currency)?;
     let needs_amount = !matches!(kind, TxnKind::Balance | TxnKind::Reversal | TxnKind::Void);
     if needs_amount && amount.is_none() {
         return reject(Rc::InvalidAmount, "amount_missing");
     }
-    let merchant_id = text(msg, 42).map(|m| MerchantId(m.trim_end().to_owned())).filter(|m| !m.0.is_empty());
+    let merchant_id = text(msg, 42)
+        .map(|m| MerchantId(m.trim_end().to_owned()))
+        .filter(|m| !m.0.is_empty());
     let key = IdemKey::Iso {
         reversal: class == MsgClass::Reversal,
         terminal: terminal.clone(),
@@ -246,7 +318,13 @@ pub struct ResponseValues {
 
 impl ResponseValues {
     pub fn rejected(mti: String, code: ResponseCode) -> ResponseValues {
-        ResponseValues { mti, code: code.iso(), rrn: None, auth_code: None, balance: None }
+        ResponseValues {
+            mti,
+            code: code.iso(),
+            rrn: None,
+            auth_code: None,
+            balance: None,
+        }
     }
 
     pub fn answered(mti: String, answer: &Answer, currency: Currency) -> ResponseValues {
@@ -265,7 +343,12 @@ impl ResponseValues {
 }
 
 /// Builds the answer to `request` into `out` (the body, without framing).
-pub fn encode_response(request: &Message<'_>, values: &ResponseValues, extra: &[(u8, &str)], out: &mut Vec<u8>) -> Result<(), iso8583::EncodeError> {
+pub fn encode_response(
+    request: &Message<'_>,
+    values: &ResponseValues,
+    extra: &[(u8, &str)],
+    out: &mut Vec<u8>,
+) -> Result<(), iso8583::EncodeError> {
     // Start from the request (which keeps any message header), then drop every field
     // that is not echoed.
     let mut b = MessageBuilder::from_message(request);

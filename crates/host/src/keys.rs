@@ -27,7 +27,10 @@ impl fmt::Debug for CardKeys {
 #[derive(Debug, thiserror::Error)]
 pub enum KeyFileError {
     #[error("read or create the PAN token key in {path}: {source}")]
-    Io { path: String, source: std::io::Error },
+    Io {
+        path: String,
+        source: std::io::Error,
+    },
     #[error("the PAN token key file {path} is not {KEY_BYTES} bytes of hex")]
     Malformed { path: String },
 }
@@ -37,7 +40,10 @@ impl CardKeys {
     pub fn load_or_create(dir: &Path) -> Result<CardKeys, KeyFileError> {
         let path = dir.join(KEY_FILE);
         let shown = path.display().to_string();
-        let io = |source| KeyFileError::Io { path: shown.clone(), source };
+        let io = |source| KeyFileError::Io {
+            path: shown.clone(),
+            source,
+        };
         std::fs::create_dir_all(dir).map_err(io)?;
         if !path.exists() {
             let mut key = Zeroizing::new([0u8; KEY_BYTES]);
@@ -49,14 +55,17 @@ impl CardKeys {
         }
         let text = Zeroizing::new(std::fs::read_to_string(&path).map_err(io)?);
         let mut key = Zeroizing::new([0u8; KEY_BYTES]);
-        hex::decode_to_slice(text.trim(), key.as_mut())
-            .map_err(|_| KeyFileError::Malformed { path: shown.clone() })?;
+        hex::decode_to_slice(text.trim(), key.as_mut()).map_err(|_| KeyFileError::Malformed {
+            path: shown.clone(),
+        })?;
         Ok(CardKeys { token_key: key })
     }
 
     /// A fixed key for tests and benchmarks.
     pub fn for_tests() -> CardKeys {
-        CardKeys { token_key: Zeroizing::new([7u8; KEY_BYTES]) }
+        CardKeys {
+            token_key: Zeroizing::new([7u8; KEY_BYTES]),
+        }
     }
 
     pub fn token(&self, pan: &Pan) -> CardToken {
@@ -70,12 +79,19 @@ impl CardKeys {
 #[cfg(unix)]
 fn create_private(path: &Path) -> std::io::Result<std::fs::File> {
     use std::os::unix::fs::OpenOptionsExt;
-    std::fs::OpenOptions::new().write(true).create_new(true).mode(0o600).open(path)
+    std::fs::OpenOptions::new()
+        .write(true)
+        .create_new(true)
+        .mode(0o600)
+        .open(path)
 }
 
 #[cfg(not(unix))]
 fn create_private(path: &Path) -> std::io::Result<std::fs::File> {
-    std::fs::OpenOptions::new().write(true).create_new(true).open(path)
+    std::fs::OpenOptions::new()
+        .write(true)
+        .create_new(true)
+        .open(path)
 }
 
 #[cfg(test)]

@@ -82,13 +82,18 @@ async fn connection(mut socket: TcpStream, ctx: &LinkContext) -> Result<(), Drop
                 let answered = answer(&buf[frame.body.clone()], ctx, &mut body_out).await;
                 if let Some(code) = answered {
                     frame_out.clear();
-                    if ctx.framing.write(&buf[frame.header.clone()], &body_out, &mut frame_out).is_err() {
+                    if ctx
+                        .framing
+                        .write(&buf[frame.header.clone()], &body_out, &mut frame_out)
+                        .is_err()
+                    {
                         return Err(Dropped::FrameTooLarge);
                     }
                     if socket.write_all(&frame_out).await.is_err() {
                         return Ok(());
                     }
-                    ctx.metrics.answered(code, started.elapsed().as_micros() as u64);
+                    ctx.metrics
+                        .answered(code, started.elapsed().as_micros() as u64);
                 }
                 buf.drain(..frame.consumed);
                 continue;
@@ -134,16 +139,30 @@ async fn answer(body: &[u8], ctx: &LinkContext, out: &mut Vec<u8>) -> Option<&'s
             }
         }
         Ok(Parsed::Network { terminal, code }) => {
-            let known = ctx.pipeline.read(move |e| e.terminal(&terminal).is_some_and(|t| t.status.may_transact())).await;
+            let known = ctx
+                .pipeline
+                .read(move |e| {
+                    e.terminal(&terminal)
+                        .is_some_and(|t| t.status.may_transact())
+                })
+                .await;
             let rc = match known {
                 Ok(true) => ResponseCode::Approved,
                 Ok(false) => ResponseCode::NotPermittedToTerminal,
                 Err(_) => ResponseCode::SystemMalfunction,
             };
-            tracing::debug!(?code, code_39 = rc.iso(), "answer a network management request");
+            tracing::debug!(
+                ?code,
+                code_39 = rc.iso(),
+                "answer a network management request"
+            );
             ResponseValues::rejected(response_mti, rc)
         }
-        Ok(Parsed::Settle { terminal, key, totals }) => match ctx.pipeline.settle(terminal, key, totals).await {
+        Ok(Parsed::Settle {
+            terminal,
+            key,
+            totals,
+        }) => match ctx.pipeline.settle(terminal, key, totals).await {
             Ok(a) => ResponseValues::rejected(response_mti, a.code),
             Err(_) => ResponseValues::rejected(response_mti, ResponseCode::SystemMalfunction),
         },
@@ -168,7 +187,10 @@ async fn decide(req: Request, msg: &iso8583::Message<'_>, ctx: &LinkContext) -> 
         Begin::Answer(answer) => answer,
         Begin::Forward(forward) => {
             let result = upstream.forward(msg, &forward).await;
-            ctx.pipeline.finish(req, forward, result, upstream.policy).await.ok()?
+            ctx.pipeline
+                .finish(req, forward, result, upstream.policy)
+                .await
+                .ok()?
         }
     };
     if let Some((stan, transmitted)) = &answer.reverse_upstream {
@@ -179,13 +201,19 @@ async fn decide(req: Request, msg: &iso8583::Message<'_>, ctx: &LinkContext) -> 
 
 /// A message that does not decode is answered 30 when its MTI can be read, with an
 /// answer holding only the MTI and field 39; otherwise it is dropped.
-fn answer_undecodable(body: &[u8], ctx: &LinkContext, e: &iso8583::DecodeError, out: &mut Vec<u8>) -> Option<&'static str> {
+fn answer_undecodable(
+    body: &[u8],
+    ctx: &LinkContext,
+    e: &iso8583::DecodeError,
+    out: &mut Vec<u8>,
+) -> Option<&'static str> {
     tracing::info!(error = %e, "decode a terminal message");
     ctx.metrics.dropped(Dropped::Undecodable);
     let mti = std::str::from_utf8(body.get(..4)?).ok()?;
     let response_mti = iso_map::response_mti(mti)?;
     let mut b = iso8583::MessageBuilder::new();
-    b.set_mti(&response_mti).set(39, ResponseCode::FormatError.iso());
+    b.set_mti(&response_mti)
+        .set(39, ResponseCode::FormatError.iso());
     out.clear();
     b.encode_into(&ctx.spec, out).ok()?;
     Some(ResponseCode::FormatError.iso())

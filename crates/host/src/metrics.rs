@@ -5,8 +5,20 @@ use std::fmt::Write as _;
 use std::sync::atomic::{AtomicU64, Ordering::Relaxed};
 
 /// Latency buckets in microseconds (upper bounds), for request-to-answer time.
-const LATENCY_BUCKETS_US: [u64; 12] =
-    [250, 500, 1_000, 2_000, 5_000, 10_000, 20_000, 50_000, 100_000, 250_000, 1_000_000, u64::MAX];
+const LATENCY_BUCKETS_US: [u64; 12] = [
+    250,
+    500,
+    1_000,
+    2_000,
+    5_000,
+    10_000,
+    20_000,
+    50_000,
+    100_000,
+    250_000,
+    1_000_000,
+    u64::MAX,
+];
 
 /// Why the link closed a connection or dropped a frame without answering.
 #[derive(Clone, Copy, Debug)]
@@ -76,7 +88,10 @@ impl Metrics {
         {
             self.responses[slot].fetch_add(1, Relaxed);
         }
-        let bucket = LATENCY_BUCKETS_US.iter().position(|b| micros <= *b).unwrap_or(11);
+        let bucket = LATENCY_BUCKETS_US
+            .iter()
+            .position(|b| micros <= *b)
+            .unwrap_or(11);
         self.latency[bucket].fetch_add(1, Relaxed);
         self.latency_micros_total.fetch_add(micros, Relaxed);
     }
@@ -84,33 +99,99 @@ impl Metrics {
     pub fn render(&self) -> String {
         let mut out = String::with_capacity(4096);
         let gauge = |out: &mut String, name: &str, help: &str, kind: &str, v: u64| {
-            let _ = writeln!(out, "# HELP {name} {help}\n# TYPE {name} {kind}\n{name} {v}");
+            let _ = writeln!(
+                out,
+                "# HELP {name} {help}\n# TYPE {name} {kind}\n{name} {v}"
+            );
         };
-        gauge(&mut out, "posguard_connections_open", "Terminal link connections open.", "gauge", self.connections_open.load(Relaxed));
-        gauge(&mut out, "posguard_connections_total", "Terminal link connections accepted.", "counter", self.connections_total.load(Relaxed));
-        gauge(&mut out, "posguard_frames_total", "Frames received on the terminal link.", "counter", self.frames_in.load(Relaxed));
-        gauge(&mut out, "posguard_commits_total", "Durable group commits.", "counter", self.commits.load(Relaxed));
-        gauge(&mut out, "posguard_committed_writes_total", "Writes made durable.", "counter", self.committed_writes.load(Relaxed));
-        gauge(&mut out, "posguard_commit_seconds_total", "Time spent in durable commits (us precision).", "counter", self.commit_micros_total.load(Relaxed) / 1_000_000);
-        let _ = writeln!(out, "# HELP posguard_link_dropped_total Frames or connections dropped without an answer.\n# TYPE posguard_link_dropped_total counter");
+        gauge(
+            &mut out,
+            "posguard_connections_open",
+            "Terminal link connections open.",
+            "gauge",
+            self.connections_open.load(Relaxed),
+        );
+        gauge(
+            &mut out,
+            "posguard_connections_total",
+            "Terminal link connections accepted.",
+            "counter",
+            self.connections_total.load(Relaxed),
+        );
+        gauge(
+            &mut out,
+            "posguard_frames_total",
+            "Frames received on the terminal link.",
+            "counter",
+            self.frames_in.load(Relaxed),
+        );
+        gauge(
+            &mut out,
+            "posguard_commits_total",
+            "Durable group commits.",
+            "counter",
+            self.commits.load(Relaxed),
+        );
+        gauge(
+            &mut out,
+            "posguard_committed_writes_total",
+            "Writes made durable.",
+            "counter",
+            self.committed_writes.load(Relaxed),
+        );
+        gauge(
+            &mut out,
+            "posguard_commit_seconds_total",
+            "Time spent in durable commits (us precision).",
+            "counter",
+            self.commit_micros_total.load(Relaxed) / 1_000_000,
+        );
+        let _ = writeln!(
+            out,
+            "# HELP posguard_link_dropped_total Frames or connections dropped without an answer.\n# TYPE posguard_link_dropped_total counter"
+        );
         for (why, label) in DROPPED {
-            let _ = writeln!(out, "posguard_link_dropped_total{{reason=\"{label}\"}} {}", self.dropped[why as usize].load(Relaxed));
+            let _ = writeln!(
+                out,
+                "posguard_link_dropped_total{{reason=\"{label}\"}} {}",
+                self.dropped[why as usize].load(Relaxed)
+            );
         }
-        let _ = writeln!(out, "# HELP posguard_responses_total Answers by ISO response code.\n# TYPE posguard_responses_total counter");
+        let _ = writeln!(
+            out,
+            "# HELP posguard_responses_total Answers by ISO response code.\n# TYPE posguard_responses_total counter"
+        );
         for (slot, count) in self.responses.iter().enumerate() {
             let count = count.load(Relaxed);
             if count > 0 {
-                let _ = writeln!(out, "posguard_responses_total{{code=\"{slot:02}\"}} {count}");
+                let _ = writeln!(
+                    out,
+                    "posguard_responses_total{{code=\"{slot:02}\"}} {count}"
+                );
             }
         }
-        let _ = writeln!(out, "# HELP posguard_answer_latency_seconds Request to answer time.\n# TYPE posguard_answer_latency_seconds histogram");
+        let _ = writeln!(
+            out,
+            "# HELP posguard_answer_latency_seconds Request to answer time.\n# TYPE posguard_answer_latency_seconds histogram"
+        );
         let mut cumulative = 0;
         for (i, bound) in LATENCY_BUCKETS_US.iter().enumerate() {
             cumulative += self.latency[i].load(Relaxed);
-            let le = if *bound == u64::MAX { "+Inf".to_string() } else { format!("{}", *bound as f64 / 1e6) };
-            let _ = writeln!(out, "posguard_answer_latency_seconds_bucket{{le=\"{le}\"}} {cumulative}");
+            let le = if *bound == u64::MAX {
+                "+Inf".to_string()
+            } else {
+                format!("{}", *bound as f64 / 1e6)
+            };
+            let _ = writeln!(
+                out,
+                "posguard_answer_latency_seconds_bucket{{le=\"{le}\"}} {cumulative}"
+            );
         }
-        let _ = writeln!(out, "posguard_answer_latency_seconds_sum {}", self.latency_micros_total.load(Relaxed) as f64 / 1e6);
+        let _ = writeln!(
+            out,
+            "posguard_answer_latency_seconds_sum {}",
+            self.latency_micros_total.load(Relaxed) as f64 / 1e6
+        );
         let _ = writeln!(out, "posguard_answer_latency_seconds_count {cumulative}");
         out
     }

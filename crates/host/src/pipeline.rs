@@ -13,8 +13,8 @@
 
 use crate::metrics::Metrics;
 use engine::{
-    Answer, BatchTotals, Begin, Engine, Forward, ProvisionError, Request, SettleAnswer, UpstreamPolicy,
-    UpstreamResult,
+    Answer, BatchTotals, Begin, Engine, Forward, ProvisionError, Request, SettleAnswer,
+    UpstreamPolicy, UpstreamResult,
 };
 use model::{Card, Merchant, Terminal, TerminalId, TimestampMs, Write};
 use std::sync::Arc;
@@ -39,11 +39,19 @@ pub enum Provision {
 /// A question about the engine's state, answered on the authorizer thread.
 pub type ReadFn = Box<dyn FnOnce(&Engine) + Send>;
 
+// Jobs move through a channel by value; boxing the request would add an allocation per
+// transaction.
+#[allow(clippy::large_enum_variant)]
 enum Job {
     Authorize(Request, oneshot::Sender<Answer>),
     Begin(Request, bool, oneshot::Sender<Begin>),
     Finish(Box<Finish>, oneshot::Sender<Answer>),
-    Settle { terminal: TerminalId, key: String, totals: BatchTotals, reply: oneshot::Sender<SettleAnswer> },
+    Settle {
+        terminal: TerminalId,
+        key: String,
+        totals: BatchTotals,
+        reply: oneshot::Sender<SettleAnswer>,
+    },
     Provision(Provision, oneshot::Sender<Result<(), ProvisionError>>),
     Read(ReadFn),
 }
@@ -55,11 +63,15 @@ struct Finish {
     policy: UpstreamPolicy,
 }
 
+#[allow(clippy::large_enum_variant)]
 enum Reply {
     Answer(oneshot::Sender<Answer>, Answer),
     Begin(oneshot::Sender<Begin>, Begin),
     Settle(oneshot::Sender<SettleAnswer>, SettleAnswer),
-    Provision(oneshot::Sender<Result<(), ProvisionError>>, Result<(), ProvisionError>),
+    Provision(
+        oneshot::Sender<Result<(), ProvisionError>>,
+        Result<(), ProvisionError>,
+    ),
 }
 
 struct Batch {
@@ -79,7 +91,12 @@ pub struct Pipeline {
 
 impl Pipeline {
     /// Starts the authorizer and committer threads.
-    pub fn start(engine: Engine, store: Arc<dyn Store>, metrics: Arc<Metrics>, clock: fn() -> TimestampMs) -> Pipeline {
+    pub fn start(
+        engine: Engine,
+        store: Arc<dyn Store>,
+        metrics: Arc<Metrics>,
+        clock: fn() -> TimestampMs,
+    ) -> Pipeline {
         let (tx, rx) = mpsc::channel(QUEUE_DEPTH_MAX);
         let (commit_tx, commit_rx) = std_mpsc::sync_channel(COMMIT_QUEUE_DEPTH);
         let committer_metrics = metrics.clone();
@@ -96,40 +113,79 @@ impl Pipeline {
 
     pub async fn authorize(&self, req: Request) -> Result<Answer, Closed> {
         let (reply, answer) = oneshot::channel();
-        self.tx.send(Job::Authorize(req, reply)).await.map_err(|_| Closed)?;
+        self.tx
+            .send(Job::Authorize(req, reply))
+            .await
+            .map_err(|_| Closed)?;
         answer.await.map_err(|_| Closed)
     }
 
     /// Starts a request that may go to the upstream issuer (`routed`).
     pub async fn begin(&self, req: Request, routed: bool) -> Result<Begin, Closed> {
         let (reply, answer) = oneshot::channel();
-        self.tx.send(Job::Begin(req, routed, reply)).await.map_err(|_| Closed)?;
+        self.tx
+            .send(Job::Begin(req, routed, reply))
+            .await
+            .map_err(|_| Closed)?;
         answer.await.map_err(|_| Closed)
     }
 
     /// Records what the upstream said about a forwarded request.
-    pub async fn finish(&self, req: Request, forward: Forward, result: UpstreamResult, policy: UpstreamPolicy) -> Result<Answer, Closed> {
+    pub async fn finish(
+        &self,
+        req: Request,
+        forward: Forward,
+        result: UpstreamResult,
+        policy: UpstreamPolicy,
+    ) -> Result<Answer, Closed> {
         let (reply, answer) = oneshot::channel();
-        let job = Job::Finish(Box::new(Finish { req, forward, result, policy }), reply);
+        let job = Job::Finish(
+            Box::new(Finish {
+                req,
+                forward,
+                result,
+                policy,
+            }),
+            reply,
+        );
         self.tx.send(job).await.map_err(|_| Closed)?;
         answer.await.map_err(|_| Closed)
     }
 
-    pub async fn settle(&self, terminal: TerminalId, key: String, totals: BatchTotals) -> Result<SettleAnswer, Closed> {
+    pub async fn settle(
+        &self,
+        terminal: TerminalId,
+        key: String,
+        totals: BatchTotals,
+    ) -> Result<SettleAnswer, Closed> {
         let (reply, answer) = oneshot::channel();
-        self.tx.send(Job::Settle { terminal, key, totals, reply }).await.map_err(|_| Closed)?;
+        self.tx
+            .send(Job::Settle {
+                terminal,
+                key,
+                totals,
+                reply,
+            })
+            .await
+            .map_err(|_| Closed)?;
         answer.await.map_err(|_| Closed)
     }
 
     pub async fn provision(&self, what: Provision) -> Result<Result<(), ProvisionError>, Closed> {
         let (reply, answer) = oneshot::channel();
-        self.tx.send(Job::Provision(what, reply)).await.map_err(|_| Closed)?;
+        self.tx
+            .send(Job::Provision(what, reply))
+            .await
+            .map_err(|_| Closed)?;
         answer.await.map_err(|_| Closed)
     }
 
     /// Runs `f` against the engine's current state (which may include decisions whose
     /// commit is still under way).
-    pub async fn read<T: Send + 'static>(&self, f: impl FnOnce(&Engine) -> T + Send + 'static) -> Result<T, Closed> {
+    pub async fn read<T: Send + 'static>(
+        &self,
+        f: impl FnOnce(&Engine) -> T + Send + 'static,
+    ) -> Result<T, Closed> {
         let (reply, answer) = oneshot::channel();
         let job = Job::Read(Box::new(move |engine| {
             let _ = reply.send(f(engine));
@@ -139,7 +195,12 @@ impl Pipeline {
     }
 }
 
-fn run_authorizer(mut engine: Engine, mut rx: mpsc::Receiver<Job>, commit_tx: std_mpsc::SyncSender<Batch>, clock: fn() -> TimestampMs) {
+fn run_authorizer(
+    mut engine: Engine,
+    mut rx: mpsc::Receiver<Job>,
+    commit_tx: std_mpsc::SyncSender<Batch>,
+    clock: fn() -> TimestampMs,
+) {
     let mut jobs = Vec::with_capacity(BATCH_JOBS_MAX);
     while let Some(first) = rx.blocking_recv() {
         jobs.push(first);
@@ -150,7 +211,10 @@ fn run_authorizer(mut engine: Engine, mut rx: mpsc::Receiver<Job>, commit_tx: st
             }
         }
         let now = clock();
-        let mut batch = Batch { writes: Vec::with_capacity(jobs.len() * 3), replies: Vec::with_capacity(jobs.len()) };
+        let mut batch = Batch {
+            writes: Vec::with_capacity(jobs.len() * 3),
+            replies: Vec::with_capacity(jobs.len()),
+        };
         for job in jobs.drain(..) {
             decide(&mut engine, job, now, &mut batch);
         }
@@ -171,11 +235,22 @@ fn decide(engine: &mut Engine, job: Job, now: TimestampMs, batch: &mut Batch) {
             batch.replies.push(Reply::Begin(reply, begin));
         }
         Job::Finish(f, reply) => {
-            let Finish { req, forward, result, policy } = *f;
-            let answer = engine.finish_forwarded(&req, forward, result, policy, now, &mut batch.writes);
+            let Finish {
+                req,
+                forward,
+                result,
+                policy,
+            } = *f;
+            let answer =
+                engine.finish_forwarded(&req, forward, result, policy, now, &mut batch.writes);
             batch.replies.push(Reply::Answer(reply, answer));
         }
-        Job::Settle { terminal, key, totals, reply } => {
+        Job::Settle {
+            terminal,
+            key,
+            totals,
+            reply,
+        } => {
             let answer = engine.settle(&terminal, &key, totals, now, &mut batch.writes);
             batch.replies.push(Reply::Settle(reply, answer));
         }
@@ -198,12 +273,18 @@ fn run_committer(store: Arc<dyn Store>, rx: std_mpsc::Receiver<Batch>, metrics: 
             let started = Instant::now();
             if let Err(e) = store.commit(&batch.writes) {
                 tracing::error!(error = %e, writes = batch.writes.len(), "commit a batch of decisions; stopping so that memory and disk cannot disagree");
-                eprintln!("posguard: commit failed ({e}); stopping. Nothing uncommitted was acknowledged; restart to resume.");
+                eprintln!(
+                    "posguard: commit failed ({e}); stopping. Nothing uncommitted was acknowledged; restart to resume."
+                );
                 std::process::exit(70);
             }
             metrics.commits.fetch_add(1, Relaxed);
-            metrics.committed_writes.fetch_add(batch.writes.len() as u64, Relaxed);
-            metrics.commit_micros_total.fetch_add(started.elapsed().as_micros() as u64, Relaxed);
+            metrics
+                .committed_writes
+                .fetch_add(batch.writes.len() as u64, Relaxed);
+            metrics
+                .commit_micros_total
+                .fetch_add(started.elapsed().as_micros() as u64, Relaxed);
         }
         for reply in batch.replies {
             // A receiver that went away (client disconnected) is fine: the decision is durable.

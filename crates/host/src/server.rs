@@ -25,7 +25,10 @@ pub enum StartError {
     #[error("{0}")]
     Keys(#[from] KeyFileError),
     #[error("load the field spec {spec}: {error}")]
-    Spec { spec: String, error: iso8583::SpecError },
+    Spec {
+        spec: String,
+        error: iso8583::SpecError,
+    },
     #[error("link.framing must be binary2 or ascii4, not {0:?}")]
     Framing(String),
     #[error("link.default_currency {0} is not an ISO 4217 numeric code")]
@@ -33,7 +36,11 @@ pub enum StartError {
     #[error("{0}")]
     Upstream(#[from] crate::upstream::UpstreamError),
     #[error("bind {what} on {addr}: {error}")]
-    Bind { what: &'static str, addr: String, error: std::io::Error },
+    Bind {
+        what: &'static str,
+        addr: String,
+        error: std::io::Error,
+    },
 }
 
 /// Everything the edges share.
@@ -58,7 +65,9 @@ pub struct Running {
 }
 
 pub fn now_ms() -> TimestampMs {
-    let now = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap_or_default();
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap_or_default();
     i64::try_from(now.as_millis()).unwrap_or(i64::MAX)
 }
 
@@ -66,7 +75,10 @@ pub fn load_spec(name: &str) -> Result<Spec, StartError> {
     match name {
         "posguard-ascii" => Ok(Spec::posguard_ascii()),
         "posguard-binary" => Ok(Spec::posguard_binary()),
-        path => Spec::load(path).map_err(|error| StartError::Spec { spec: path.to_owned(), error }),
+        path => Spec::load(path).map_err(|error| StartError::Spec {
+            spec: path.to_owned(),
+            error,
+        }),
     }
 }
 
@@ -76,7 +88,10 @@ fn framing(config: &Config) -> Result<FrameFormat, StartError> {
         "ascii4" => LengthPrefix::Ascii4,
         other => return Err(StartError::Framing(other.to_owned())),
     };
-    Ok(FrameFormat { prefix, header_bytes: config.link.header_bytes })
+    Ok(FrameFormat {
+        prefix,
+        header_bytes: config.link.header_bytes,
+    })
 }
 
 pub fn sha256_hex(text: &str) -> String {
@@ -91,7 +106,12 @@ fn ensure_admin_token(store: &dyn Store) -> Result<Option<String>, store::StoreE
     let mut secret = [0u8; 24];
     rand::rng().fill_bytes(&mut secret);
     let token = format!("pgt_{}", hex::encode(secret));
-    let record = ApiToken { id: "admin".into(), sha256_hex: sha256_hex(&token), role: "admin".into(), created_ms: now_ms() };
+    let record = ApiToken {
+        id: "admin".into(),
+        sha256_hex: sha256_hex(&token),
+        role: "admin".into(),
+        created_ms: now_ms(),
+    };
     store.commit(&[Write::ApiToken(record)])?;
     Ok(Some(token))
 }
@@ -99,7 +119,10 @@ fn ensure_admin_token(store: &dyn Store) -> Result<Option<String>, store::StoreE
 /// Opens the store, rebuilds the engine and starts listening. Must run inside a
 /// multi-threaded tokio runtime.
 pub async fn start(config: Config) -> Result<Running, StartError> {
-    std::fs::create_dir_all(&config.data_dir).map_err(|e| KeyFileError::Io { path: config.data_dir.display().to_string(), source: e })?;
+    std::fs::create_dir_all(&config.data_dir).map_err(|e| KeyFileError::Io {
+        path: config.data_dir.display().to_string(),
+        source: e,
+    })?;
     // The store's calls block (the PostgreSQL client runs its own runtime): open and
     // load it off the async workers.
     let url = config.store_url();
@@ -110,7 +133,12 @@ pub async fn start(config: Config) -> Result<Running, StartError> {
         Ok::<_, store::StoreError>((store, token, snapshot))
     })
     .await
-    .map_err(|e| StartError::Store(store::StoreError::new(store::StoreErrorKind::Io, format!("open the store: {e}"))))??;
+    .map_err(|e| {
+        StartError::Store(store::StoreError::new(
+            store::StoreErrorKind::Io,
+            format!("open the store: {e}"),
+        ))
+    })??;
     let keys = Arc::new(CardKeys::load_or_create(&config.data_dir.join("keys"))?);
     let spec = load_spec(&config.link.spec)?;
     let framing = framing(&config)?;
@@ -118,17 +146,38 @@ pub async fn start(config: Config) -> Result<Running, StartError> {
     if currency.0 == 0 || currency.0 > 999 {
         return Err(StartError::Currency(currency.0));
     }
-    let engine = Engine::new(snapshot, &EngineConfig { utc_offset_secs: config.utc_offset_minutes * 60 });
+    let engine = Engine::new(
+        snapshot,
+        &EngineConfig {
+            utc_offset_secs: config.utc_offset_minutes * 60,
+        },
+    );
     let metrics = Arc::new(Metrics::default());
     let pipeline = Pipeline::start(engine, store.clone(), metrics.clone(), now_ms);
     let bind = |what: &'static str, addr: &str| {
         let addr = addr.to_owned();
-        async move { TcpListener::bind(&addr).await.map_err(|error| StartError::Bind { what, addr, error }) }
+        async move {
+            TcpListener::bind(&addr)
+                .await
+                .map_err(|error| StartError::Bind { what, addr, error })
+        }
     };
     let link_listener = bind("the terminal link", &config.link.listen).await?;
     let http_listener = bind("the HTTP API", &config.http.listen).await?;
-    let link_addr = link_listener.local_addr().map_err(|error| StartError::Bind { what: "the terminal link", addr: config.link.listen.clone(), error })?;
-    let http_addr = http_listener.local_addr().map_err(|error| StartError::Bind { what: "the HTTP API", addr: config.http.listen.clone(), error })?;
+    let link_addr = link_listener
+        .local_addr()
+        .map_err(|error| StartError::Bind {
+            what: "the terminal link",
+            addr: config.link.listen.clone(),
+            error,
+        })?;
+    let http_addr = http_listener
+        .local_addr()
+        .map_err(|error| StartError::Bind {
+            what: "the HTTP API",
+            addr: config.http.listen.clone(),
+            error,
+        })?;
     let upstream = match &config.upstream {
         Some(u) => Some(crate::upstream::Upstream::start(u)?),
         None => None,
@@ -146,8 +195,21 @@ pub async fn start(config: Config) -> Result<Running, StartError> {
         upstream: upstream.clone(),
     });
     tokio::spawn(link::serve(link_listener, link_ctx));
-    let app = Arc::new(App { store, pipeline, keys, metrics, config, upstream, token_hashes: Default::default() });
+    let app = Arc::new(App {
+        store,
+        pipeline,
+        keys,
+        metrics,
+        config,
+        upstream,
+        token_hashes: Default::default(),
+    });
     tokio::spawn(crate::http::serve(http_listener, app.clone()));
     tracing::info!(%link_addr, %http_addr, "posguard is serving");
-    Ok(Running { app, link_addr, http_addr, new_admin_token })
+    Ok(Running {
+        app,
+        link_addr,
+        http_addr,
+        new_admin_token,
+    })
 }

@@ -72,14 +72,18 @@ impl Upstream {
             "ascii4" => LengthPrefix::Ascii4,
             other => return Err(UpstreamError::Framing(other.to_owned())),
         };
-        let spec = crate::server::load_spec(&config.spec).map_err(|e| UpstreamError::Spec(e.to_string()))?;
+        let spec = crate::server::load_spec(&config.spec)
+            .map_err(|e| UpstreamError::Spec(e.to_string()))?;
         let (outgoing, rx) = mpsc::channel(OUTGOING_QUEUE_DEPTH);
         let upstream = Arc::new(Upstream {
             outgoing,
             waiting: Arc::default(),
             connected: Arc::default(),
             spec: Arc::new(spec),
-            framing: FrameFormat { prefix, header_bytes: 0 },
+            framing: FrameFormat {
+                prefix,
+                header_bytes: 0,
+            },
             timeout: Duration::from_millis(config.timeout_ms),
             bins: config.bins.clone(),
             policy,
@@ -99,14 +103,27 @@ impl Upstream {
     pub fn routes(&self, req: &Request) -> bool {
         match &req.card {
             None => true,
-            Some(card) => self.bins.is_empty() || self.bins.iter().any(|b| card.masked.0.starts_with(b.as_str())),
+            Some(card) => {
+                self.bins.is_empty()
+                    || self
+                        .bins
+                        .iter()
+                        .any(|b| card.masked.0.starts_with(b.as_str()))
+            }
         }
     }
 
     /// Forwards a terminal's request and returns the upstream's decision. A timeout
     /// sends a reversal upstream and counts as unavailable.
     pub async fn forward(&self, msg: &Message<'_>, forward: &Forward) -> UpstreamResult {
-        let Some((body, key)) = self.build(msg, msg.mti().as_ref(), forward.original.as_ref().map(|o| (o.stan.as_str(), o.transmitted.as_str()))) else {
+        let Some((body, key)) = self.build(
+            msg,
+            msg.mti().as_ref(),
+            forward
+                .original
+                .as_ref()
+                .map(|o| (o.stan.as_str(), o.transmitted.as_str())),
+        ) else {
             return UpstreamResult::Unavailable;
         };
         match self.call(body, key).await {
@@ -114,7 +131,10 @@ impl Upstream {
             Err(CallError::Unavailable) => UpstreamResult::Unavailable,
             Err(CallError::Timeout) => {
                 tracing::warn!(stan = %forward.draft.stan, terminal = %forward.draft.terminal_id, "upstream answer too late; reversing it upstream");
-                let original = (forward.draft.stan.as_str(), forward.draft.transmitted.as_str());
+                let original = (
+                    forward.draft.stan.as_str(),
+                    forward.draft.transmitted.as_str(),
+                );
                 self.reverse(msg, original);
                 UpstreamResult::Unavailable
             }
@@ -124,7 +144,9 @@ impl Upstream {
     /// Sends a reversal advice (0420) for `original` (its STAN and field 7) upstream,
     /// in the background, retrying until it is acknowledged.
     pub fn reverse(self: &Upstream, msg: &Message<'_>, original: (&str, &str)) {
-        let Some((body, key)) = self.build(msg, "0420", Some(original)) else { return };
+        let Some((body, key)) = self.build(msg, "0420", Some(original)) else {
+            return;
+        };
         let this = Upstream {
             outgoing: self.outgoing.clone(),
             waiting: self.waiting.clone(),
@@ -149,8 +171,17 @@ impl Upstream {
     /// The upstream request: the terminal's fields (card data included: the issuer needs
     /// it), the MTI given, and field 90 naming the original when there is one. Returns
     /// the encoded body and the key its answer will carry.
-    fn build(&self, msg: &Message<'_>, mti: &str, original: Option<(&str, &str)>) -> Option<(Vec<u8>, String)> {
-        let values: Vec<(u8, String)> = msg.fields().filter(|n| *n != 37 && *n != 90).filter_map(|n| msg.field_str(n).map(|v| (n, v.into_owned()))).collect();
+    fn build(
+        &self,
+        msg: &Message<'_>,
+        mti: &str,
+        original: Option<(&str, &str)>,
+    ) -> Option<(Vec<u8>, String)> {
+        let values: Vec<(u8, String)> = msg
+            .fields()
+            .filter(|n| *n != 37 && *n != 90)
+            .filter_map(|n| msg.field_str(n).map(|v| (n, v.into_owned())))
+            .collect();
         let f90 = original.map(|(stan, f7)| format!("0200{stan:0>6}{f7:0>10}{:022}", 0));
         let mut b = MessageBuilder::new();
         b.set_mti(mti);
@@ -165,7 +196,12 @@ impl Upstream {
             tracing::warn!(error = %e, "encode a request for the upstream");
             return None;
         }
-        let field = |n: u8| values.iter().find(|(k, _)| *k == n).map_or("", |(_, v)| v.as_str());
+        let field = |n: u8| {
+            values
+                .iter()
+                .find(|(k, _)| *k == n)
+                .map_or("", |(_, v)| v.as_str())
+        };
         let key = reply_key(&iso_map::response_mti(mti)?, field(41), field(11), field(7));
         Some((body, key))
     }
@@ -179,7 +215,10 @@ impl Upstream {
             return Err(CallError::Unavailable);
         }
         let (tx, rx) = oneshot::channel();
-        self.waiting.lock().expect("waiting map lock").insert(key.clone(), tx);
+        self.waiting
+            .lock()
+            .expect("waiting map lock")
+            .insert(key.clone(), tx);
         if self.outgoing.send(frame).await.is_err() {
             self.waiting.lock().expect("waiting map lock").remove(&key);
             return Err(CallError::Unavailable);
@@ -196,21 +235,32 @@ impl Upstream {
 }
 
 fn reply_key(response_mti: &str, terminal: &str, stan: &str, transmitted: &str) -> String {
-    format!("{response_mti}:{}:{stan}:{transmitted}", terminal.trim_end())
+    format!(
+        "{response_mti}:{}:{stan}:{transmitted}",
+        terminal.trim_end()
+    )
 }
 
 /// The upstream's answer as a decision: field 39, 38 and the balance in 54.
 fn decision(reply: &Reply) -> UpstreamResult {
     let Some(code) = ResponseCode::from_iso(reply.code()) else {
         // A code posguard does not know is a decline it cannot name: do not honour.
-        return UpstreamResult::Answered { code: ResponseCode::DoNotHonour, auth_code: None, balance_minor: None };
+        return UpstreamResult::Answered {
+            code: ResponseCode::DoNotHonour,
+            auth_code: None,
+            balance_minor: None,
+        };
     };
     let balance_minor = reply.get(54).and_then(|b| {
         let (sign, digits) = (b.get(7..8)?, b.get(8..20)?);
         let value: i64 = digits.parse().ok()?;
         Some(if sign == "D" { -value } else { value })
     });
-    UpstreamResult::Answered { code, auth_code: reply.get(38).map(str::to_owned), balance_minor }
+    UpstreamResult::Answered {
+        code,
+        auth_code: reply.get(38).map(str::to_owned),
+        balance_minor,
+    }
 }
 
 /// Connects, writes queued requests, reads answers and hands each to its waiter;
@@ -240,7 +290,11 @@ async fn manage(addr: String, mut outgoing: mpsc::Receiver<Vec<u8>>, up: Arc<Ups
     }
 }
 
-async fn serve_connection(stream: TcpStream, outgoing: &mut mpsc::Receiver<Vec<u8>>, up: &Upstream) {
+async fn serve_connection(
+    stream: TcpStream,
+    outgoing: &mut mpsc::Receiver<Vec<u8>>,
+    up: &Upstream,
+) {
     let (mut reader, mut writer) = stream.into_split();
     let mut buf = Vec::with_capacity(READ_CHUNK_BYTES);
     let mut chunk = [0u8; READ_CHUNK_BYTES];
@@ -278,9 +332,20 @@ fn dispatch(buf: &mut Vec<u8>, up: &Upstream) -> bool {
         };
         match up.spec.decode(&buf[frame.body.clone()]) {
             Ok(msg) => {
-                let fields = msg.fields().filter_map(|n| msg.field_str(n).map(|v| (n, v.into_owned()))).collect();
-                let reply = Reply { mti: msg.mti().into_owned(), fields };
-                let key = reply_key(&reply.mti, reply.get(41).unwrap_or(""), reply.get(11).unwrap_or(""), reply.get(7).unwrap_or(""));
+                let fields = msg
+                    .fields()
+                    .filter_map(|n| msg.field_str(n).map(|v| (n, v.into_owned())))
+                    .collect();
+                let reply = Reply {
+                    mti: msg.mti().into_owned(),
+                    fields,
+                };
+                let key = reply_key(
+                    &reply.mti,
+                    reply.get(41).unwrap_or(""),
+                    reply.get(11).unwrap_or(""),
+                    reply.get(7).unwrap_or(""),
+                );
                 match up.waiting.lock().expect("waiting map lock").remove(&key) {
                     Some(waiter) => drop(waiter.send(reply)),
                     None => tracing::info!(%key, "an upstream answer nobody waits for (too late)"),
@@ -291,5 +356,3 @@ fn dispatch(buf: &mut Vec<u8>, up: &Upstream) -> bool {
         buf.drain(..frame.consumed);
     }
 }
-
-

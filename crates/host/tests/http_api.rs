@@ -20,24 +20,38 @@ const ALL_PANS: [&str; 4] = [PAN, PAN_POOR, PAN_LUHN_BAD, PAN_UNKNOWN];
 async fn start(tag: &str, backend: Backend) -> Option<(host::Running, Api)> {
     let config = common::config(tag, backend)?;
     let running = host::start(config).await.expect("start posguard");
-    let token = running.new_admin_token.clone().expect("a fresh store makes an admin token");
+    let token = running
+        .new_admin_token
+        .clone()
+        .expect("a fresh store makes an admin token");
     let api = Api::new(running.http_addr, Some(token));
     Some((running, api))
 }
 
 fn purchase(amount: i64, pan: &str) -> Value {
-    json!({"terminal_id": "T1", "kind": "purchase", "amount_minor": amount, "currency": "CNY", "pan": pan})
+    json!({
+        "terminal_id": "T1", "kind": "purchase", "amount_minor": amount, "currency": "CNY",
+        "pan": pan,
+    })
 }
 
 async fn provision(api: &Api) -> String {
-    let r = api.post("/v1/merchants", &json!({"id": "M1", "name": "Corner Shop", "mcc": "5411", "currency": "CNY", "fee_bps": 100})).await;
+    let merchant = json!({
+        "id": "M1", "name": "Corner Shop", "mcc": "5411", "currency": "CNY", "fee_bps": 100,
+    });
+    let r = api.post("/v1/merchants", &merchant).await;
     assert_eq!(r.status, 200, "{}", r.text());
     assert_eq!(r.json()["currency"], 156);
-    let r = api.post("/v1/terminals", &json!({"id": "T1", "merchant_id": "M1"})).await;
+    let r = api
+        .post("/v1/terminals", &json!({"id": "T1", "merchant_id": "M1"}))
+        .await;
     assert_eq!(r.status, 200, "{}", r.text());
     assert_eq!(r.json()["status"], "active");
     let card = |pan: &str, limit: i64| {
-        json!({"pan": pan, "expiry": "3012", "currency": 156, "limit_minor": limit, "daily_limit_minor": 500_000})
+        json!({
+            "pan": pan, "expiry": "3012", "currency": 156, "limit_minor": limit,
+            "daily_limit_minor": 500_000,
+        })
     };
     let r = api.post("/v1/cards", &card(PAN_POOR, 1_000)).await;
     assert_eq!(r.status, 200, "{}", r.text());
@@ -52,76 +66,140 @@ async fn provision(api: &Api) -> String {
 async fn available(api: &Api, token: &str) -> i64 {
     let r = api.get(&format!("/v1/cards/{token}")).await;
     assert_eq!(r.status, 200, "{}", r.text());
-    r.json()["available_minor"].as_i64().expect("available_minor")
+    r.json()["available_minor"]
+        .as_i64()
+        .expect("available_minor")
+}
+
+/// Posts a transaction and expects an answer (HTTP 200, approved or not).
+async fn txn(api: &Api, key: &str, body: &Value) -> Value {
+    let r = api.post_idem("/v1/transactions", key, body).await;
+    assert_eq!(r.status, 200, "{}", r.text());
+    r.json()
 }
 
 async fn scenario(backend: Backend) {
-    let Some((_running, api)) = start("httpscenario", backend).await else { return };
+    let Some((_running, api)) = start("httpscenario", backend).await else {
+        return;
+    };
     let token = provision(&api).await;
+    let sale_id = purchase_exactly_once(&api, &token).await;
+    declines_are_answers(&api).await;
+    refunds_stay_within_the_capture(&api, &sale_id).await;
+    reversal_gives_the_money_back(&api, &token).await;
+    search(&api, &token).await;
+    settle_and_verify(&api).await;
+    no_clear_pan(&api);
+}
 
-    // Approved, then repeated with the same key: same answer, no second effect.
-    let first = api.post_idem("/v1/transactions", "k-1", &purchase(12_345, PAN)).await;
-    assert_eq!(first.status, 200, "{}", first.text());
-    let a = first.json();
-    assert_eq!((a["approved"].clone(), a["response_code"].clone()), (json!(true), json!("00")));
+/// Approved, then repeated with the same key: same answer, no second effect.
+async fn purchase_exactly_once(api: &Api, token: &str) -> String {
+    let a = txn(api, "k-1", &purchase(12_345, PAN)).await;
+    assert_eq!(
+        (&a["approved"], &a["response_code"]),
+        (&json!(true), &json!("00")),
+        "{a}"
+    );
     assert_eq!(a["duplicate"], false);
-    let sale_id = a["txn_id"].as_str().expect("txn_id").to_owned();
-    assert_eq!(available(&api, &token).await, 100_000 - 12_345);
-    let again = api.post_idem("/v1/transactions", "k-1", &purchase(12_345, PAN)).await.json();
+    assert_eq!(available(api, token).await, 100_000 - 12_345);
+    let again = txn(api, "k-1", &purchase(12_345, PAN)).await;
     assert_eq!(again["duplicate"], true);
-    assert_eq!((&again["txn_id"], &again["auth_code"]), (&a["txn_id"], &a["auth_code"]));
-    assert_eq!(available(&api, &token).await, 100_000 - 12_345);
-    let reused = api.post_idem("/v1/transactions", "k-1", &purchase(999, PAN)).await;
-    assert_eq!((reused.status, reused.error_code()), (409, "idempotency_key_reused".into()));
-    let other_card = api.post_idem("/v1/transactions", "k-1", &purchase(12_345, PAN_POOR)).await;
+    assert_eq!(
+        (&again["txn_id"], &again["auth_code"]),
+        (&a["txn_id"], &a["auth_code"])
+    );
+    assert_eq!(available(api, token).await, 100_000 - 12_345);
+    let reused = api
+        .post_idem("/v1/transactions", "k-1", &purchase(999, PAN))
+        .await;
+    assert_eq!(
+        (reused.status, reused.error_code()),
+        (409, "idempotency_key_reused".into())
+    );
+    let other_card = api
+        .post_idem("/v1/transactions", "k-1", &purchase(12_345, PAN_POOR))
+        .await;
     assert_eq!(other_card.status, 409, "{}", other_card.text());
+    a["txn_id"].as_str().expect("txn_id").to_owned()
+}
 
-    // Declines are answers, with their ISO codes.
-    for (key, pan, code) in [("k-2", PAN_POOR, "51"), ("k-3", PAN_LUHN_BAD, "14"), ("k-4", PAN_UNKNOWN, "14")] {
-        let r = api.post_idem("/v1/transactions", key, &purchase(5_000, pan)).await;
-        assert_eq!(r.status, 200, "{}", r.text());
-        let a = r.json();
-        assert_eq!((a["response_code"].as_str(), a["approved"].as_bool()), (Some(code), Some(false)), "{a}");
-        assert!(!a["message"].as_str().unwrap_or("").is_empty() && !a["message_zh"].as_str().unwrap_or("").is_empty());
+async fn declines_are_answers(api: &Api) {
+    let cases = [
+        ("k-2", PAN_POOR, "51"),
+        ("k-3", PAN_LUHN_BAD, "14"),
+        ("k-4", PAN_UNKNOWN, "14"),
+    ];
+    for (key, pan, code) in cases {
+        let a = txn(api, key, &purchase(5_000, pan)).await;
+        let got = (a["response_code"].as_str(), a["approved"].as_bool());
+        assert_eq!(got, (Some(code), Some(false)), "{a}");
+        assert!(
+            a["message"].is_string() && a["message_zh"].is_string(),
+            "{a}"
+        );
     }
+}
 
-    // Refunds: never more than the capture.
-    let refund = |amount: i64| json!({"terminal_id": "T1", "kind": "refund", "amount_minor": amount, "original_id": sale_id});
-    let over = api.post_idem("/v1/transactions", "k-5", &refund(20_000)).await.json();
-    assert_eq!((over["response_code"].as_str(), over["reason"].as_str()), (Some("13"), Some("refund_exceeds_capture")));
-    let ok = api.post_idem("/v1/transactions", "k-6", &refund(345)).await.json();
+async fn refunds_stay_within_the_capture(api: &Api, sale_id: &str) {
+    let refund = |amount: i64| {
+        json!({
+            "terminal_id": "T1", "kind": "refund", "amount_minor": amount,
+            "original_id": sale_id,
+        })
+    };
+    let over = txn(api, "k-5", &refund(20_000)).await;
+    let got = (over["response_code"].as_str(), over["reason"].as_str());
+    assert_eq!(got, (Some("13"), Some("refund_exceeds_capture")));
+    let ok = txn(api, "k-6", &refund(345)).await;
     assert_eq!(ok["response_code"], "00", "{ok}");
+}
 
-    // A reversal undoes a sale and gives the money back.
-    let before = available(&api, &token).await;
-    let sale = api.post_idem("/v1/transactions", "k-7", &purchase(1_000, PAN)).await.json();
+async fn reversal_gives_the_money_back(api: &Api, token: &str) {
+    let before = available(api, token).await;
+    let sale = txn(api, "k-7", &purchase(1_000, PAN)).await;
     let id = sale["txn_id"].as_str().expect("txn_id").to_owned();
-    assert_eq!(available(&api, &token).await, before - 1_000);
-    let rev = api.post_idem(&format!("/v1/transactions/{id}/reversal"), "r-1", &json!({})).await;
-    assert_eq!(rev.status, 200, "{}", rev.text());
-    assert_eq!(rev.json()["response_code"], "00");
-    let rev_again = api.post_idem(&format!("/v1/transactions/{id}/reversal"), "r-1", &json!({})).await.json();
+    assert_eq!(available(api, token).await, before - 1_000);
+    let path = format!("/v1/transactions/{id}/reversal");
+    let rev = api.post_idem(&path, "r-1", &json!({})).await;
+    assert_eq!(
+        (rev.status, rev.json()["response_code"].as_str()),
+        (200, Some("00"))
+    );
+    let rev_again = api.post_idem(&path, "r-1", &json!({})).await.json();
     assert_eq!(rev_again["duplicate"], true);
-    assert_eq!(available(&api, &token).await, before);
+    assert_eq!(available(api, token).await, before);
     let detail = api.get(&format!("/v1/transactions/{id}")).await.json();
     assert_eq!(detail["status"], "reversed");
     assert_eq!(detail["masked_pan"], "476173******0010");
-    assert!(detail["entries"].as_array().is_some_and(|e| !e.is_empty()), "{detail}");
+    assert!(
+        detail["entries"].as_array().is_some_and(|e| !e.is_empty()),
+        "{detail}"
+    );
+}
 
-    search(&api, &token).await;
-
-    // Batch totals: the sale (12345) and the refund (345); the reversed sale is out.
-    let totals = json!({"terminal_id": "T1", "key": "batch-1", "debit_count": 1, "debit_minor": 12_345, "credit_count": 1, "credit_minor": 345});
+/// Batch totals: the sale (12345) and the refund (345); the reversed sale is out.
+async fn settle_and_verify(api: &Api) {
+    let totals = json!({
+        "terminal_id": "T1", "key": "batch-1",
+        "debit_count": 1, "debit_minor": 12_345, "credit_count": 1, "credit_minor": 345,
+    });
     let s = api.post("/v1/settlements", &totals).await;
-    assert_eq!(s.status, 200, "{}", s.text());
-    assert_eq!((s.json()["response_code"].as_str(), s.json()["balanced"].as_bool()), (Some("00"), Some(true)), "{}", s.text());
+    let answer = s.json();
+    let got = (
+        s.status,
+        answer["response_code"].as_str(),
+        answer["balanced"].as_bool(),
+    );
+    assert_eq!(got, (200, Some("00"), Some(true)), "{answer}");
 
     let report = api.get("/v1/ledger/verify").await.json();
-    assert_eq!(report["ok"], true, "{report}");
-    assert_eq!(report["problem_count"], 0);
-    assert!(report["currency_sums"].as_object().is_some_and(|m| m.values().all(|v| v == 0)), "{report}");
-
-    no_clear_pan(&api);
+    assert_eq!(
+        (&report["ok"], &report["problem_count"]),
+        (&json!(true), &json!(0)),
+        "{report}"
+    );
+    let sums = report["currency_sums"].as_object().expect("currency_sums");
+    assert!(sums.values().all(|v| v == 0), "{report}");
 }
 
 async fn search(api: &Api, token: &str) {
@@ -129,21 +207,40 @@ async fn search(api: &Api, token: &str) {
     let items = all["items"].as_array().expect("items").clone();
     assert_eq!(items.len(), 8, "{all}");
     assert!(all["next_after_id"].is_null());
-    let declined = api.get("/v1/transactions?terminal_id=T1&status=declined").await.json();
+    let declined = api
+        .get("/v1/transactions?terminal_id=T1&status=declined")
+        .await
+        .json();
     let declined = declined["items"].as_array().expect("items").clone();
     assert!(declined.len() == 4 && declined.iter().all(|t| t["status"] == "declined"));
     let by_code = api.get("/v1/transactions?response_code=51").await.json();
     assert_eq!(by_code["items"].as_array().map(Vec::len), Some(1));
-    let mine = api.get(&format!("/v1/transactions?card_token={token}&kind=purchase")).await.json();
+    let mine = api
+        .get(&format!(
+            "/v1/transactions?card_token={token}&kind=purchase"
+        ))
+        .await
+        .json();
     let mine = mine["items"].as_array().expect("items").clone();
-    assert!(mine.len() >= 2 && mine.iter().all(|t| t["card_token"] == token && t["kind"] == "purchase"));
+    assert!(
+        mine.len() >= 2
+            && mine
+                .iter()
+                .all(|t| t["card_token"] == token && t["kind"] == "purchase")
+    );
 
     // Pages of two add up to the whole list, in order.
     let mut seen = Vec::new();
     let mut path = "/v1/transactions?terminal_id=T1&limit=2".to_owned();
     loop {
         let page = api.get(&path).await.json();
-        seen.extend(page["items"].as_array().expect("items").iter().map(|t| t["id"].clone()));
+        seen.extend(
+            page["items"]
+                .as_array()
+                .expect("items")
+                .iter()
+                .map(|t| t["id"].clone()),
+        );
         match page["next_after_id"].as_str() {
             Some(next) => path = format!("/v1/transactions?terminal_id=T1&limit=2&after_id={next}"),
             None => break,
@@ -152,7 +249,14 @@ async fn search(api: &Api, token: &str) {
     let ids: Vec<Value> = items.iter().map(|t| t["id"].clone()).collect();
     assert_eq!(seen, ids);
 
-    for bad in ["limit=0", "limit=x", "status=lost", "from_ms=yesterday", "after_id=-1", "nonsense=1"] {
+    for bad in [
+        "limit=0",
+        "limit=x",
+        "status=lost",
+        "from_ms=yesterday",
+        "after_id=-1",
+        "nonsense=1",
+    ] {
         let r = api.get(&format!("/v1/transactions?{bad}")).await;
         assert_eq!(r.status, 400, "{bad}: {}", r.text());
     }
@@ -186,58 +290,158 @@ async fn every_route_but_healthz_needs_a_known_bearer_token() {
             continue;
         }
         let path = path.replace("{id}", "1").replace("{token}", "ab");
-        for client in [anonymous.clone(), api.with_token(Some("pgt_not_a_real_token"))] {
+        for client in [
+            anonymous.clone(),
+            api.with_token(Some("pgt_not_a_real_token")),
+        ] {
             let r = client.send(method, &path, &[], None).await;
-            assert_eq!((r.status, r.error_code()), (401, "unauthorized".into()), "{method} {path}");
+            assert_eq!(
+                (r.status, r.error_code()),
+                (401, "unauthorized".into()),
+                "{method} {path}"
+            );
             assert!(r.json()["error"]["message_zh"].is_string());
         }
     }
     // The scheme is case-insensitive (RFC 9110); other schemes are not bearer tokens.
     let token = api.token.clone().expect("a token");
-    let r = anonymous.send("GET", "/v1/merchants", &[("Authorization", &format!("bearer {token}"))], None).await;
+    let r = anonymous
+        .send(
+            "GET",
+            "/v1/merchants",
+            &[("Authorization", &format!("bearer {token}"))],
+            None,
+        )
+        .await;
     assert_eq!(r.status, 200, "{}", r.text());
-    let r = anonymous.send("GET", "/v1/merchants", &[("Authorization", &format!("Basic {token}"))], None).await;
+    let r = anonymous
+        .send(
+            "GET",
+            "/v1/merchants",
+            &[("Authorization", &format!("Basic {token}"))],
+            None,
+        )
+        .await;
     assert_eq!(r.status, 401);
     assert_eq!(api.get("/v1/merchants").await.status, 200);
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn bad_requests_get_json_errors() {
-    let (_running, api) = start("httperrors", Backend::Sqlite).await.expect("sqlite");
-    let json_headers = [("Content-Type", "application/json"), ("Idempotency-Key", "e-1")];
-    let r = api.send("POST", "/v1/merchants", &json_headers, Some(b"{\"id\": ")).await;
-    assert_eq!((r.status, r.error_code()), (400, "invalid_json".into()), "{}", r.text());
-    let r = api.send("POST", "/v1/merchants", &json_headers, Some(b"[1, 2]")).await;
+async fn malformed_bodies_get_json_errors() {
+    let (_running, api) = start("httpbodies", Backend::Sqlite).await.expect("sqlite");
+    let json_headers = [
+        ("Content-Type", "application/json"),
+        ("Idempotency-Key", "e-1"),
+    ];
+    let r = api
+        .send("POST", "/v1/merchants", &json_headers, Some(b"{\"id\": "))
+        .await;
+    assert_eq!(
+        (r.status, r.error_code()),
+        (400, "invalid_json".into()),
+        "{}",
+        r.text()
+    );
+    let r = api
+        .send("POST", "/v1/merchants", &json_headers, Some(b"[1, 2]"))
+        .await;
     assert_eq!((r.status, r.error_code()), (400, "invalid_json".into()));
-    let r = api.send("POST", "/v1/merchants", &[("Content-Type", "text/plain")], Some(b"{}")).await;
+    let r = api
+        .send(
+            "POST",
+            "/v1/merchants",
+            &[("Content-Type", "text/plain")],
+            Some(b"{}"),
+        )
+        .await;
     assert_eq!((r.status, r.error_code()), (400, "bad_request".into()));
 
-    let big = format!("{{\"name\": \"{}\"}}", "x".repeat(host::http::BODY_MAX_BYTES + 1024));
-    let r = api.send("POST", "/v1/merchants", &json_headers, Some(big.as_bytes())).await;
-    assert_eq!((r.status, r.error_code()), (413, "payload_too_large".into()));
+    let big = format!(
+        "{{\"name\": \"{}\"}}",
+        "x".repeat(host::http::BODY_MAX_BYTES + 1024)
+    );
+    let r = api
+        .send("POST", "/v1/merchants", &json_headers, Some(big.as_bytes()))
+        .await;
+    assert_eq!(
+        (r.status, r.error_code()),
+        (413, "payload_too_large".into())
+    );
 
-    // Validation names the field, never echoes the value.
-    let r = api.post("/v1/merchants", &json!({"id": "M1", "name": "Shop", "mcc": "54", "currency": "CNY", "fee_bps": 10})).await;
-    assert_eq!((r.status, r.json()["error"]["field"].as_str()), (400, Some("mcc")));
-    let r = api.post("/v1/cards", &json!({"pan": PAN_LUHN_BAD, "expiry": "3012", "currency": "CNY", "limit_minor": 1, "daily_limit_minor": 1})).await;
-    assert_eq!((r.status, r.json()["error"]["field"].as_str()), (400, Some("pan")));
-    let r = api.post("/v1/cards", &json!({"pan": PAN.parse::<u64>().expect("digits"), "expiry": "3012"})).await;
-    assert_eq!((r.status, r.json()["error"]["field"].as_str()), (400, Some("pan")));
-    let r = api.post("/v1/terminals", &json!({"id": "T9", "merchant_id": "NOPE"})).await;
+    no_clear_pan(&api);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn validation_names_the_field_and_never_the_value() {
+    let (_running, api) = start("httpvalid", Backend::Sqlite).await.expect("sqlite");
+    let r = api
+        .post(
+            "/v1/merchants",
+            &json!({"id": "M1", "name": "Shop", "mcc": "54", "currency": "CNY", "fee_bps": 10}),
+        )
+        .await;
+    assert_eq!(
+        (r.status, r.json()["error"]["field"].as_str()),
+        (400, Some("mcc"))
+    );
+    let luhn_bad = json!({
+        "pan": PAN_LUHN_BAD, "expiry": "3012", "currency": "CNY", "limit_minor": 1,
+        "daily_limit_minor": 1,
+    });
+    let r = api.post("/v1/cards", &luhn_bad).await;
+    assert_eq!(
+        (r.status, r.json()["error"]["field"].as_str()),
+        (400, Some("pan"))
+    );
+    let r = api
+        .post(
+            "/v1/cards",
+            &json!({"pan": PAN.parse::<u64>().expect("digits"), "expiry": "3012"}),
+        )
+        .await;
+    assert_eq!(
+        (r.status, r.json()["error"]["field"].as_str()),
+        (400, Some("pan"))
+    );
+    let r = api
+        .post("/v1/terminals", &json!({"id": "T9", "merchant_id": "NOPE"}))
+        .await;
     assert_eq!((r.status, r.error_code()), (404, "unknown_merchant".into()));
-    let r = api.post("/v1/merchants", &json!({"id": "M1", "name": "Shop", "mcc": "5411", "currency": "CNY", "fee_bps": 10, "extra": 1})).await;
+    let extra = json!({
+        "id": "M1", "name": "Shop", "mcc": "5411", "currency": "CNY", "fee_bps": 10, "x": 1,
+    });
+    let r = api.post("/v1/merchants", &extra).await;
     assert_eq!((r.status, r.error_code()), (400, "validation".into()));
 
     // Transactions need an Idempotency-Key.
     let r = api.post("/v1/transactions", &purchase(100, PAN)).await;
-    assert_eq!((r.status, r.json()["error"]["field"].as_str()), (400, Some("Idempotency-Key")));
+    assert_eq!(
+        (r.status, r.json()["error"]["field"].as_str()),
+        (400, Some("Idempotency-Key"))
+    );
     let long_key = "k".repeat(65);
-    let r = api.post_idem("/v1/transactions", &long_key, &purchase(100, PAN)).await;
+    let r = api
+        .post_idem("/v1/transactions", &long_key, &purchase(100, PAN))
+        .await;
     assert_eq!(r.status, 400);
-    let r = api.post_idem("/v1/transactions", "e-2", &json!({"terminal_id": "T1", "kind": "refund", "amount_minor": 5})).await;
-    assert_eq!((r.status, r.json()["error"]["field"].as_str()), (400, Some("original_id")));
+    let r = api
+        .post_idem(
+            "/v1/transactions",
+            "e-2",
+            &json!({"terminal_id": "T1", "kind": "refund", "amount_minor": 5}),
+        )
+        .await;
+    assert_eq!(
+        (r.status, r.json()["error"]["field"].as_str()),
+        (400, Some("original_id"))
+    );
 
-    // Unknown things are 404 with their own codes.
+    no_clear_pan(&api);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn unknown_things_are_404_with_their_own_codes() {
+    let (_running, api) = start("httpunknown", Backend::Sqlite).await.expect("sqlite");
     for (path, code) in [
         ("/v1/transactions/424242", "not_found"),
         ("/v1/transactions/abc", "not_found"),
@@ -249,10 +453,15 @@ async fn bad_requests_get_json_errors() {
         let r = api.get(path).await;
         assert_eq!((r.status, r.error_code()), (404, code.into()), "{path}");
     }
-    let r = api.post_idem("/v1/transactions/424242/reversal", "e-3", &json!({})).await;
+    let r = api
+        .post_idem("/v1/transactions/424242/reversal", "e-3", &json!({}))
+        .await;
     assert_eq!((r.status, r.error_code()), (404, "not_found".into()));
     let r = api.send("DELETE", "/v1/merchants", &[], None).await;
-    assert_eq!((r.status, r.error_code()), (405, "method_not_allowed".into()));
+    assert_eq!(
+        (r.status, r.error_code()),
+        (405, "method_not_allowed".into())
+    );
     no_clear_pan(&api);
 }
 
@@ -260,19 +469,56 @@ async fn bad_requests_get_json_errors() {
 async fn terminal_and_card_status_changes_reach_the_engine() {
     let (_running, api) = start("httpstatus", Backend::Sqlite).await.expect("sqlite");
     let token = provision(&api).await;
-    let r = api.post(&format!("/v1/cards/{token}/status"), &json!({"status": "lost"})).await;
-    assert_eq!((r.status, r.json()["status"].as_str()), (200, Some("lost")), "{}", r.text());
-    let a = api.post_idem("/v1/transactions", "s-1", &purchase(100, PAN)).await.json();
+    let r = api
+        .post(
+            &format!("/v1/cards/{token}/status"),
+            &json!({"status": "lost"}),
+        )
+        .await;
+    assert_eq!(
+        (r.status, r.json()["status"].as_str()),
+        (200, Some("lost")),
+        "{}",
+        r.text()
+    );
+    let a = api
+        .post_idem("/v1/transactions", "s-1", &purchase(100, PAN))
+        .await
+        .json();
     assert_eq!(a["response_code"], "41");
-    let r = api.post("/v1/terminals/T1/status", &json!({"status": "blocked"})).await;
-    assert_eq!((r.status, r.json()["status"].as_str()), (200, Some("blocked")));
-    let a = api.post_idem("/v1/transactions", "s-2", &purchase(100, PAN)).await.json();
-    assert_eq!((a["response_code"].as_str(), a["txn_id"].is_null()), (Some("58"), true), "{a}");
-    let r = api.post("/v1/terminals/T1/status", &json!({"status": "asleep"})).await;
-    assert_eq!((r.status, r.json()["error"]["field"].as_str()), (400, Some("status")));
+    let r = api
+        .post("/v1/terminals/T1/status", &json!({"status": "blocked"}))
+        .await;
+    assert_eq!(
+        (r.status, r.json()["status"].as_str()),
+        (200, Some("blocked"))
+    );
+    let a = api
+        .post_idem("/v1/transactions", "s-2", &purchase(100, PAN))
+        .await
+        .json();
+    assert_eq!(
+        (a["response_code"].as_str(), a["txn_id"].is_null()),
+        (Some("58"), true),
+        "{a}"
+    );
+    let r = api
+        .post("/v1/terminals/T1/status", &json!({"status": "asleep"}))
+        .await;
+    assert_eq!(
+        (r.status, r.json()["error"]["field"].as_str()),
+        (400, Some("status"))
+    );
     let listed = api.get("/v1/terminals?merchant_id=M1").await.json();
     assert_eq!(listed.as_array().map(Vec::len), Some(1));
-    assert_eq!(api.get("/v1/merchants").await.json().as_array().map(Vec::len), Some(1));
+    assert_eq!(
+        api.get("/v1/merchants")
+            .await
+            .json()
+            .as_array()
+            .map(Vec::len),
+        Some(1)
+    );
     no_clear_pan(&api);
 }
 
@@ -289,6 +535,9 @@ async fn openapi_lists_every_route_and_metrics_render() {
     }
     let r = api.get("/metrics").await;
     assert_eq!(r.status, 200);
-    assert!(r.header("content-type").is_some_and(|t| t.starts_with("text/plain")));
+    assert!(
+        r.header("content-type")
+            .is_some_and(|t| t.starts_with("text/plain"))
+    );
     assert!(r.text().contains("# TYPE"), "{}", r.text());
 }

@@ -5,12 +5,12 @@
 mod common;
 
 use common::{Backend, config, start_demo, verify_ledger};
+use host::Running;
 use host::client::{Reply, TerminalClient};
 use host::config::UpstreamConfig;
-use host::Running;
 use iso8583::frame::FrameFormat;
 use iso8583::{MessageBuilder, Spec};
-use model::{TxnStatus, TerminalId};
+use model::{TerminalId, TxnStatus};
 use std::time::Duration;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpListener;
@@ -19,7 +19,12 @@ const PAN_OK: &str = "4761739001010010";
 const F7: &str = "1121120000";
 
 fn upstream_to(addr: &str, timeout_ms: u64, on_unavailable: &str) -> UpstreamConfig {
-    UpstreamConfig { addr: addr.to_owned(), timeout_ms, on_unavailable: on_unavailable.to_owned(), ..UpstreamConfig::default() }
+    UpstreamConfig {
+        addr: addr.to_owned(),
+        timeout_ms,
+        on_unavailable: on_unavailable.to_owned(),
+        ..UpstreamConfig::default()
+    }
 }
 
 async fn acquirer(tag: &str, upstream: UpstreamConfig, wait_connected: bool) -> Running {
@@ -40,12 +45,31 @@ async fn acquirer(tag: &str, upstream: UpstreamConfig, wait_connected: bool) -> 
 }
 
 async fn client(running: &Running) -> TerminalClient {
-    TerminalClient::connect(&running.link_addr.to_string(), Spec::posguard_ascii(), FrameFormat::default(), Duration::from_secs(5)).await.unwrap()
+    TerminalClient::connect(
+        &running.link_addr.to_string(),
+        Spec::posguard_ascii(),
+        FrameFormat::default(),
+        Duration::from_secs(5),
+    )
+    .await
+    .unwrap()
 }
 
-async fn send(c: &mut TerminalClient, mti: &str, proc_code: &str, stan: &str, extra: &[(u8, &str)]) -> Reply {
+async fn send(
+    c: &mut TerminalClient,
+    mti: &str,
+    proc_code: &str,
+    stan: &str,
+    extra: &[(u8, &str)],
+) -> Reply {
     let mut m = MessageBuilder::new();
-    m.set_mti(mti).set(3, proc_code).set(4, "000000010000").set(7, F7).set(11, stan).set(41, "TERM0001").set(49, "156");
+    m.set_mti(mti)
+        .set(3, proc_code)
+        .set(4, "000000010000")
+        .set(7, F7)
+        .set(11, stan)
+        .set(41, "TERM0001")
+        .set(49, "156");
     for (n, v) in extra {
         m.set(*n, *v);
     }
@@ -56,8 +80,17 @@ fn txn_by_stan(running: &Running, stan: &str) -> model::TxnRecord {
     let store = running.app.store.clone();
     let stan = stan.to_owned();
     tokio::task::block_in_place(move || {
-        let q = store::TxnQuery { terminal_id: Some(TerminalId("TERM0001".into())), limit: 1000, ..Default::default() };
-        store.search_txns(&q).unwrap().into_iter().find(|t| t.stan == stan && t.kind != model::TxnKind::Reversal).expect("a txn with that STAN")
+        let q = store::TxnQuery {
+            terminal_id: Some(TerminalId("TERM0001".into())),
+            limit: 1000,
+            ..Default::default()
+        };
+        store
+            .search_txns(&q)
+            .unwrap()
+            .into_iter()
+            .find(|t| t.stan == stan && t.kind != model::TxnKind::Reversal)
+            .expect("a txn with that STAN")
     })
 }
 
@@ -74,29 +107,71 @@ async fn eventually_status(running: &Running, stan: &str, status: TxnStatus) {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn forwards_to_a_second_posguard_acting_as_issuer() {
     let issuer = start_demo(config("issuer", Backend::Sqlite).unwrap()).await;
-    let acq = acquirer("acquirer", upstream_to(&issuer.link_addr.to_string(), 3_000, "stand_in"), true).await;
+    let acq = acquirer(
+        "acquirer",
+        upstream_to(&issuer.link_addr.to_string(), 3_000, "stand_in"),
+        true,
+    )
+    .await;
     let mut c = client(&acq).await;
 
-    let sale = send(&mut c, "0200", "000000", "000001", &[(2, PAN_OK), (14, "2812")]).await;
+    let sale = send(
+        &mut c,
+        "0200",
+        "000000",
+        "000001",
+        &[(2, PAN_OK), (14, "2812")],
+    )
+    .await;
     assert_eq!(sale.code(), "00");
     let at_issuer = txn_by_stan(&issuer, "000001");
     assert_eq!(at_issuer.status, TxnStatus::Approved);
-    assert_eq!(sale.get(38), at_issuer.auth_code.as_deref(), "the issuer's approval code");
+    assert_eq!(
+        sale.get(38),
+        at_issuer.auth_code.as_deref(),
+        "the issuer's approval code"
+    );
     let at_acq = txn_by_stan(&acq, "000001");
     assert!(at_acq.upstream && !at_acq.stand_in);
 
-    let lost = send(&mut c, "0200", "000000", "000002", &[(2, "6222021000000013"), (14, "2812")]).await;
+    let lost = send(
+        &mut c,
+        "0200",
+        "000000",
+        "000002",
+        &[(2, "6222021000000013"), (14, "2812")],
+    )
+    .await;
     assert_eq!(lost.code(), "41", "the issuer's decline");
 
     // A void is forwarded with field 90 naming the original; both sides void it.
     let rrn = sale.get(37).unwrap().to_owned();
-    assert_eq!(send(&mut c, "0200", "020000", "000003", &[(37, &rrn)]).await.code(), "00");
+    assert_eq!(
+        send(&mut c, "0200", "020000", "000003", &[(37, &rrn)])
+            .await
+            .code(),
+        "00"
+    );
     assert_eq!(txn_by_stan(&issuer, "000001").status, TxnStatus::Voided);
     assert_eq!(txn_by_stan(&acq, "000001").status, TxnStatus::Voided);
 
     // A reversal is acknowledged at once and reaches the issuer as a 0420.
-    assert_eq!(send(&mut c, "0200", "000000", "000004", &[(2, PAN_OK), (14, "2812")]).await.code(), "00");
-    assert_eq!(send(&mut c, "0400", "000000", "000004", &[]).await.code(), "00");
+    assert_eq!(
+        send(
+            &mut c,
+            "0200",
+            "000000",
+            "000004",
+            &[(2, PAN_OK), (14, "2812")]
+        )
+        .await
+        .code(),
+        "00"
+    );
+    assert_eq!(
+        send(&mut c, "0400", "000000", "000004", &[]).await.code(),
+        "00"
+    );
     eventually_status(&issuer, "000004", TxnStatus::Reversed).await;
     assert_eq!(txn_by_stan(&acq, "000004").status, TxnStatus::Reversed);
     verify_ledger(&acq);
@@ -116,14 +191,48 @@ async fn an_upstream_that_is_down_gets_stand_in_or_91() {
     let down = closed_port().await;
     let stand_in = acquirer("standin", upstream_to(&down, 500, "stand_in"), false).await;
     let mut c = client(&stand_in).await;
-    assert_eq!(send(&mut c, "0200", "000000", "000001", &[(2, PAN_OK), (14, "2812")]).await.code(), "00");
+    assert_eq!(
+        send(
+            &mut c,
+            "0200",
+            "000000",
+            "000001",
+            &[(2, PAN_OK), (14, "2812")]
+        )
+        .await
+        .code(),
+        "00"
+    );
     assert!(txn_by_stan(&stand_in, "000001").stand_in);
-    assert_eq!(send(&mut c, "0200", "000000", "000002", &[(2, "5200000000000007")]).await.code(), "91", "a card posguard does not hold");
+    assert_eq!(
+        send(
+            &mut c,
+            "0200",
+            "000000",
+            "000002",
+            &[(2, "5200000000000007")]
+        )
+        .await
+        .code(),
+        "91",
+        "a card posguard does not hold"
+    );
     verify_ledger(&stand_in);
 
     let decline = acquirer("decline", upstream_to(&down, 500, "decline"), false).await;
     let mut c = client(&decline).await;
-    assert_eq!(send(&mut c, "0200", "000000", "000001", &[(2, PAN_OK), (14, "2812")]).await.code(), "91");
+    assert_eq!(
+        send(
+            &mut c,
+            "0200",
+            "000000",
+            "000001",
+            &[(2, PAN_OK), (14, "2812")]
+        )
+        .await
+        .code(),
+        "91"
+    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -165,10 +274,20 @@ async fn a_late_upstream_answer_is_reversed_upstream() {
     });
     let acq = acquirer("late", upstream_to(&addr, 200, "stand_in"), true).await;
     let mut c = client(&acq).await;
-    let answer = send(&mut c, "0200", "000000", "000007", &[(2, PAN_OK), (14, "2812")]).await;
+    let answer = send(
+        &mut c,
+        "0200",
+        "000000",
+        "000007",
+        &[(2, PAN_OK), (14, "2812")],
+    )
+    .await;
     assert_eq!(answer.code(), "00", "stood in after the timeout");
     assert!(txn_by_stan(&acq, "000007").stand_in);
-    let seen = tokio::time::timeout(Duration::from_secs(5), slow).await.expect("the reversal arrived").unwrap();
+    let seen = tokio::time::timeout(Duration::from_secs(5), slow)
+        .await
+        .expect("the reversal arrived")
+        .unwrap();
     assert_eq!(seen[0].0, "0200");
     assert_eq!(seen[1].0, "0420");
     let f90 = seen[1].1.clone().expect("field 90 names the original");

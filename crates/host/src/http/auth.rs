@@ -45,7 +45,9 @@ async fn known(app: &AppState, hash: String) -> Result<bool, ApiError> {
         return Ok(true);
     }
     let lookup = hash.clone();
-    let found = super::read_store(app, move |s| s.api_token_by_hash(&lookup)).await?.is_some();
+    let found = super::read_store(app, move |s| s.api_token_by_hash(&lookup))
+        .await?
+        .is_some();
     if found && let Ok(mut set) = app.token_hashes.write() {
         set.insert(hash);
     }

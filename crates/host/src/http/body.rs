@@ -36,17 +36,32 @@ impl<S: Send + Sync> FromRequest<S> for JsonBody {
         })?;
         match serde_json::from_slice::<Value>(&bytes) {
             Ok(Value::Object(map)) => Ok(JsonBody(Fields(map))),
-            Ok(_) => Err(ApiError::with_detail(ErrorKind::InvalidJson, "expected an object")),
-            Err(e) => Err(ApiError::with_detail(ErrorKind::InvalidJson, syntax_detail(&e))),
+            Ok(_) => Err(ApiError::with_detail(
+                ErrorKind::InvalidJson,
+                "expected an object",
+            )),
+            Err(e) => Err(ApiError::with_detail(
+                ErrorKind::InvalidJson,
+                syntax_detail(&e),
+            )),
         }
     }
 }
 
 /// A missing Content-Type is taken as JSON; any other type is refused.
 fn is_json(headers: &HeaderMap) -> bool {
-    let Some(value) = headers.get(header::CONTENT_TYPE) else { return true };
-    let Ok(text) = value.to_str() else { return false };
-    let mime = text.split(';').next().unwrap_or("").trim().to_ascii_lowercase();
+    let Some(value) = headers.get(header::CONTENT_TYPE) else {
+        return true;
+    };
+    let Ok(text) = value.to_str() else {
+        return false;
+    };
+    let mime = text
+        .split(';')
+        .next()
+        .unwrap_or("")
+        .trim()
+        .to_ascii_lowercase();
     mime == "application/json" || (mime.starts_with("application/") && mime.ends_with("+json"))
 }
 
@@ -83,9 +98,10 @@ impl Fields {
     pub fn opt_int(&mut self, name: &'static str) -> Result<Option<i64>, ApiError> {
         match self.take(name) {
             None => Ok(None),
-            Some(Value::Number(n)) => {
-                n.as_i64().map(Some).ok_or_else(|| ApiError::validation(name, "must be an integer"))
-            }
+            Some(Value::Number(n)) => n
+                .as_i64()
+                .map(Some)
+                .ok_or_else(|| ApiError::validation(name, "must be an integer")),
             Some(_) => Err(ApiError::validation(name, "must be an integer")),
         }
     }
@@ -102,8 +118,9 @@ impl Fields {
             Some(Value::Number(n)) => n.to_string(),
             Some(_) => return Err(ApiError::validation(name, "must be a string or a number")),
         };
-        let currency = Currency::parse(&text)
-            .ok_or_else(|| ApiError::validation(name, "must be an ISO 4217 code, e.g. 156 or CNY"))?;
+        let currency = Currency::parse(&text).ok_or_else(|| {
+            ApiError::validation(name, "must be an ISO 4217 code, e.g. 156 or CNY")
+        })?;
         Ok(Some(currency))
     }
 
@@ -119,13 +136,16 @@ impl Fields {
             Some(Value::Number(n)) => n.as_u64().filter(|&n| n > 0).map(TxnId),
             Some(_) => None,
         };
-        id.map(Some).ok_or_else(|| ApiError::validation(name, "must be a transaction id"))
+        id.map(Some)
+            .ok_or_else(|| ApiError::validation(name, "must be a transaction id"))
     }
 
     /// Refuses fields the endpoint does not take, naming the first when it looks like a
     /// field name (a name that starts with a digit could be a card number).
     pub fn finish(&self) -> Result<(), ApiError> {
-        let Some(name) = self.0.keys().next() else { return Ok(()) };
+        let Some(name) = self.0.keys().next() else {
+            return Ok(());
+        };
         let plausible = name.len() <= 32
             && name.starts_with(|c: char| c.is_ascii_alphabetic() || c == '_')
             && name.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'_');
@@ -146,7 +166,8 @@ fn missing(name: &'static str) -> ApiError {
 /// signed 64-bit integers).
 pub fn parse_txn_id(text: &str) -> Option<TxnId> {
     const DIGITS_MAX: usize = 18;
-    let ok = !text.is_empty() && text.len() <= DIGITS_MAX && text.bytes().all(|b| b.is_ascii_digit());
+    let ok =
+        !text.is_empty() && text.len() <= DIGITS_MAX && text.bytes().all(|b| b.is_ascii_digit());
     let id: u64 = if ok { text.parse().ok()? } else { return None };
     (id > 0).then_some(TxnId(id))
 }
@@ -155,7 +176,10 @@ pub fn parse_txn_id(text: &str) -> Option<TxnId> {
 /// that it fits the ISO fields and log lines it ends up in.
 pub fn printable(field: &'static str, text: &str, len_max: usize) -> Result<(), ApiError> {
     if text.is_empty() || text.len() > len_max {
-        return Err(ApiError::validation(field, format!("must have 1 to {len_max} characters")));
+        return Err(ApiError::validation(
+            field,
+            format!("must have 1 to {len_max} characters"),
+        ));
     }
     if !text.bytes().all(|b| (b' '..=b'~').contains(&b)) {
         return Err(ApiError::validation(field, "must be printable ASCII"));
@@ -169,7 +193,9 @@ pub fn idempotency_key(headers: &HeaderMap) -> Result<String, ApiError> {
     let value = headers
         .get(IDEMPOTENCY_KEY_HEADER)
         .ok_or_else(|| ApiError::validation(FIELD, "header is required"))?;
-    let text = value.to_str().map_err(|_| ApiError::validation(FIELD, "must be printable ASCII"))?;
+    let text = value
+        .to_str()
+        .map_err(|_| ApiError::validation(FIELD, "must be printable ASCII"))?;
     printable(FIELD, text, IDEMPOTENCY_KEY_LEN_MAX)?;
     Ok(text.to_owned())
 }
@@ -184,7 +210,10 @@ pub fn choice<T: Copy>(
         return Ok(*value);
     }
     let words: Vec<&str> = table.iter().map(|(word, _)| *word).collect();
-    Err(ApiError::validation(field, format!("must be one of {}", words.join(", "))))
+    Err(ApiError::validation(
+        field,
+        format!("must be one of {}", words.join(", ")),
+    ))
 }
 
 /// A single path parameter. A value that does not decode names nothing: 404.

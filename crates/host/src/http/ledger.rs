@@ -41,7 +41,10 @@ fn count(f: &mut Fields, name: &'static str) -> Result<i64, ApiError> {
 /// A terminal's batch totals against the host's. `key` makes it exactly-once: the same
 /// key gets the first answer again. Keys live in a space of their own ("api-set:"), apart
 /// from the link's 0500 keys.
-pub async fn settle(State(app): State<AppState>, JsonBody(mut f): JsonBody) -> Result<Json<SettleView>, ApiError> {
+pub async fn settle(
+    State(app): State<AppState>,
+    JsonBody(mut f): JsonBody,
+) -> Result<Json<SettleView>, ApiError> {
     let terminal = f.string("terminal_id")?;
     printable("terminal_id", &terminal, TerminalId::LEN_MAX)?;
     let key = f.string("key")?;
@@ -54,7 +57,10 @@ pub async fn settle(State(app): State<AppState>, JsonBody(mut f): JsonBody) -> R
     };
     f.finish()?;
     let key = format!("api-set:{terminal}:{key}");
-    let a = app.pipeline.settle(TerminalId(terminal), key, totals).await?;
+    let a = app
+        .pipeline
+        .settle(TerminalId(terminal), key, totals)
+        .await?;
     Ok(Json(SettleView {
         response_code: a.code.iso(),
         balanced: a.code.is_approved(),
@@ -97,12 +103,19 @@ pub async fn verify(State(app): State<AppState>) -> Result<Json<VerifyView>, Api
         ok: report.ok(),
         txns: report.txns,
         entries: report.entries,
-        currency_sums: report.currency_sums.into_iter().map(|(c, sum)| (format!("{c:03}"), sum)).collect(),
+        currency_sums: report
+            .currency_sums
+            .into_iter()
+            .map(|(c, sum)| (format!("{c:03}"), sum))
+            .collect(),
         problem_count: report.problem_count,
         problems: report
             .problems
             .into_iter()
-            .map(|p| ProblemView { txn_id: p.txn_id.map(|id| id.to_string()), what: p.what })
+            .map(|p| ProblemView {
+                txn_id: p.txn_id.map(|id| id.to_string()),
+                what: p.what,
+            })
             .collect(),
     }))
 }

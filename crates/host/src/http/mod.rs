@@ -54,13 +54,21 @@ impl Routes {
             "POST" => MethodFilter::POST,
             other => unreachable!("no route uses {other}"),
         };
-        let router = if public { &mut self.public } else { &mut self.private };
+        let router = if public {
+            &mut self.public
+        } else {
+            &mut self.private
+        };
         *router = std::mem::take(router).route(path, on(filter, handler));
         self.listed.push((method, path));
     }
 
     fn build() -> Routes {
-        let mut r = Routes { public: Router::new(), private: Router::new(), listed: Vec::new() };
+        let mut r = Routes {
+            public: Router::new(),
+            private: Router::new(),
+            listed: Vec::new(),
+        };
         r.add("GET", "/healthz", healthz, true);
         r.add("GET", "/metrics", metrics, false);
         r.add("GET", "/openapi.json", openapi::document, false);
@@ -70,14 +78,29 @@ impl Routes {
         r.add("POST", "/v1/terminals", provision::put_terminal, false);
         r.add("GET", "/v1/terminals", provision::list_terminals, false);
         r.add("GET", "/v1/terminals/{id}", provision::get_terminal, false);
-        r.add("POST", "/v1/terminals/{id}/status", provision::terminal_status, false);
+        r.add(
+            "POST",
+            "/v1/terminals/{id}/status",
+            provision::terminal_status,
+            false,
+        );
         r.add("POST", "/v1/cards", provision::put_card, false);
         r.add("GET", "/v1/cards/{token}", provision::get_card, false);
-        r.add("POST", "/v1/cards/{token}/status", provision::card_status, false);
+        r.add(
+            "POST",
+            "/v1/cards/{token}/status",
+            provision::card_status,
+            false,
+        );
         r.add("POST", "/v1/transactions", transactions::create, false);
         r.add("GET", "/v1/transactions", search::search, false);
         r.add("GET", "/v1/transactions/{id}", search::get, false);
-        r.add("POST", "/v1/transactions/{id}/reversal", transactions::reverse, false);
+        r.add(
+            "POST",
+            "/v1/transactions/{id}/reversal",
+            transactions::reverse,
+            false,
+        );
         r.add("POST", "/v1/settlements", ledger::settle, false);
         r.add("GET", "/v1/ledger/verify", ledger::verify, false);
         r
@@ -92,8 +115,10 @@ pub fn routes() -> Vec<(&'static str, &'static str)> {
 /// The API's router, with authentication, error fallbacks and the body limit.
 pub fn router(app: Arc<App>) -> Router {
     let r = Routes::build();
-    let private =
-        r.private.route_layer(axum::middleware::from_fn_with_state(app.clone(), auth::require_bearer));
+    let private = r.private.route_layer(axum::middleware::from_fn_with_state(
+        app.clone(),
+        auth::require_bearer,
+    ));
     r.public
         .merge(private)
         .fallback(not_found)
@@ -128,8 +153,8 @@ async fn method_not_allowed() -> ApiError {
 
 impl IntoResponse for ApiError {
     fn into_response(self) -> Response {
-        let status =
-            StatusCode::from_u16(self.kind.http_status()).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
+        let status = StatusCode::from_u16(self.kind.http_status())
+            .unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
         let mut error = serde_json::json!({
             "code": self.kind.code(),
             "message": self.message_en(),
@@ -138,10 +163,13 @@ impl IntoResponse for ApiError {
         if let Some(field) = &self.field {
             error["field"] = serde_json::Value::from(field.as_ref());
         }
-        let mut response = (status, axum::Json(serde_json::json!({ "error": error }))).into_response();
+        let mut response =
+            (status, axum::Json(serde_json::json!({ "error": error }))).into_response();
         if self.kind == ErrorKind::Unauthorized {
             let challenge = header::HeaderValue::from_static("Bearer");
-            response.headers_mut().insert(header::WWW_AUTHENTICATE, challenge);
+            response
+                .headers_mut()
+                .insert(header::WWW_AUTHENTICATE, challenge);
         }
         response
     }

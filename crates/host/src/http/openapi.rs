@@ -21,7 +21,8 @@ mod tests {
         let paths = doc["paths"].as_object().expect("paths");
         let routes = super::super::routes();
         for (method, path) in &routes {
-            let op = &paths.get(*path).unwrap_or_else(|| panic!("{path} missing"))[method.to_ascii_lowercase()];
+            let op = &paths.get(*path).unwrap_or_else(|| panic!("{path} missing"))
+                [method.to_ascii_lowercase()];
             assert!(op.is_object(), "{method} {path} missing");
         }
         for (path, item) in paths {
@@ -29,7 +30,9 @@ mod tests {
                 if method == "parameters" {
                     continue;
                 }
-                let listed = routes.iter().any(|(m, p)| p == path && m.eq_ignore_ascii_case(method));
+                let listed = routes
+                    .iter()
+                    .any(|(m, p)| p == path && m.eq_ignore_ascii_case(method));
                 assert!(listed, "{method} {path} is documented but not routed");
             }
         }

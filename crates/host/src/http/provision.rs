@@ -3,13 +3,15 @@
 //! come from the store, except a card's available balance, which is the engine's.
 
 use super::body::{Fields, JsonBody, PathText, choice};
-use super::views::{CARD_KINDS, CARD_STATUSES, CardView, MerchantView, TERMINAL_STATUSES, TerminalView};
+use super::views::{
+    CARD_KINDS, CARD_STATUSES, CardView, MerchantView, TERMINAL_STATUSES, TerminalView,
+};
 use super::{AppState, read_store};
 use crate::api_error::{ApiError, ErrorKind};
 use crate::pipeline::Provision;
 use axum::Json;
-use axum::extract::{Query, State};
 use axum::extract::rejection::QueryRejection;
+use axum::extract::{Query, State};
 use engine::{ProvisionError, ProvisionErrorKind};
 use model::{
     Card, CardKind, CardStatus, CardToken, Merchant, MerchantId, Pan, Terminal, TerminalId,
@@ -30,12 +32,17 @@ async fn provision(app: &AppState, what: Provision) -> Result<(), ApiError> {
 
 fn provision_error(e: ProvisionError) -> ApiError {
     match e.kind {
-        ProvisionErrorKind::UnknownMerchant => ApiError::new(ErrorKind::UnknownMerchant).field(e.field),
+        ProvisionErrorKind::UnknownMerchant => {
+            ApiError::new(ErrorKind::UnknownMerchant).field(e.field)
+        }
         _ => ApiError::validation(e.field, e.message),
     }
 }
 
-pub async fn put_merchant(State(app): State<AppState>, JsonBody(mut f): JsonBody) -> Reply<MerchantView> {
+pub async fn put_merchant(
+    State(app): State<AppState>,
+    JsonBody(mut f): JsonBody,
+) -> Reply<MerchantView> {
     let merchant = Merchant {
         id: MerchantId(f.string("id")?),
         name: f.string("name")?,
@@ -54,16 +61,28 @@ pub async fn list_merchants(State(app): State<AppState>) -> Reply<Vec<MerchantVi
     Ok(Json(merchants.into_iter().map(Into::into).collect()))
 }
 
-pub async fn get_merchant(State(app): State<AppState>, PathText(id): PathText) -> Reply<MerchantView> {
+pub async fn get_merchant(
+    State(app): State<AppState>,
+    PathText(id): PathText,
+) -> Reply<MerchantView> {
     let merchant = read_store(&app, move |s| s.merchant(&MerchantId(id))).await?;
-    Ok(Json(merchant.ok_or(ApiError::new(ErrorKind::UnknownMerchant))?.into()))
+    Ok(Json(
+        merchant
+            .ok_or(ApiError::new(ErrorKind::UnknownMerchant))?
+            .into(),
+    ))
 }
 
 fn terminal_status_field(f: &mut Fields) -> Result<Option<TerminalStatus>, ApiError> {
-    f.opt_string("status")?.map(|s| choice("status", &s, TERMINAL_STATUSES)).transpose()
+    f.opt_string("status")?
+        .map(|s| choice("status", &s, TERMINAL_STATUSES))
+        .transpose()
 }
 
-pub async fn put_terminal(State(app): State<AppState>, JsonBody(mut f): JsonBody) -> Reply<TerminalView> {
+pub async fn put_terminal(
+    State(app): State<AppState>,
+    JsonBody(mut f): JsonBody,
+) -> Reply<TerminalView> {
     let terminal = Terminal {
         id: TerminalId(f.string("id")?),
         merchant_id: MerchantId(f.string("merchant_id")?),
@@ -86,16 +105,26 @@ pub async fn list_terminals(
     query: Result<Query<TerminalFilter>, QueryRejection>,
 ) -> Reply<Vec<TerminalView>> {
     let Query(filter) = query.map_err(|_| {
-        ApiError::with_detail(ErrorKind::BadRequest, "the only query parameter is merchant_id")
+        ApiError::with_detail(
+            ErrorKind::BadRequest,
+            "the only query parameter is merchant_id",
+        )
     })?;
     let merchant = filter.merchant_id.filter(|m| !m.is_empty()).map(MerchantId);
     let terminals = read_store(&app, move |s| s.terminals(merchant.as_ref())).await?;
     Ok(Json(terminals.into_iter().map(Into::into).collect()))
 }
 
-pub async fn get_terminal(State(app): State<AppState>, PathText(id): PathText) -> Reply<TerminalView> {
+pub async fn get_terminal(
+    State(app): State<AppState>,
+    PathText(id): PathText,
+) -> Reply<TerminalView> {
     let terminal = read_store(&app, move |s| s.terminal(&TerminalId(id))).await?;
-    Ok(Json(terminal.ok_or(ApiError::new(ErrorKind::UnknownTerminal))?.into()))
+    Ok(Json(
+        terminal
+            .ok_or(ApiError::new(ErrorKind::UnknownTerminal))?
+            .into(),
+    ))
 }
 
 /// Changes a terminal's status, keeping the rest as the engine has it.
@@ -104,7 +133,8 @@ pub async fn terminal_status(
     PathText(id): PathText,
     JsonBody(mut f): JsonBody,
 ) -> Reply<TerminalView> {
-    let status = terminal_status_field(&mut f)?.ok_or_else(|| ApiError::validation("status", "is required"))?;
+    let status = terminal_status_field(&mut f)?
+        .ok_or_else(|| ApiError::validation("status", "is required"))?;
     f.finish()?;
     let id = TerminalId(id);
     let current = app.pipeline.read(move |e| e.terminal(&id).cloned()).await?;
@@ -115,7 +145,9 @@ pub async fn terminal_status(
 }
 
 fn card_status_field(f: &mut Fields) -> Result<Option<CardStatus>, ApiError> {
-    f.opt_string("status")?.map(|s| choice("status", &s, CARD_STATUSES)).transpose()
+    f.opt_string("status")?
+        .map(|s| choice("status", &s, CARD_STATUSES))
+        .transpose()
 }
 
 /// Adds or changes a card. The PAN is tokenized and dropped here: only its token and
@@ -126,7 +158,10 @@ pub async fn put_card(State(app): State<AppState>, JsonBody(mut f): JsonBody) ->
     if !pan.luhn_valid() {
         return Err(ApiError::validation("pan", "fails the Luhn check"));
     }
-    let kind = f.opt_string("kind")?.map(|k| choice("kind", &k, CARD_KINDS)).transpose()?;
+    let kind = f
+        .opt_string("kind")?
+        .map(|k| choice("kind", &k, CARD_KINDS))
+        .transpose()?;
     let card = Card {
         token: app.keys.token(&pan),
         masked: pan.masked(),
@@ -151,7 +186,11 @@ async fn card_view(app: &AppState, card: Card) -> Reply<CardView> {
 
 fn card_token(text: String) -> Result<CardToken, ApiError> {
     let hex = text.len() == CARD_TOKEN_HEX_LEN && text.bytes().all(|b| b.is_ascii_hexdigit());
-    if hex { Ok(CardToken(text)) } else { Err(ApiError::new(ErrorKind::UnknownCard)) }
+    if hex {
+        Ok(CardToken(text))
+    } else {
+        Err(ApiError::new(ErrorKind::UnknownCard))
+    }
 }
 
 pub async fn get_card(State(app): State<AppState>, PathText(token): PathText) -> Reply<CardView> {
@@ -165,7 +204,8 @@ pub async fn card_status(
     PathText(token): PathText,
     JsonBody(mut f): JsonBody,
 ) -> Reply<CardView> {
-    let status = card_status_field(&mut f)?.ok_or_else(|| ApiError::validation("status", "is required"))?;
+    let status =
+        card_status_field(&mut f)?.ok_or_else(|| ApiError::validation("status", "is required"))?;
     f.finish()?;
     let token = card_token(token)?;
     let current = app.pipeline.read(move |e| e.card(&token).cloned()).await?;

@@ -54,22 +54,42 @@ fn given(v: Option<String>) -> Option<String> {
 
 fn millis(field: &'static str, v: Option<String>) -> Result<Option<i64>, ApiError> {
     given(v)
-        .map(|s| s.parse::<i64>().map_err(|_| ApiError::validation(field, "must be Unix milliseconds")))
+        .map(|s| {
+            s.parse::<i64>()
+                .map_err(|_| ApiError::validation(field, "must be Unix milliseconds"))
+        })
         .transpose()
 }
 
 fn query(p: SearchParams) -> Result<TxnQuery, ApiError> {
     let limit = match given(p.limit) {
         None => TXN_QUERY_LIMIT_DEFAULT,
-        Some(s) => s.parse().ok().filter(|n| (1..=TXN_QUERY_LIMIT_MAX).contains(n)).ok_or_else(|| {
-            ApiError::validation("limit", format!("must be between 1 and {TXN_QUERY_LIMIT_MAX}"))
-        })?,
+        Some(s) => s
+            .parse()
+            .ok()
+            .filter(|n| (1..=TXN_QUERY_LIMIT_MAX).contains(n))
+            .ok_or_else(|| {
+                ApiError::validation(
+                    "limit",
+                    format!("must be between 1 and {TXN_QUERY_LIMIT_MAX}"),
+                )
+            })?,
     };
     let response_code = given(p.response_code)
-        .map(|s| ResponseCode::from_iso(&s).ok_or_else(|| ApiError::validation("response_code", "must be a two-character ISO 8583 response code posguard uses")))
+        .map(|s| {
+            ResponseCode::from_iso(&s).ok_or_else(|| {
+                ApiError::validation(
+                    "response_code",
+                    "must be a two-character ISO 8583 response code posguard uses",
+                )
+            })
+        })
         .transpose()?;
     let after_id = given(p.after_id)
-        .map(|s| parse_txn_id(&s).ok_or_else(|| ApiError::validation("after_id", "must be a transaction id")))
+        .map(|s| {
+            parse_txn_id(&s)
+                .ok_or_else(|| ApiError::validation("after_id", "must be a transaction id"))
+        })
         .transpose()?;
     Ok(TxnQuery {
         merchant_id: given(p.merchant_id).map(MerchantId),
@@ -77,9 +97,13 @@ fn query(p: SearchParams) -> Result<TxnQuery, ApiError> {
         card_token: given(p.card_token).map(CardToken),
         from_ms: millis("from_ms", p.from_ms)?,
         to_ms: millis("to_ms", p.to_ms)?,
-        status: given(p.status).map(|s| choice("status", &s, STATUSES)).transpose()?,
+        status: given(p.status)
+            .map(|s| choice("status", &s, STATUSES))
+            .transpose()?,
         response_code,
-        kind: given(p.kind).map(|s| choice("kind", &s, KINDS)).transpose()?,
+        kind: given(p.kind)
+            .map(|s| choice("kind", &s, KINDS))
+            .transpose()?,
         after_id,
         limit,
     })
@@ -100,13 +124,26 @@ pub async fn search(
     let limit = q.limit as usize;
     let txns = read_store(&app, move |s| s.search_txns(&q)).await?;
     // A full page may have more behind it; a short one is the last.
-    let next_after_id = if txns.len() == limit { txns.last().map(|t| t.id.to_string()) } else { None };
-    Ok(Json(Page { items: txns.into_iter().map(Into::into).collect(), next_after_id }))
+    let next_after_id = if txns.len() == limit {
+        txns.last().map(|t| t.id.to_string())
+    } else {
+        None
+    };
+    Ok(Json(Page {
+        items: txns.into_iter().map(Into::into).collect(),
+        next_after_id,
+    }))
 }
 
-pub async fn get(State(app): State<AppState>, PathText(id): PathText) -> Result<Json<TxnDetail>, ApiError> {
+pub async fn get(
+    State(app): State<AppState>,
+    PathText(id): PathText,
+) -> Result<Json<TxnDetail>, ApiError> {
     let id = parse_txn_id(&id).ok_or(ApiError::new(ErrorKind::NotFound))?;
     let (txn, entries) = read_store(&app, move |s| Ok((s.txn(id)?, s.entries_of(id)?))).await?;
     let txn = txn.ok_or(ApiError::new(ErrorKind::NotFound))?;
-    Ok(Json(TxnDetail { txn: txn.into(), entries: entries.into_iter().map(EntryView::from).collect() }))
+    Ok(Json(TxnDetail {
+        txn: txn.into(),
+        entries: entries.into_iter().map(EntryView::from).collect(),
+    }))
 }

@@ -9,8 +9,8 @@
 //!
 //! Declines are answers (HTTP 200, `approved: false`), as on the link.
 
-use super::body::{Fields, JsonBody, PathText, choice, idempotency_key, parse_txn_id, printable};
 use super::AppState;
+use super::body::{Fields, JsonBody, PathText, choice, idempotency_key, parse_txn_id, printable};
 use crate::api_error::{ApiError, ErrorKind};
 use crate::keys::CardKeys;
 use axum::Json;
@@ -42,7 +42,14 @@ struct Rules {
 }
 
 const fn rules(kind: TxnKind, class: MsgClass, mti: &'static str, needs: [Need; 3]) -> Rules {
-    Rules { kind, class, mti, amount: needs[0], card: needs[1], original: needs[2] }
+    Rules {
+        kind,
+        class,
+        mti,
+        amount: needs[0],
+        card: needs[1],
+        original: needs[2],
+    }
 }
 
 use Need::{Optional as Opt, Refused as No, Required as Req};
@@ -93,10 +100,21 @@ impl From<Answer> for AnswerView {
 
 type Reply = Result<Json<AnswerView>, ApiError>;
 
-fn need<T>(field: &'static str, need: Need, value: Option<T>, kind: &str) -> Result<Option<T>, ApiError> {
+fn need<T>(
+    field: &'static str,
+    need: Need,
+    value: Option<T>,
+    kind: &str,
+) -> Result<Option<T>, ApiError> {
     match (need, &value) {
-        (Need::Required, None) => Err(ApiError::validation(field, format!("is required for {kind}"))),
-        (Need::Refused, Some(_)) => Err(ApiError::validation(field, format!("is not taken by {kind}"))),
+        (Need::Required, None) => Err(ApiError::validation(
+            field,
+            format!("is required for {kind}"),
+        )),
+        (Need::Refused, Some(_)) => Err(ApiError::validation(
+            field,
+            format!("is not taken by {kind}"),
+        )),
         _ => Ok(value),
     }
 }
@@ -122,17 +140,42 @@ impl TxnInput {
         }
         let kind = f.string("kind")?;
         let rules = choice("kind", &kind, KINDS)?;
-        let amount = need("amount_minor", rules.amount, f.opt_int("amount_minor")?, &kind)?;
+        let amount = need(
+            "amount_minor",
+            rules.amount,
+            f.opt_int("amount_minor")?,
+            &kind,
+        )?;
         if amount.is_some_and(|a| !(1..=AMOUNT_MAX_MINOR).contains(&a)) {
-            return Err(ApiError::validation("amount_minor", "must be between 1 and 999999999999"));
+            return Err(ApiError::validation(
+                "amount_minor",
+                "must be between 1 and 999999999999",
+            ));
         }
         let currency = f.opt_currency("currency")?;
-        let no_amount = if rules.amount == Need::Refused { Need::Refused } else { Need::Optional };
+        let no_amount = if rules.amount == Need::Refused {
+            Need::Refused
+        } else {
+            Need::Optional
+        };
         need("currency", no_amount, currency, &kind)?;
         let card = card(f, keys, rules.card, &kind)?;
-        let original = need("original_id", rules.original, f.opt_txn_id("original_id")?, &kind)?;
+        let original = need(
+            "original_id",
+            rules.original,
+            f.opt_txn_id("original_id")?,
+            &kind,
+        )?;
         f.finish()?;
-        Ok(TxnInput { rules, terminal: TerminalId(terminal), merchant: merchant.map(MerchantId), amount, currency, card, original })
+        Ok(TxnInput {
+            rules,
+            terminal: TerminalId(terminal),
+            merchant: merchant.map(MerchantId),
+            amount,
+            currency,
+            card,
+            original,
+        })
     }
 
     fn into_request(self, key: String, currency: Currency) -> Request {
@@ -140,7 +183,10 @@ impl TxnInput {
             mti: self.rules.mti.to_owned(),
             class: self.rules.class,
             kind: self.rules.kind,
-            key: IdemKey::Api { terminal: self.terminal.clone(), key },
+            key: IdemKey::Api {
+                terminal: self.terminal.clone(),
+                key,
+            },
             terminal_id: self.terminal,
             merchant_id: self.merchant,
             stan: String::new(),
@@ -154,20 +200,37 @@ impl TxnInput {
 
 /// The card from `pan` and `expiry`: tokenized here, the clear PAN zeroized on return.
 /// A Luhn-invalid PAN is passed on (flagged) so the engine declines it with 14.
-fn card(f: &mut Fields, keys: &CardKeys, needed: Need, kind: &str) -> Result<Option<CardInput>, ApiError> {
+fn card(
+    f: &mut Fields,
+    keys: &CardKeys,
+    needed: Need,
+    kind: &str,
+) -> Result<Option<CardInput>, ApiError> {
     let pan_text = f.opt_string("pan")?.map(Zeroizing::new);
     let expiry = f.opt_string("expiry")?;
     let Some(pan_text) = need("pan", needed, pan_text, kind)? else {
         return need("expiry", Need::Refused, expiry, "a request without pan").map(|_| None);
     };
-    if expiry.as_deref().is_some_and(|e| engine::parse_yymm(e).is_none()) {
+    if expiry
+        .as_deref()
+        .is_some_and(|e| engine::parse_yymm(e).is_none())
+    {
         return Err(ApiError::validation("expiry", "must be YYMM"));
     }
     let pan = Pan::parse(&pan_text).map_err(|e| ApiError::validation("pan", e.to_string()))?;
-    Ok(Some(CardInput { token: keys.token(&pan), masked: pan.masked(), luhn_ok: pan.luhn_valid(), expiry }))
+    Ok(Some(CardInput {
+        token: keys.token(&pan),
+        masked: pan.masked(),
+        luhn_ok: pan.luhn_valid(),
+        expiry,
+    }))
 }
 
-pub async fn create(State(app): State<AppState>, headers: HeaderMap, JsonBody(mut f): JsonBody) -> Reply {
+pub async fn create(
+    State(app): State<AppState>,
+    headers: HeaderMap,
+    JsonBody(mut f): JsonBody,
+) -> Reply {
     let key = idempotency_key(&headers)?;
     let input = TxnInput::parse(&mut f, &app.keys)?;
     let currency = match (input.currency, input.amount) {
@@ -183,23 +246,40 @@ pub async fn create(State(app): State<AppState>, headers: HeaderMap, JsonBody(mu
 async fn merchant_currency(app: &AppState, terminal: TerminalId) -> Result<Currency, ApiError> {
     let found = app
         .pipeline
-        .read(move |e| e.terminal(&terminal).and_then(|t| e.merchant(&t.merchant_id)).map(|m| m.currency))
+        .read(move |e| {
+            e.terminal(&terminal)
+                .and_then(|t| e.merchant(&t.merchant_id))
+                .map(|m| m.currency)
+        })
         .await?;
     // An unknown terminal is the engine's to answer (58); any currency will do for that.
     Ok(found.unwrap_or(Currency(app.config.link.default_currency)))
 }
 
 /// Reverses a transaction by id, on the original's terminal.
-pub async fn reverse(State(app): State<AppState>, PathText(id): PathText, headers: HeaderMap) -> Reply {
+pub async fn reverse(
+    State(app): State<AppState>,
+    PathText(id): PathText,
+    headers: HeaderMap,
+) -> Reply {
     let key = idempotency_key(&headers)?;
     let id = parse_txn_id(&id).ok_or(ApiError::new(ErrorKind::NotFound))?;
-    let parties = app.pipeline.read(move |e| e.txn(id).map(|t| (t.terminal_id.clone(), t.merchant_id.clone()))).await?;
+    let parties = app
+        .pipeline
+        .read(move |e| {
+            e.txn(id)
+                .map(|t| (t.terminal_id.clone(), t.merchant_id.clone()))
+        })
+        .await?;
     let (terminal, merchant) = parties.ok_or(ApiError::new(ErrorKind::NotFound))?;
     let req = Request {
         mti: "0400".to_owned(),
         class: MsgClass::Reversal,
         kind: TxnKind::Reversal,
-        key: IdemKey::Api { terminal: terminal.clone(), key },
+        key: IdemKey::Api {
+            terminal: terminal.clone(),
+            key,
+        },
         terminal_id: terminal,
         merchant_id: Some(merchant),
         stan: String::new(),
@@ -220,7 +300,10 @@ struct Facts {
 
 impl Facts {
     fn of(req: &Request) -> Facts {
-        let takes_currency = matches!(req.kind, TxnKind::Purchase | TxnKind::PreAuth | TxnKind::Completion | TxnKind::Refund);
+        let takes_currency = matches!(
+            req.kind,
+            TxnKind::Purchase | TxnKind::PreAuth | TxnKind::Completion | TxnKind::Refund
+        );
         Facts {
             card: req.card.as_ref().map(|c| c.token.clone()),
             original: match req.original {
@@ -236,9 +319,14 @@ async fn decide(app: &AppState, req: Request) -> Reply {
     let facts = Facts::of(&req);
     let answer = app.pipeline.authorize(req).await?;
     if let Some(kind) = ErrorKind::of_answer(answer.code) {
-        return Err(ApiError::with_detail(kind, "with a different kind or amount"));
+        return Err(ApiError::with_detail(
+            kind,
+            "with a different kind or amount",
+        ));
     }
-    if answer.duplicate && let Some(id) = answer.txn_id {
+    if answer.duplicate
+        && let Some(id) = answer.txn_id
+    {
         same_request(app, id, facts).await?;
     }
     Ok(Json(answer.into()))
@@ -247,12 +335,22 @@ async fn decide(app: &AppState, req: Request) -> Reply {
 /// The engine compares a repeat's kind and amount; the API also holds the key to the
 /// card, the original and the currency, as a client would expect of a key.
 async fn same_request(app: &AppState, id: TxnId, facts: Facts) -> Result<(), ApiError> {
-    let Some(first) = app.pipeline.read(move |e| e.txn(id).cloned()).await? else { return Ok(()) };
-    let card_differs = facts.card.is_some_and(|c| first.card_token.as_ref() != Some(&c));
-    let original_differs = facts.original.zip(first.original_id).is_some_and(|(a, b)| a != b);
+    let Some(first) = app.pipeline.read(move |e| e.txn(id).cloned()).await? else {
+        return Ok(());
+    };
+    let card_differs = facts
+        .card
+        .is_some_and(|c| first.card_token.as_ref() != Some(&c));
+    let original_differs = facts
+        .original
+        .zip(first.original_id)
+        .is_some_and(|(a, b)| a != b);
     let currency_differs = facts.currency.is_some_and(|c| c != first.currency);
     if card_differs || original_differs || currency_differs {
-        return Err(ApiError::with_detail(ErrorKind::IdempotencyKeyReused, "with a different card, original or currency"));
+        return Err(ApiError::with_detail(
+            ErrorKind::IdempotencyKeyReused,
+            "with a different card, original or currency",
+        ));
     }
     Ok(())
 }

@@ -2,11 +2,8 @@
 //! units with the ISO 4217 numeric code (`currency`) and its alpha code when known
 //! (`currency_alpha`), times are Unix milliseconds. No view has a field for a clear PAN.
 
-use model::{
-    Card, CardKind, CardStatus, Entry, Merchant, Terminal, TerminalStatus, TxnRecord,
-};
+use model::{Card, CardKind, CardStatus, Entry, Merchant, Terminal, TerminalStatus, TxnRecord};
 use serde::Serialize;
-
 
 pub const TERMINAL_STATUSES: &[(&str, TerminalStatus)] = &[
     ("active", TerminalStatus::Active),
@@ -24,10 +21,14 @@ pub const CARD_STATUSES: &[(&str, CardStatus)] = &[
     ("expired", CardStatus::Expired),
 ];
 
-pub const CARD_KINDS: &[(&str, CardKind)] = &[("debit", CardKind::Debit), ("credit", CardKind::Credit)];
+pub const CARD_KINDS: &[(&str, CardKind)] =
+    &[("debit", CardKind::Debit), ("credit", CardKind::Credit)];
 
 fn word<T: PartialEq + Copy>(table: &[(&'static str, T)], value: T) -> &'static str {
-    table.iter().find(|(_, v)| *v == value).map_or("unknown", |(w, _)| w)
+    table
+        .iter()
+        .find(|(_, v)| *v == value)
+        .map_or("unknown", |(w, _)| w)
 }
 
 #[derive(Serialize)]

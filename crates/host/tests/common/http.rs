@@ -23,7 +23,11 @@ pub struct Response {
 impl Response {
     pub fn json(&self) -> Value {
         serde_json::from_slice(&self.body).unwrap_or_else(|e| {
-            panic!("response is not JSON ({e}): {} {}", self.status, self.text())
+            panic!(
+                "response is not JSON ({e}): {} {}",
+                self.status,
+                self.text()
+            )
         })
     }
 
@@ -32,12 +36,18 @@ impl Response {
     }
 
     pub fn header(&self, name: &str) -> Option<&str> {
-        self.headers.iter().find(|(n, _)| n.eq_ignore_ascii_case(name)).map(|(_, v)| v.as_str())
+        self.headers
+            .iter()
+            .find(|(n, _)| n.eq_ignore_ascii_case(name))
+            .map(|(_, v)| v.as_str())
     }
 
     /// The `error.code` of a JSON error body.
     pub fn error_code(&self) -> String {
-        self.json()["error"]["code"].as_str().unwrap_or_default().to_owned()
+        self.json()["error"]["code"]
+            .as_str()
+            .unwrap_or_default()
+            .to_owned()
     }
 }
 
@@ -50,12 +60,19 @@ pub struct Api {
 
 impl Api {
     pub fn new(addr: SocketAddr, token: Option<String>) -> Api {
-        Api { addr, token, transcript: Arc::default() }
+        Api {
+            addr,
+            token,
+            transcript: Arc::default(),
+        }
     }
 
     /// The same server with another token (or none), sharing the transcript.
     pub fn with_token(&self, token: Option<&str>) -> Api {
-        Api { token: token.map(str::to_owned), ..self.clone() }
+        Api {
+            token: token.map(str::to_owned),
+            ..self.clone()
+        }
     }
 
     /// Every response body received so far, concatenated.
@@ -70,7 +87,10 @@ impl Api {
         headers: &[(&str, &str)],
         body: Option<&[u8]>,
     ) -> Response {
-        let mut head = format!("{method} {path} HTTP/1.1\r\nHost: {}\r\nConnection: close\r\n", self.addr);
+        let mut head = format!(
+            "{method} {path} HTTP/1.1\r\nHost: {}\r\nConnection: close\r\n",
+            self.addr
+        );
         if let Some(token) = &self.token {
             head.push_str(&format!("Authorization: Bearer {token}\r\n"));
         }
@@ -82,7 +102,9 @@ impl Api {
         }
         head.push_str("\r\n");
         let exchange = async {
-            let mut stream = TcpStream::connect(self.addr).await.expect("connect to the API");
+            let mut stream = TcpStream::connect(self.addr)
+                .await
+                .expect("connect to the API");
             let mut request = head.into_bytes();
             request.extend_from_slice(body.unwrap_or_default());
             // The server may answer (413) and close before reading all of a large
@@ -105,7 +127,10 @@ impl Api {
             .await
             .unwrap_or_else(|_| panic!("{method} {path} timed out"));
         let response = parse(&raw);
-        self.transcript.lock().expect("transcript lock").extend_from_slice(&response.body);
+        self.transcript
+            .lock()
+            .expect("transcript lock")
+            .extend_from_slice(&response.body);
         response
     }
 
@@ -115,28 +140,49 @@ impl Api {
 
     pub async fn post(&self, path: &str, body: &Value) -> Response {
         let bytes = serde_json::to_vec(body).expect("serialize a body");
-        self.send("POST", path, &[("Content-Type", "application/json")], Some(&bytes)).await
+        self.send(
+            "POST",
+            path,
+            &[("Content-Type", "application/json")],
+            Some(&bytes),
+        )
+        .await
     }
 
     pub async fn post_idem(&self, path: &str, key: &str, body: &Value) -> Response {
         let bytes = serde_json::to_vec(body).expect("serialize a body");
-        let headers = [("Content-Type", "application/json"), ("Idempotency-Key", key)];
+        let headers = [
+            ("Content-Type", "application/json"),
+            ("Idempotency-Key", key),
+        ];
         self.send("POST", path, &headers, Some(&bytes)).await
     }
 }
 
 fn parse(raw: &[u8]) -> Response {
-    let split = raw.windows(4).position(|w| w == b"\r\n\r\n").expect("a complete response head");
+    let split = raw
+        .windows(4)
+        .position(|w| w == b"\r\n\r\n")
+        .expect("a complete response head");
     let head = std::str::from_utf8(&raw[..split]).expect("an ASCII response head");
     let mut lines = head.split("\r\n");
     let status_line = lines.next().expect("a status line");
-    let status = status_line.split(' ').nth(1).and_then(|s| s.parse().ok()).expect("a status code");
+    let status = status_line
+        .split(' ')
+        .nth(1)
+        .and_then(|s| s.parse().ok())
+        .expect("a status code");
     let headers: Vec<(String, String)> = lines
         .filter_map(|l| l.split_once(':'))
         .map(|(n, v)| (n.trim().to_owned(), v.trim().to_owned()))
         .collect();
     let rest = &raw[split + 4..];
-    let header = |name: &str| headers.iter().find(|(n, _)| n.eq_ignore_ascii_case(name)).map(|(_, v)| v);
+    let header = |name: &str| {
+        headers
+            .iter()
+            .find(|(n, _)| n.eq_ignore_ascii_case(name))
+            .map(|(_, v)| v)
+    };
     let body = if header("transfer-encoding").is_some_and(|v| v.eq_ignore_ascii_case("chunked")) {
         dechunk(rest)
     } else if let Some(len) = header("content-length").and_then(|v| v.parse::<usize>().ok()) {
@@ -144,7 +190,11 @@ fn parse(raw: &[u8]) -> Response {
     } else {
         rest.to_vec()
     };
-    Response { status, headers, body }
+    Response {
+        status,
+        headers,
+        body,
+    }
 }
 
 fn dechunk(mut rest: &[u8]) -> Vec<u8> {

@@ -29,7 +29,11 @@ pub fn pg_url(schema: &str) -> Option<String> {
     match std::env::var("POSGUARD_TEST_PG_URL") {
         Ok(url) => {
             let sep = if url.contains('?') { '&' } else { '?' };
-            Some(format!("{url}{sep}schema={schema}_{}_{}", std::process::id(), NEXT.fetch_add(1, Ordering::Relaxed)))
+            Some(format!(
+                "{url}{sep}schema={schema}_{}_{}",
+                std::process::id(),
+                NEXT.fetch_add(1, Ordering::Relaxed)
+            ))
         }
         Err(_) if std::env::var("CI").as_deref() == Ok("true") => {
             panic!("POSGUARD_TEST_PG_URL must be set when CI=true")
@@ -42,7 +46,10 @@ pub fn pg_url(schema: &str) -> Option<String> {
 }
 
 pub fn config(tag: &str, backend: Backend) -> Option<Config> {
-    let mut config = Config { data_dir: temp_dir(tag), ..Config::default() };
+    let mut config = Config {
+        data_dir: temp_dir(tag),
+        ..Config::default()
+    };
     config.link.listen = "127.0.0.1:0".into();
     config.http.listen = "127.0.0.1:0".into();
     config.link.idle_timeout_ms = 600;
@@ -72,14 +79,18 @@ fn verify_store(store: &dyn store::Store) {
     for card in store.cards().expect("read cards") {
         v.add_card(&card);
     }
-    store.for_each_txn(&mut |t| {
-        v.add_txn(t);
-        Ok(())
-    }).expect("read txns");
-    store.for_each_entry(&mut |e| {
-        v.add_entry(e);
-        Ok(())
-    }).expect("read entries");
+    store
+        .for_each_txn(&mut |t| {
+            v.add_txn(t);
+            Ok(())
+        })
+        .expect("read txns");
+    store
+        .for_each_entry(&mut |e| {
+            v.add_entry(e);
+            Ok(())
+        })
+        .expect("read entries");
     let report = v.finish();
     assert!(report.ok(), "ledger verify: {:?}", report.problems);
 }
