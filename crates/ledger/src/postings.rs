@@ -13,13 +13,24 @@ fn transfer(out: &mut Vec<Leg>, kind: PostingKind, from: Account, to: Account, a
     if amount == 0 {
         return;
     }
-    out.push(Leg { kind, account: from, amount_minor: -amount });
-    out.push(Leg { kind, account: to, amount_minor: amount });
+    out.push(Leg {
+        kind,
+        account: from,
+        amount_minor: -amount,
+    });
+    out.push(Leg {
+        kind,
+        account: to,
+        amount_minor: amount,
+    });
 }
 
 /// True when the legs sum to zero (all legs of one posting share a currency).
 pub fn legs_balance(legs: &[Leg]) -> bool {
-    legs.iter().map(|l| i128::from(l.amount_minor)).sum::<i128>() == 0
+    legs.iter()
+        .map(|l| i128::from(l.amount_minor))
+        .sum::<i128>()
+        == 0
 }
 
 /// The entries that put a card's balance or credit limit in place, or change it by
@@ -28,9 +39,21 @@ pub fn funding(card: &Card, delta_minor: i64) -> Vec<Leg> {
     let mut legs = Vec::with_capacity(2);
     let card_account = Account::Card(card.token.clone());
     if delta_minor >= 0 {
-        transfer(&mut legs, PostingKind::Funding, Account::Funding, card_account, delta_minor);
+        transfer(
+            &mut legs,
+            PostingKind::Funding,
+            Account::Funding,
+            card_account,
+            delta_minor,
+        );
     } else {
-        transfer(&mut legs, PostingKind::Funding, card_account, Account::Funding, -delta_minor);
+        transfer(
+            &mut legs,
+            PostingKind::Funding,
+            card_account,
+            Account::Funding,
+            -delta_minor,
+        );
     }
     legs
 }
@@ -51,8 +74,20 @@ fn took_effect(txn: &TxnRecord) -> bool {
 fn capture_legs(txn: &TxnRecord, out: &mut Vec<Leg>) {
     let card = card_account(txn);
     let merchant = Account::Merchant(txn.merchant_id.clone());
-    transfer(out, PostingKind::Capture, card, merchant.clone(), txn.amount_minor);
-    transfer(out, PostingKind::Fee, merchant, Account::Fees, txn.fee_minor);
+    transfer(
+        out,
+        PostingKind::Capture,
+        card,
+        merchant.clone(),
+        txn.amount_minor,
+    );
+    transfer(
+        out,
+        PostingKind::Fee,
+        merchant,
+        Account::Fees,
+        txn.fee_minor,
+    );
 }
 
 /// Who pays: the card's own account at the stand-in issuer, or the network account
@@ -61,7 +96,10 @@ fn card_account(txn: &TxnRecord) -> Account {
     if txn.upstream {
         return Account::Network;
     }
-    let token = txn.card_token.clone().expect("a transaction that moves money has a card");
+    let token = txn
+        .card_token
+        .clone()
+        .expect("a transaction that moves money has a card");
     Account::Card(token)
 }
 
@@ -97,7 +135,13 @@ pub fn expected_legs(
         }
         TxnKind::Refund => {
             let merchant = Account::Merchant(txn.merchant_id.clone());
-            transfer(&mut out, PostingKind::Refund, merchant, card_account(txn), txn.amount_minor);
+            transfer(
+                &mut out,
+                PostingKind::Refund,
+                merchant,
+                card_account(txn),
+                txn.amount_minor,
+            );
         }
         TxnKind::Void | TxnKind::Reversal => {
             let target = original(txn.original_id?)?;
@@ -114,7 +158,11 @@ pub fn expected_legs(
             }));
         }
     }
-    assert!(legs_balance(&out), "posting for txn {} does not balance", txn.id);
+    assert!(
+        legs_balance(&out),
+        "posting for txn {} does not balance",
+        txn.id
+    );
     Some(out)
 }
 
@@ -158,7 +206,10 @@ mod tests {
     }
 
     fn net(legs: &[Leg], account: &str) -> i64 {
-        legs.iter().filter(|l| l.account.to_string() == account).map(|l| l.amount_minor).sum()
+        legs.iter()
+            .filter(|l| l.account.to_string() == account)
+            .map(|l| l.amount_minor)
+            .sum()
     }
 
     #[test]

@@ -1,5 +1,7 @@
 use crate::postings::{Leg, expected_legs};
-use model::{Account, Card, CardToken, Currency, Entry, PostingKind, TxnId, TxnKind, TxnRecord, TxnStatus};
+use model::{
+    Account, Card, CardToken, Currency, Entry, PostingKind, TxnId, TxnKind, TxnRecord, TxnStatus,
+};
 use std::collections::{BTreeMap, HashMap, HashSet};
 
 /// The verifier keeps every problem's count but lists only this many.
@@ -63,7 +65,8 @@ impl Verifier {
     }
 
     pub fn add_card(&mut self, card: &Card) {
-        self.funding_expected.insert(card.token.clone(), card.limit_minor);
+        self.funding_expected
+            .insert(card.token.clone(), card.limit_minor);
     }
 
     pub fn add_txn(&mut self, txn: TxnRecord) {
@@ -73,8 +76,11 @@ impl Verifier {
 
     pub fn add_entry(&mut self, entry: Entry) {
         self.report.entries += 1;
-        *self.report.currency_sums.entry(entry.currency.0).or_default() +=
-            i128::from(entry.amount_minor);
+        *self
+            .report
+            .currency_sums
+            .entry(entry.currency.0)
+            .or_default() += i128::from(entry.amount_minor);
         if self.group.first().is_some_and(|g| g.txn_id != entry.txn_id) {
             self.close_group();
         }
@@ -97,10 +103,16 @@ impl Verifier {
             return;
         }
         if !self.seen_groups.insert(txn_id) {
-            self.problem(Some(txn_id), "entries of one transaction are not contiguous".into());
+            self.problem(
+                Some(txn_id),
+                "entries of one transaction are not contiguous".into(),
+            );
         }
         let Some(txn) = self.txns.get(&txn_id).cloned() else {
-            self.problem(Some(txn_id), "entries for a transaction that does not exist".into());
+            self.problem(
+                Some(txn_id),
+                "entries for a transaction that does not exist".into(),
+            );
             return;
         };
         self.check_entries(&txn, &group);
@@ -120,7 +132,10 @@ impl Verifier {
 
     fn check_entries(&mut self, txn: &TxnRecord, group: &[Entry]) {
         if group.iter().any(|e| e.currency != txn.currency) {
-            self.problem(Some(txn.id), "entry currency differs from the transaction's".into());
+            self.problem(
+                Some(txn.id),
+                "entry currency differs from the transaction's".into(),
+            );
         }
         let sum: i128 = group.iter().map(|e| i128::from(e.amount_minor)).sum();
         if sum != 0 {
@@ -129,12 +144,19 @@ impl Verifier {
         let txns = &self.txns;
         let lookup = |id: TxnId| txns.get(&id).cloned();
         let Some(mut expected) = expected_legs(txn, &lookup) else {
-            self.problem(Some(txn.id), "refers to an original that does not exist".into());
+            self.problem(
+                Some(txn.id),
+                "refers to an original that does not exist".into(),
+            );
             return;
         };
         let mut actual: Vec<Leg> = group
             .iter()
-            .map(|e| Leg { kind: e.kind, account: e.account.clone(), amount_minor: e.amount_minor })
+            .map(|e| Leg {
+                kind: e.kind,
+                account: e.account.clone(),
+                amount_minor: e.amount_minor,
+            })
             .collect();
         expected.sort();
         actual.sort();
@@ -157,10 +179,18 @@ impl Verifier {
         self.check_missing_entries();
         self.check_state_links();
         self.check_funding_totals();
-        let unbalanced: Vec<(u16, i128)> =
-            self.report.currency_sums.iter().filter(|(_, s)| **s != 0).map(|(c, s)| (*c, *s)).collect();
+        let unbalanced: Vec<(u16, i128)> = self
+            .report
+            .currency_sums
+            .iter()
+            .filter(|(_, s)| **s != 0)
+            .map(|(c, s)| (*c, *s))
+            .collect();
         for (currency, sum) in unbalanced {
-            self.problem(None, format!("currency {} sums to {sum}, not zero", Currency(currency)));
+            self.problem(
+                None,
+                format!("currency {} sums to {sum}, not zero", Currency(currency)),
+            );
         }
         self.report
     }
@@ -178,7 +208,10 @@ impl Verifier {
         }
         missing.sort();
         for id in missing {
-            self.problem(Some(id), "has no entries but its state calls for some".into());
+            self.problem(
+                Some(id),
+                "has no entries but its state calls for some".into(),
+            );
         }
     }
 
@@ -186,7 +219,9 @@ impl Verifier {
         let mut undone: HashMap<TxnId, Vec<TxnKind>> = HashMap::new();
         let mut refunded: HashMap<TxnId, i64> = HashMap::new();
         for txn in self.txns.values() {
-            let (Some(orig), TxnStatus::Approved) = (txn.original_id, txn.status) else { continue };
+            let (Some(orig), TxnStatus::Approved) = (txn.original_id, txn.status) else {
+                continue;
+            };
             match txn.kind {
                 TxnKind::Refund => *refunded.entry(orig).or_default() += txn.amount_minor,
                 kind => undone.entry(orig).or_default().push(kind),
@@ -202,11 +237,20 @@ impl Verifier {
                 _ => &[],
             };
             if by != expected_by {
-                problems.push((txn.id, format!("is {} but undone by {by:?}", txn.status.as_str())));
+                problems.push((
+                    txn.id,
+                    format!("is {} but undone by {by:?}", txn.status.as_str()),
+                ));
             }
             let refund_sum = refunded.get(&txn.id).copied().unwrap_or(0);
             if refund_sum != txn.refunded_minor {
-                problems.push((txn.id, format!("refunded {} but refunds sum to {refund_sum}", txn.refunded_minor)));
+                problems.push((
+                    txn.id,
+                    format!(
+                        "refunded {} but refunds sum to {refund_sum}",
+                        txn.refunded_minor
+                    ),
+                ));
             }
             if refund_sum > txn.amount_minor {
                 problems.push((txn.id, "refunds exceed the captured amount".to_string()));
@@ -223,7 +267,9 @@ impl Verifier {
         for (token, expected) in &self.funding_expected {
             let seen = self.funding_seen.get(token).copied().unwrap_or(0);
             if seen != *expected {
-                problems.push(format!("card {token} funded {seen}, its limit is {expected}"));
+                problems.push(format!(
+                    "card {token} funded {seen}, its limit is {expected}"
+                ));
             }
         }
         for token in self.funding_seen.keys() {
@@ -330,13 +376,19 @@ mod tests {
         all.into_iter().for_each(|e| v.add_entry(e));
         let report = v.finish();
         assert!(!report.ok());
-        assert!(report.problems.iter().any(|p| p.what.contains("sum")), "{:?}", report.problems);
+        assert!(
+            report.problems.iter().any(|p| p.what.contains("sum")),
+            "{:?}",
+            report.problems
+        );
     }
 
     #[test]
     fn a_missing_posting_is_found() {
         let (mut v, all) = sound_ledger();
-        all.into_iter().filter(|e| e.txn_id == TxnId(0)).for_each(|e| v.add_entry(e));
+        all.into_iter()
+            .filter(|e| e.txn_id == TxnId(0))
+            .for_each(|e| v.add_entry(e));
         let report = v.finish();
         assert_eq!(report.problems[0].txn_id, Some(TxnId(1)));
     }
@@ -346,7 +398,9 @@ mod tests {
         let mut v = Verifier::new();
         v.add_txn(purchase(1, TxnStatus::Voided));
         let legs = expected_legs(&purchase(1, TxnStatus::Voided), &|_| None).unwrap();
-        entries(1, legs, &mut 0).into_iter().for_each(|e| v.add_entry(e));
+        entries(1, legs, &mut 0)
+            .into_iter()
+            .for_each(|e| v.add_entry(e));
         let report = v.finish();
         assert!(report.problems.iter().any(|p| p.what.contains("undone by")));
     }

@@ -39,7 +39,10 @@ impl Currency {
             return (n > 0 && n < 1000).then_some(Currency(n));
         }
         let upper = text.to_ascii_uppercase();
-        CURRENCIES.iter().find(|c| c.1 == upper).map(|c| Currency(c.0))
+        CURRENCIES
+            .iter()
+            .find(|c| c.1 == upper)
+            .map(|c| Currency(c.0))
     }
 }
 
@@ -81,7 +84,12 @@ impl fmt::Display for Money {
         let sign = if self.minor < 0 { "-" } else { "" };
         let abs = self.minor.unsigned_abs();
         let (whole, frac) = (abs / scale as u64, abs % scale as u64);
-        write!(f, "{sign}{whole}.{frac:0width$} {}", self.currency, width = exp as usize)
+        write!(
+            f,
+            "{sign}{whole}.{frac:0width$} {}",
+            self.currency,
+            width = exp as usize
+        )
     }
 }
 

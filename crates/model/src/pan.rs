@@ -20,7 +20,10 @@ pub enum PanError {
 impl fmt::Display for PanError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
-            PanError::Length => write!(f, "PAN must have {PAN_DIGITS_MIN} to {PAN_DIGITS_MAX} digits"),
+            PanError::Length => write!(
+                f,
+                "PAN must have {PAN_DIGITS_MIN} to {PAN_DIGITS_MAX} digits"
+            ),
             PanError::NotDigits => write!(f, "PAN must be digits only"),
         }
     }
@@ -143,7 +146,13 @@ mod tests {
     #[test]
     fn pan_rejects_bad_lengths_and_characters() {
         assert_eq!(Pan::parse("12345678901").unwrap_err(), PanError::Length);
-        assert_eq!(Pan::parse("12345678901234567890").unwrap_err(), PanError::Length);
-        assert_eq!(Pan::parse("47617390010100x0").unwrap_err(), PanError::NotDigits);
+        assert_eq!(
+            Pan::parse("12345678901234567890").unwrap_err(),
+            PanError::Length
+        );
+        assert_eq!(
+            Pan::parse("47617390010100x0").unwrap_err(),
+            PanError::NotDigits
+        );
     }
 }

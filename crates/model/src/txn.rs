@@ -1,8 +1,8 @@
+use crate::TimestampMs;
 use crate::money::Currency;
 use crate::pan::MaskedPan;
 use crate::parties::{CardToken, MerchantId, TerminalId};
 use crate::response::ResponseCode;
-use crate::TimestampMs;
 use serde::{Deserialize, Serialize};
 use std::fmt;
 
@@ -118,7 +118,12 @@ pub enum IdemKey {
     /// Terminal id, STAN (field 11) and transmission date and time (field 7). Reversals
     /// have a key space of their own: a reversal often repeats its original's STAN and
     /// field 7, and must not collide with it.
-    Iso { reversal: bool, terminal: TerminalId, stan: String, transmitted: String },
+    Iso {
+        reversal: bool,
+        terminal: TerminalId,
+        stan: String,
+        transmitted: String,
+    },
     /// The HTTP API's Idempotency-Key header, scoped to the terminal it names.
     Api { terminal: TerminalId, key: String },
 }
@@ -126,7 +131,12 @@ pub enum IdemKey {
 impl fmt::Display for IdemKey {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
-            IdemKey::Iso { reversal, terminal, stan, transmitted } => {
+            IdemKey::Iso {
+                reversal,
+                terminal,
+                stan,
+                transmitted,
+            } => {
                 let space = if *reversal { "rev" } else { "txn" };
                 write!(f, "{space}:{terminal}:{stan}:{transmitted}")
             }

@@ -1,7 +1,7 @@
-use crate::entry::Entry;
-use crate::parties::{Card, Merchant, TerminalId, Terminal};
-use crate::txn::{TxnId, TxnRecord, TxnUpdate};
 use crate::TimestampMs;
+use crate::entry::Entry;
+use crate::parties::{Card, Merchant, Terminal, TerminalId};
+use crate::txn::{TxnId, TxnRecord, TxnUpdate};
 use serde::{Deserialize, Serialize};
 
 /// A terminal's closed settlement batch (0500), with both sides' totals.

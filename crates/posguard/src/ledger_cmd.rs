@@ -12,22 +12,32 @@ pub fn store_url(args: &StoreArgs) -> String {
 /// Runs the ledger verifier over a store; exits non-zero when it finds a problem.
 pub fn verify(args: StoreArgs) -> anyhow::Result<()> {
     let url = store_url(&args);
-    if url.starts_with("sqlite:") && !args.data_dir.join("posguard.db").exists() && args.store_url.is_none() {
-        anyhow::bail!("no database in {} (start posguard once, or pass --data-dir)", args.data_dir.display());
+    if url.starts_with("sqlite:")
+        && !args.data_dir.join("posguard.db").exists()
+        && args.store_url.is_none()
+    {
+        anyhow::bail!(
+            "no database in {} (start posguard once, or pass --data-dir)",
+            args.data_dir.display()
+        );
     }
     let store = store::open(&url).context("open the store")?;
     let mut verifier = ledger::Verifier::new();
     for card in store.cards().context("read cards")? {
         verifier.add_card(&card);
     }
-    store.for_each_txn(&mut |t| {
-        verifier.add_txn(t);
-        Ok(())
-    }).context("read transactions")?;
-    store.for_each_entry(&mut |e| {
-        verifier.add_entry(e);
-        Ok(())
-    }).context("read ledger entries")?;
+    store
+        .for_each_txn(&mut |t| {
+            verifier.add_txn(t);
+            Ok(())
+        })
+        .context("read transactions")?;
+    store
+        .for_each_entry(&mut |e| {
+            verifier.add_entry(e);
+            Ok(())
+        })
+        .context("read ledger entries")?;
     let report = verifier.finish();
     println!("transactions {}  entries {}", report.txns, report.entries);
     for (currency, sum) in &report.currency_sums {

@@ -8,7 +8,10 @@ use iso8583::frame::{FrameFormat, LengthPrefix};
 use std::time::Duration;
 
 /// MTI and processing code of each kind of request.
-fn mti_and_proc(what: &str, has_original: bool) -> anyhow::Result<(&'static str, Option<&'static str>)> {
+fn mti_and_proc(
+    what: &str,
+    has_original: bool,
+) -> anyhow::Result<(&'static str, Option<&'static str>)> {
     Ok(match what {
         "purchase" => ("0200", Some("000000")),
         "preauth" => ("0100", Some("000000")),
@@ -27,10 +30,18 @@ fn mti_and_proc(what: &str, has_original: bool) -> anyhow::Result<(&'static str,
 
 /// MMDDhhmmss in UTC, as field 7 carries it.
 fn transmission_now() -> (String, String) {
-    let secs = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap_or_default().as_secs() as i64;
+    let secs = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap_or_default()
+        .as_secs() as i64;
     let (_, month, day) = engine::civil_from_days(secs.div_euclid(86_400));
     let tod = secs.rem_euclid(86_400);
-    let f7 = format!("{month:02}{day:02}{:02}{:02}{:02}", tod / 3600, tod / 60 % 60, tod % 60);
+    let f7 = format!(
+        "{month:02}{day:02}{:02}{:02}{:02}",
+        tod / 3600,
+        tod / 60 % 60,
+        tod % 60
+    );
     let stan = format!("{:06}", secs % 1_000_000);
     (f7, stan)
 }
@@ -47,10 +58,18 @@ pub fn run(args: SendArgs) -> anyhow::Result<()> {
         _ => bail!("--original-stan and --original-transmitted go together"),
     };
     let totals: Option<Vec<String>> = args.totals.as_ref().map(|t| {
-        vec![format!("{:010}", t[2]), format!("{:010}", t[0]), format!("{:016}", t[3]), format!("{:016}", t[1])]
+        vec![
+            format!("{:010}", t[2]),
+            format!("{:010}", t[0]),
+            format!("{:016}", t[3]),
+            format!("{:016}", t[1]),
+        ]
     });
     let mut msg = MessageBuilder::new();
-    msg.set_mti(mti).set(7, f7.as_str()).set(11, stan.as_str()).set(41, args.terminal.as_str());
+    msg.set_mti(mti)
+        .set(7, f7.as_str())
+        .set(11, stan.as_str())
+        .set(41, args.terminal.as_str());
     if let Some(p) = proc_code {
         msg.set(3, p);
     }
@@ -82,7 +101,10 @@ pub fn run(args: SendArgs) -> anyhow::Result<()> {
         msg.set(70, c);
     }
     if let Some(t) = &totals {
-        msg.set(74, t[0].as_str()).set(76, t[1].as_str()).set(86, t[2].as_str()).set(88, t[3].as_str());
+        msg.set(74, t[0].as_str())
+            .set(76, t[1].as_str())
+            .set(86, t[2].as_str())
+            .set(88, t[3].as_str());
     }
     let spec = host::server::load_spec(&args.spec)?;
     let prefix = match args.framing.as_str() {
@@ -90,14 +112,28 @@ pub fn run(args: SendArgs) -> anyhow::Result<()> {
         "ascii4" => LengthPrefix::Ascii4,
         other => bail!("--framing must be binary2 or ascii4, not {other:?}"),
     };
-    let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build().context("start the runtime")?;
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .context("start the runtime")?;
     let reply = runtime.block_on(async {
-        let framing = FrameFormat { prefix, header_bytes: 0 };
-        let mut client = TerminalClient::connect(&args.link, spec, framing, Duration::from_secs(args.timeout_secs)).await?;
+        let framing = FrameFormat {
+            prefix,
+            header_bytes: 0,
+        };
+        let mut client = TerminalClient::connect(
+            &args.link,
+            spec,
+            framing,
+            Duration::from_secs(args.timeout_secs),
+        )
+        .await?;
         client.request(&msg).await
     })?;
     let code = reply.code().to_owned();
-    let words = model::ResponseCode::from_iso(&code).map(|c| format!("{} / {}", c.text_en(), c.text_zh())).unwrap_or_default();
+    let words = model::ResponseCode::from_iso(&code)
+        .map(|c| format!("{} / {}", c.text_en(), c.text_zh()))
+        .unwrap_or_default();
     println!("{} response {code} {words}", reply.mti);
     for (n, v) in &reply.fields {
         println!("  field {n:>3}: {v}");

@@ -7,7 +7,8 @@ use host::Config;
 pub fn config(args: &ServeArgs) -> anyhow::Result<Config> {
     let mut config = match &args.config {
         Some(path) => {
-            let text = std::fs::read_to_string(path).with_context(|| format!("read {}", path.display()))?;
+            let text = std::fs::read_to_string(path)
+                .with_context(|| format!("read {}", path.display()))?;
             toml::from_str(&text).with_context(|| format!("parse {}", path.display()))?
         }
         None => Config::default(),
@@ -37,24 +38,43 @@ pub fn config(args: &ServeArgs) -> anyhow::Result<Config> {
         config.upstream.get_or_insert_with(Default::default).addr = addr.clone();
     }
     if let Some(policy) = &args.upstream_on_unavailable {
-        config.upstream.get_or_insert_with(Default::default).on_unavailable = policy.clone();
+        config
+            .upstream
+            .get_or_insert_with(Default::default)
+            .on_unavailable = policy.clone();
     }
     Ok(config)
 }
 
 pub fn run(args: ServeArgs) -> anyhow::Result<()> {
     let config = config(&args)?;
-    let runtime = tokio::runtime::Builder::new_multi_thread().enable_all().build().context("start the runtime")?;
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .context("start the runtime")?;
     runtime.block_on(async move {
         let running = host::start(config).await?;
         if let Some(token) = &running.new_admin_token {
-            println!("admin API token (shown once, store it now) / 管理员令牌(仅显示一次):\n  {token}\n");
+            println!(
+                "admin API token (shown once, store it now) / 管理员令牌(仅显示一次):\n  {token}\n"
+            );
         }
         if args.demo {
             host::demo::seed(&running.app).await?;
-            println!("{}", host::demo::instructions(&running.link_addr.to_string(), &running.http_addr.to_string()));
+            println!(
+                "{}",
+                host::demo::instructions(
+                    &running.link_addr.to_string(),
+                    &running.http_addr.to_string()
+                )
+            );
         }
-        println!("posguard serving: terminal link {}  HTTP {}  store {}", running.link_addr, running.http_addr, running.app.store.backend());
+        println!(
+            "posguard serving: terminal link {}  HTTP {}  store {}",
+            running.link_addr,
+            running.http_addr,
+            running.app.store.backend()
+        );
         tokio::signal::ctrl_c().await.context("wait for Ctrl-C")?;
         // Every answer already sent is durable; anything in flight was never acknowledged.
         println!("posguard: stopping");

@@ -19,11 +19,18 @@ pub fn handbook(args: HandbookArgs) -> anyhow::Result<()> {
         sim::write_csv(&mut w, cfg.start_date, &txs).context("write the CSV")?;
         w.flush().context("write the CSV")?;
     } else {
-        let file = std::fs::File::create(&args.out).with_context(|| format!("create {}", args.out))?;
+        let file =
+            std::fs::File::create(&args.out).with_context(|| format!("create {}", args.out))?;
         let mut w = std::io::BufWriter::new(file);
-        sim::write_csv(&mut w, cfg.start_date, &txs).with_context(|| format!("write {}", args.out))?;
+        sim::write_csv(&mut w, cfg.start_date, &txs)
+            .with_context(|| format!("write {}", args.out))?;
         w.flush().with_context(|| format!("write {}", args.out))?;
     }
-    eprintln!("{} transactions, {} frauds, generated in {:.2?}", txs.len(), frauds, generated);
+    eprintln!(
+        "{} transactions, {} frauds, generated in {:.2?}",
+        txs.len(),
+        frauds,
+        generated
+    );
     Ok(())
 }
