@@ -574,3 +574,34 @@ fn walk(dir: &std::path::Path) -> Vec<std::path::PathBuf> {
     }
     out
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn ascii_length_framing_with_a_fixed_header_is_echoed() {
+    let Some(mut cfg) = config("framing", Backend::Sqlite) else {
+        return;
+    };
+    cfg.link.framing = "ascii4".into();
+    cfg.link.header_bytes = 5;
+    let running = start_demo(cfg).await;
+    let spec = Spec::posguard_ascii();
+    let mut m = MessageBuilder::new();
+    m.set_mti("0800")
+        .set(7, F7)
+        .set(11, "000001")
+        .set(41, "TERM0001")
+        .set(70, "301");
+    let mut body = Vec::new();
+    m.encode_into(&spec, &mut body).unwrap();
+    let mut frame = format!("{:04}", body.len() + 5).into_bytes();
+    frame.extend_from_slice(b"TPDU1");
+    frame.extend_from_slice(&body);
+    let (got, _) = raw_exchange(running.link_addr, &frame, Duration::from_millis(500)).await;
+    let len: usize = std::str::from_utf8(&got[..4]).unwrap().parse().unwrap();
+    assert_eq!(len + 4, got.len(), "one whole frame");
+    assert_eq!(&got[4..9], b"TPDU1", "the header is echoed");
+    let answer = spec.decode(&got[9..]).unwrap();
+    assert_eq!(
+        (answer.mti().as_ref(), answer.field_str(39).as_deref()),
+        ("0810", Some("00"))
+    );
+}
