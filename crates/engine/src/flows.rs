@@ -160,7 +160,11 @@ impl Engine {
     }
 
     /// Finds the transaction a message refers to, at the same merchant.
-    pub(crate) fn find_original(&self, req: &Request, draft: &TxnRecord) -> Result<TxnId, Decline> {
+    pub(crate) fn find_original(
+        &self,
+        req: &Request,
+        draft: &TxnRecord,
+    ) -> Result<TxnRecord, Decline> {
         let reference = req
             .original
             .as_ref()
@@ -179,7 +183,7 @@ impl Engine {
         };
         let original = id.and_then(|id| self.state.txn(id));
         match original {
-            Some(o) if o.merchant_id == draft.merchant_id => Ok(o.id),
+            Some(o) if o.merchant_id == draft.merchant_id => Ok(o.clone()),
             _ => Err((Rc::UnableToLocateRecord, "original_unknown")),
         }
     }
@@ -198,11 +202,7 @@ impl Engine {
         draft: &TxnRecord,
     ) -> Result<TxnRecord, Decline> {
         let amount = self.amount(req)?;
-        let pre = self
-            .state
-            .txn(self.find_original(req, draft)?)
-            .expect("found above")
-            .clone();
+        let pre = self.find_original(req, draft)?;
         if pre.kind != TxnKind::PreAuth || pre.status != TxnStatus::Approved {
             return Err((Rc::InvalidTransaction, "original_not_open_preauth"));
         }
@@ -239,8 +239,7 @@ impl Engine {
             Some(input) if !self.state.cards.contains_key(&input.token) => {
                 return Err((Rc::InvalidCardNumber, "card_unknown"));
             }
-            Some(_) => {}
-            None => {}
+            Some(_) | None => {}
         }
         Ok(self.apply_refund(draft, &sale))
     }
@@ -253,11 +252,7 @@ impl Engine {
         draft: &TxnRecord,
     ) -> Result<TxnRecord, Decline> {
         let amount = self.amount(req)?;
-        let sale = self
-            .state
-            .txn(self.find_original(req, draft)?)
-            .expect("found above")
-            .clone();
+        let sale = self.find_original(req, draft)?;
         let refundable = matches!(sale.kind, TxnKind::Purchase | TxnKind::Completion)
             && sale.status == TxnStatus::Approved;
         if !refundable {
@@ -305,11 +300,7 @@ impl Engine {
         req: &Request,
         draft: &TxnRecord,
     ) -> Result<TxnRecord, Decline> {
-        let original = self
-            .state
-            .txn(self.find_original(req, draft)?)
-            .expect("found above")
-            .clone();
+        let original = self.find_original(req, draft)?;
         let voidable = original.kind != TxnKind::Balance
             && original.kind != TxnKind::Void
             && original.kind != TxnKind::Reversal

@@ -43,10 +43,7 @@ impl Engine {
 
     fn reverse_found(&mut self, req: &Request, draft: &mut TxnRecord) -> Step {
         match self.find_original(req, draft) {
-            Ok(id) => {
-                let original = self.state.txn(id).expect("found above").clone();
-                self.reverse_original(draft, &original)
-            }
+            Ok(original) => self.reverse_original(draft, &original),
             // A reversal is always acknowledged: the terminal must stop resending it.
             Err(_) => Step::Acknowledged {
                 reason: "original_unknown",

@@ -34,6 +34,18 @@ pub struct Reply {
 }
 
 impl Reply {
+    /// Every field of a decoded message, as its text value.
+    pub fn of(msg: &iso8583::Message<'_>) -> Reply {
+        let fields = msg
+            .fields()
+            .filter_map(|n| msg.field_str(n).map(|v| (n, v.into_owned())))
+            .collect();
+        Reply {
+            mti: msg.mti().into_owned(),
+            fields,
+        }
+    }
+
     pub fn get(&self, n: u8) -> Option<&str> {
         self.fields.get(&n).map(String::as_str)
     }
@@ -101,14 +113,7 @@ impl TerminalClient {
         loop {
             if let Some(frame) = self.framing.parse(&self.buf)? {
                 let msg = self.spec.decode(&self.buf[frame.body.clone()])?;
-                let fields = msg
-                    .fields()
-                    .filter_map(|n| msg.field_str(n).map(|v| (n, v.into_owned())))
-                    .collect();
-                let reply = Reply {
-                    mti: msg.mti().into_owned(),
-                    fields,
-                };
+                let reply = Reply::of(&msg);
                 self.buf.drain(..frame.consumed);
                 return Ok(reply);
             }

@@ -332,14 +332,7 @@ fn dispatch(buf: &mut Vec<u8>, up: &Upstream) -> bool {
         };
         match up.spec.decode(&buf[frame.body.clone()]) {
             Ok(msg) => {
-                let fields = msg
-                    .fields()
-                    .filter_map(|n| msg.field_str(n).map(|v| (n, v.into_owned())))
-                    .collect();
-                let reply = Reply {
-                    mti: msg.mti().into_owned(),
-                    fields,
-                };
+                let reply = Reply::of(&msg);
                 let key = reply_key(
                     &reply.mti,
                     reply.get(41).unwrap_or(""),

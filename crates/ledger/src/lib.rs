@@ -6,6 +6,8 @@
 //! Architecture Invariant: every posting balances to zero per currency; this is an
 //! assertion, not an error, because an unbalanced posting is a programmer error.
 
+#[cfg(test)]
+mod fixtures;
 mod postings;
 mod verify;
 

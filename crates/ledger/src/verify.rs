@@ -303,33 +303,7 @@ mod tests {
     }
 
     fn purchase(id: u64, status: TxnStatus) -> TxnRecord {
-        TxnRecord {
-            id: TxnId(id),
-            idem_key: format!("k{id}"),
-            created_ms: 0,
-            mti: "0200".into(),
-            kind: TxnKind::Purchase,
-            offline: false,
-            terminal_id: TerminalId("T1".into()),
-            merchant_id: MerchantId("M1".into()),
-            stan: "000001".into(),
-            transmitted: "1121230101".into(),
-            card_token: Some(CardToken("c1".into())),
-            masked_pan: None,
-            amount_minor: 2_500,
-            currency: Currency::CNY,
-            response_code: ResponseCode::Approved,
-            auth_code: None,
-            status,
-            original_id: None,
-            original_key: None,
-            fee_minor: 15,
-            refunded_minor: 0,
-            balance_minor: None,
-            stand_in: false,
-            upstream: false,
-            reason: String::new(),
-        }
+        crate::fixtures::txn(id, TxnKind::Purchase, status, 2_500, 15)
     }
 
     fn entries(txn_id: u64, legs: Vec<Leg>, first_id: &mut u64) -> Vec<Entry> {
