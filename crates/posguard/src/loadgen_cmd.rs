@@ -97,9 +97,14 @@ struct Fixtures {
 
 fn fixtures(args: &LoadgenArgs) -> anyhow::Result<Fixtures> {
     if args.demo {
-        let pans = host::demo::CARDS[..2].iter().map(|c| (c.0.to_owned(), c.1.to_owned()));
+        let pans = host::demo::CARDS[..2]
+            .iter()
+            .map(|c| (c.0.to_owned(), c.1.to_owned()));
         return Ok(Fixtures {
-            terminals: host::demo::TERMINALS.iter().map(|t| (*t).to_owned()).collect(),
+            terminals: host::demo::TERMINALS
+                .iter()
+                .map(|t| (*t).to_owned())
+                .collect(),
             pans: pans.collect(),
             merchant: Some(host::demo::MERCHANT.to_owned()),
             generated: false,
@@ -107,8 +112,14 @@ fn fixtures(args: &LoadgenArgs) -> anyhow::Result<Fixtures> {
     }
     let mut terminals = args.terminals.clone();
     if let Some(path) = &args.terminals_from {
-        let text = std::fs::read_to_string(path).with_context(|| format!("read {}", path.display()))?;
-        terminals.extend(text.lines().map(str::trim).filter(|l| !l.is_empty()).map(str::to_owned));
+        let text =
+            std::fs::read_to_string(path).with_context(|| format!("read {}", path.display()))?;
+        terminals.extend(
+            text.lines()
+                .map(str::trim)
+                .filter(|l| !l.is_empty())
+                .map(str::to_owned),
+        );
     }
     let generated = terminals.is_empty();
     if generated {
@@ -116,18 +127,36 @@ fn fixtures(args: &LoadgenArgs) -> anyhow::Result<Fixtures> {
         terminals = (0..count).map(fixtures::terminal_id).collect();
     }
     let pans = if args.pans.is_empty() {
-        (0..args.cards).map(|i| (fixtures::card_pan(i), fixtures::CARD_EXPIRY.to_owned())).collect()
+        (0..args.cards)
+            .map(|i| (fixtures::card_pan(i), fixtures::CARD_EXPIRY.to_owned()))
+            .collect()
     } else {
-        let split = |p: &String| p.split_once(':').map(|(pan, exp)| (pan.to_owned(), exp.to_owned()));
-        args.pans.iter().map(|p| split(p).with_context(|| format!("--pans item {p:?} is not PAN:YYMM"))).collect::<anyhow::Result<_>>()?
+        let split = |p: &String| {
+            p.split_once(':')
+                .map(|(pan, exp)| (pan.to_owned(), exp.to_owned()))
+        };
+        args.pans
+            .iter()
+            .map(|p| split(p).with_context(|| format!("--pans item {p:?} is not PAN:YYMM")))
+            .collect::<anyhow::Result<_>>()?
     };
-    let merchant = args.merchant.clone().or(generated.then(|| fixtures::MERCHANT_ID.to_owned()));
-    Ok(Fixtures { terminals, pans, merchant, generated })
+    let merchant = args
+        .merchant
+        .clone()
+        .or(generated.then(|| fixtures::MERCHANT_ID.to_owned()));
+    Ok(Fixtures {
+        terminals,
+        pans,
+        merchant,
+        generated,
+    })
 }
 
 /// Posts one provisioning request; any 2xx is fine (the API upserts).
 fn post(api: &Api, path: &str, body: serde_json::Value) -> anyhow::Result<()> {
-    let (status, answer) = api.call("POST", path, Some(&body), None).with_context(|| format!("POST {path}"))?;
+    let (status, answer) = api
+        .call("POST", path, Some(&body), None)
+        .with_context(|| format!("POST {path}"))?;
     if !(200..300).contains(&status) {
         bail!("POST {path} answered {status}: {answer}");
     }
@@ -136,22 +165,36 @@ fn post(api: &Api, path: &str, body: serde_json::Value) -> anyhow::Result<()> {
 
 /// Provisions the merchant, terminals and cards the run uses.
 fn setup(args: &LoadgenArgs, fx: &Fixtures) -> anyhow::Result<()> {
-    let token = args.token.as_deref().context("--setup needs --token (or POSGUARD_TOKEN)")?;
+    let token = args
+        .token
+        .as_deref()
+        .context("--setup needs --token (or POSGUARD_TOKEN)")?;
     let api = Api::new(&args.api, token)?;
-    let merchant = fx.merchant.clone().unwrap_or_else(|| fixtures::MERCHANT_ID.to_owned());
+    let merchant = fx
+        .merchant
+        .clone()
+        .unwrap_or_else(|| fixtures::MERCHANT_ID.to_owned());
     if fx.generated || args.merchant.is_some() {
         let body = json!({"id": merchant, "name": "posguard loadgen", "mcc": "5411", "currency": args.currency, "fee_bps": 60});
         post(&api, "/v1/merchants", body)?;
     }
     for id in &fx.terminals {
-        post(&api, "/v1/terminals", json!({"id": id, "merchant_id": merchant, "floor_limit_minor": 0}))?;
+        post(
+            &api,
+            "/v1/terminals",
+            json!({"id": id, "merchant_id": merchant, "floor_limit_minor": 0}),
+        )?;
     }
     for (pan, expiry) in &fx.pans {
         let body = json!({"pan": pan, "expiry": expiry, "kind": "debit", "currency": args.currency,
                           "limit_minor": fixtures::CARD_LIMIT_MINOR, "daily_limit_minor": fixtures::CARD_LIMIT_MINOR});
         post(&api, "/v1/cards", body)?;
     }
-    println!("loadgen setup: merchant {merchant}, {} terminals, {} cards", fx.terminals.len(), fx.pans.len());
+    println!(
+        "loadgen setup: merchant {merchant}, {} terminals, {} cards",
+        fx.terminals.len(),
+        fx.pans.len()
+    );
     Ok(())
 }
 
@@ -179,7 +222,10 @@ fn config(args: &LoadgenArgs, fx: Fixtures, seed: u64) -> anyhow::Result<Loadgen
         retry_window: Duration::from_secs(args.retry_window_secs),
         reconnect: true,
         spec: host::server::load_spec(&args.spec)?,
-        framing: FrameFormat { prefix, header_bytes: 0 },
+        framing: FrameFormat {
+            prefix,
+            header_bytes: 0,
+        },
     };
     config.check()?;
     Ok(config)
@@ -187,7 +233,9 @@ fn config(args: &LoadgenArgs, fx: Fixtures, seed: u64) -> anyhow::Result<Loadgen
 
 pub fn run(args: LoadgenArgs) -> anyhow::Result<()> {
     let seed = args.seed.unwrap_or_else(|| {
-        let now = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap_or_default();
+        let now = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .unwrap_or_default();
         now.as_nanos() as u64
     });
     let fx = fixtures(&args)?;
@@ -195,14 +243,23 @@ pub fn run(args: LoadgenArgs) -> anyhow::Result<()> {
         setup(&args, &fx)?;
     }
     let config = config(&args, fx, seed)?;
-    println!("loadgen: seed {seed}, {} connections, {} s, mix {}, {}", config.connections, args.duration_secs, config.mix, match config.rate {
-        Some(r) => format!("{r} requests/s"),
-        None => "open throttle".to_owned(),
-    });
+    println!(
+        "loadgen: seed {seed}, {} connections, {} s, mix {}, {}",
+        config.connections,
+        args.duration_secs,
+        config.mix,
+        match config.rate {
+            Some(r) => format!("{r} requests/s"),
+            None => "open throttle".to_owned(),
+        }
+    );
     if config.duration.is_zero() {
         return Ok(());
     }
-    let runtime = tokio::runtime::Builder::new_multi_thread().enable_all().build().context("start the runtime")?;
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .context("start the runtime")?;
     let report = runtime.block_on(loadgen::run(config))?;
     report.print();
     let violations = report.violations();

@@ -1,0 +1,291 @@
+//! The messages a simulated terminal sends, and the few answer fields it reads.
+//! Pure: no sockets, no clock (field 7 comes in as text).
+
+use crate::mix::Kind;
+use iso8583::frame::{FrameFormat, LengthPrefix};
+use iso8583::{EncodeError, MessageBuilder, Spec};
+
+/// Original data elements (field 90) after MTI, STAN and field 7: acquirer and
+/// forwarding institution ids, which posguard does not use.
+const F90_TRAILER: &str = "0000000000000000000000";
+/// POS entry mode (field 22): manual key entry, no PIN.
+const ENTRY_MODE: &str = "012";
+
+/// What a request refers to: a recent approved purchase.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub(crate) struct Original {
+    pub rrn: String,
+    pub stan: String,
+    pub f7: String,
+}
+
+/// A financial request as the terminal keeps it until it is answered: enough to send
+/// it again, byte for byte, as a repeat.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub(crate) struct Txn {
+    /// Purchase, Refund or Reversal.
+    pub kind: Kind,
+    pub stan: String,
+    /// Transmission date and time, MMDDhhmmss UTC.
+    pub f7: String,
+    pub amount_minor: u64,
+    /// Index into the run's cards.
+    pub card: usize,
+    pub original: Option<Original>,
+}
+
+/// What every message of one terminal shares.
+#[derive(Clone, Debug)]
+pub(crate) struct Station {
+    pub spec: Spec,
+    pub framing: FrameFormat,
+    /// Field 41, padded to its 8 characters.
+    pub terminal: String,
+    /// Field 42, padded to its 15 characters.
+    pub merchant: Option<String>,
+    pub currency: String,
+}
+
+/// Bad frames, each answered differently by a correct host.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum BadFrame {
+    /// A readable MTI, then a bitmap that is not hex: answered 30.
+    Garbage,
+    /// A real request cut short: the bitmap announces fields that are missing;
+    /// answered 30.
+    Truncated,
+    /// A length prefix the link refuses: the host closes the connection.
+    BadLength,
+}
+
+impl Station {
+    /// The framed request, as first sent (`repeat` false) or repeated (MTI x2x1).
+    pub(crate) fn encode(
+        &self,
+        txn: &Txn,
+        pan: (&str, &str),
+        repeat: bool,
+        out: &mut Vec<u8>,
+    ) -> Result<(), EncodeError> {
+        let mti = match (txn.kind, repeat) {
+            (Kind::Reversal, false) => "0400",
+            (Kind::Reversal, true) => "0401",
+            (_, false) => "0200",
+            (_, true) => "0201",
+        };
+        let proc_code = if txn.kind == Kind::Refund {
+            "200000"
+        } else {
+            "000000"
+        };
+        let amount = format!("{:012}", txn.amount_minor);
+        let mut msg = MessageBuilder::new();
+        msg.set_mti(mti)
+            .set(2, pan.0)
+            .set(3, proc_code)
+            .set(4, amount.as_str())
+            .set(7, txn.f7.as_str())
+            .set(11, txn.stan.as_str())
+            .set(14, pan.1)
+            .set(22, ENTRY_MODE)
+            .set(41, self.terminal.as_str())
+            .set(49, self.currency.as_str());
+        if let Some(m) = &self.merchant {
+            msg.set(42, m.as_str());
+        }
+        let f90;
+        match (&txn.original, txn.kind) {
+            (Some(o), Kind::Refund) => {
+                msg.set(37, o.rrn.as_str());
+            }
+            (Some(o), Kind::Reversal) => {
+                f90 = format!("0200{}{}{F90_TRAILER}", o.stan, o.f7);
+                msg.set(90, f90.as_str());
+            }
+            _ => {}
+        }
+        self.frame(&msg, out)
+    }
+
+    fn frame(&self, msg: &MessageBuilder<'_>, out: &mut Vec<u8>) -> Result<(), EncodeError> {
+        let mut body = Vec::with_capacity(256);
+        msg.encode_into(&self.spec, &mut body)?;
+        self.wrap(&body, out);
+        Ok(())
+    }
+
+    fn wrap(&self, body: &[u8], out: &mut Vec<u8>) {
+        out.clear();
+        let header = vec![0u8; self.framing.header_bytes];
+        // Bodies here are far below the frame limit, so writing cannot fail.
+        let framed = self.framing.write(&header, body, out);
+        debug_assert!(framed.is_ok(), "{framed:?}");
+    }
+
+    /// A bad frame of the given sort; `sample` is a well-formed request to damage.
+    pub(crate) fn bad_frame(
+        &self,
+        which: BadFrame,
+        sample: &Txn,
+        pan: (&str, &str),
+        out: &mut Vec<u8>,
+    ) -> Result<(), EncodeError> {
+        match which {
+            BadFrame::Garbage => self.wrap(b"0200ZZZZZZZZZZZZZZZZ0000", out),
+            BadFrame::Truncated => {
+                self.encode(sample, pan, false, out)?;
+                let cut = out.len() - 12;
+                let body =
+                    out[self.framing.prefix.width() + self.framing.header_bytes..cut].to_vec();
+                self.wrap(&body, out);
+            }
+            BadFrame::BadLength => {
+                out.clear();
+                match self.framing.prefix {
+                    LengthPrefix::Binary2 => out.extend_from_slice(&[0xFF, 0xFF]),
+                    LengthPrefix::Ascii4 => out.extend_from_slice(b"ZZZZ"),
+                }
+                out.extend_from_slice(b"0200garbage");
+            }
+        }
+        Ok(())
+    }
+}
+
+/// The answer fields the terminal acts on.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub(crate) struct Answer {
+    pub mti: String,
+    pub stan: Option<String>,
+    pub rrn: Option<String>,
+    pub code: String,
+}
+
+pub(crate) fn read_answer(spec: &Spec, body: &[u8]) -> Result<Answer, iso8583::DecodeError> {
+    let msg = spec.decode(body)?;
+    let text = |n| msg.field_str(n).map(|v| v.into_owned());
+    Ok(Answer {
+        mti: msg.mti().into_owned(),
+        stan: text(11),
+        rrn: text(37),
+        code: text(39).unwrap_or_default(),
+    })
+}
+
+/// Field 7 (MMDDhhmmss, UTC) for a time in whole seconds since the Unix epoch.
+pub(crate) fn transmission_time(unix_secs: u64) -> String {
+    let days = (unix_secs / 86_400) as i64;
+    let tod = unix_secs % 86_400;
+    let (_, month, day) = civil_from_days(days);
+    format!(
+        "{month:02}{day:02}{:02}{:02}{:02}",
+        tod / 3600,
+        tod / 60 % 60,
+        tod % 60
+    )
+}
+
+/// Days since 1970-01-01 to (year, month, day), proleptic Gregorian (H. Hinnant).
+fn civil_from_days(days: i64) -> (i64, u32, u32) {
+    let z = days + 719_468;
+    let era = z.div_euclid(146_097);
+    let doe = z.rem_euclid(146_097);
+    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
+    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+    let mp = (5 * doy + 2) / 153;
+    let day = (doy - (153 * mp + 2) / 5 + 1) as u32;
+    let month = if mp < 10 { mp + 3 } else { mp - 9 } as u32;
+    let year = yoe + era * 400 + i64::from(month <= 2);
+    (year, month, day)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn station() -> Station {
+        Station {
+            spec: Spec::posguard_ascii(),
+            framing: FrameFormat::default(),
+            terminal: "LG000001".into(),
+            merchant: Some("LOADGEN00000001".into()),
+            currency: "156".into(),
+        }
+    }
+
+    fn body(out: &[u8]) -> &[u8] {
+        &out[2..]
+    }
+
+    const PAN: (&str, &str) = ("9990000000000007", "3012");
+
+    #[test]
+    fn reversals_and_refunds_name_their_original() {
+        let s = station();
+        let original = Original {
+            rrn: "000000000042".into(),
+            stan: "000007".into(),
+            f7: "1122083000".into(),
+        };
+        let mut out = Vec::new();
+        let reversal = Txn {
+            kind: Kind::Reversal,
+            stan: "000009".into(),
+            f7: "1122083005".into(),
+            amount_minor: 1250,
+            card: 0,
+            original: Some(original.clone()),
+        };
+        s.encode(&reversal, PAN, true, &mut out).unwrap();
+        let msg = s.spec.decode(body(&out)).unwrap();
+        assert_eq!(msg.mti(), "0401");
+        let f90 = msg.field_str(90).unwrap();
+        assert_eq!(f90, "02000000071122083000".to_owned() + F90_TRAILER);
+        let refund = Txn {
+            kind: Kind::Refund,
+            ..reversal
+        };
+        s.encode(&refund, PAN, false, &mut out).unwrap();
+        let msg = s.spec.decode(body(&out)).unwrap();
+        assert_eq!(
+            [
+                msg.mti(),
+                msg.field_str(3).unwrap(),
+                msg.field_str(37).unwrap()
+            ],
+            ["0200", "200000", "000000000042"]
+        );
+        assert_eq!(msg.field_str(4).unwrap(), "000000001250");
+    }
+
+    #[test]
+    fn bad_frames_do_not_decode() {
+        let s = station();
+        let sample = Txn {
+            kind: Kind::Purchase,
+            stan: "000001".into(),
+            f7: "1122083000".into(),
+            amount_minor: 1,
+            card: 0,
+            original: None,
+        };
+        let mut out = Vec::new();
+        for which in [BadFrame::Garbage, BadFrame::Truncated] {
+            s.bad_frame(which, &sample, PAN, &mut out).unwrap();
+            let frame = s.framing.parse(&out).unwrap().unwrap();
+            assert_eq!(frame.consumed, out.len());
+            assert!(s.spec.decode(&out[frame.body]).is_err(), "{which:?}");
+            assert_eq!(&body(&out)[..4], b"0200");
+        }
+        s.bad_frame(BadFrame::BadLength, &sample, PAN, &mut out)
+            .unwrap();
+        assert!(s.framing.parse(&out).is_err());
+    }
+
+    #[test]
+    fn field_7_is_utc_month_day_and_time() {
+        // 2024-02-29 23:59:58 UTC
+        assert_eq!(transmission_time(1_709_251_198), "0229235958");
+        assert_eq!(transmission_time(0), "0101000000");
+    }
+}

@@ -1,0 +1,240 @@
+//! Counters of one terminal, merged into the run's report.
+
+use crate::histogram::Histogram;
+use std::collections::BTreeMap;
+use std::fmt;
+use std::time::Duration;
+
+/// What one terminal saw; summed over terminals for the report.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct Stats {
+    /// Frames sent, retransmissions and bad frames included.
+    pub sent: u64,
+    /// Answers received (to requests and bad frames).
+    pub answered: u64,
+    /// Answers by field 39.
+    pub by_code: BTreeMap<String, u64>,
+    /// Requests without an answer within the request timeout.
+    pub timeouts: u64,
+    /// Connections that failed or were dropped while a request was outstanding.
+    pub connection_errors: u64,
+    pub reconnects: u64,
+    /// Requests sent again as repeats after a drop or a timeout.
+    pub retransmits: u64,
+    /// Requests given up after the retry window.
+    pub abandoned: u64,
+    /// Approvals (39 = 00) of new purchases, refunds and reversals.
+    pub approved_purchases: u64,
+    pub approved_refunds: u64,
+    pub approved_reversals: u64,
+    /// Deliberate repeats of approved requests, and those whose answer differed from
+    /// the first (another code or another RRN): an exactly-once violation.
+    pub repeats_checked: u64,
+    pub repeat_mismatches: u64,
+    pub bad_frames: u64,
+    /// Bad frames answered 30, closed by the host, or neither (a defect).
+    pub bad_frames_answered_30: u64,
+    pub bad_frames_closed: u64,
+    pub bad_frames_other: u64,
+    /// Answers that did not belong to the request (wrong STAN).
+    pub unexpected_answers: u64,
+}
+
+impl Stats {
+    pub fn merge(&mut self, other: &Stats) {
+        self.sent += other.sent;
+        self.answered += other.answered;
+        for (code, n) in &other.by_code {
+            *self.by_code.entry(code.clone()).or_default() += n;
+        }
+        self.timeouts += other.timeouts;
+        self.connection_errors += other.connection_errors;
+        self.reconnects += other.reconnects;
+        self.retransmits += other.retransmits;
+        self.abandoned += other.abandoned;
+        self.approved_purchases += other.approved_purchases;
+        self.approved_refunds += other.approved_refunds;
+        self.approved_reversals += other.approved_reversals;
+        self.repeats_checked += other.repeats_checked;
+        self.repeat_mismatches += other.repeat_mismatches;
+        self.bad_frames += other.bad_frames;
+        self.bad_frames_answered_30 += other.bad_frames_answered_30;
+        self.bad_frames_closed += other.bad_frames_closed;
+        self.bad_frames_other += other.bad_frames_other;
+        self.unexpected_answers += other.unexpected_answers;
+    }
+
+    pub(crate) fn answer(&mut self, code: &str) {
+        self.answered += 1;
+        *self.by_code.entry(code.to_owned()).or_default() += 1;
+    }
+}
+
+/// Latency percentiles, microseconds.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct Latency {
+    pub p50_us: u64,
+    pub p90_us: u64,
+    pub p99_us: u64,
+    pub p999_us: u64,
+    pub max_us: u64,
+}
+
+impl Latency {
+    pub fn of(h: &Histogram) -> Latency {
+        Latency {
+            p50_us: h.quantile(0.50),
+            p90_us: h.quantile(0.90),
+            p99_us: h.quantile(0.99),
+            p999_us: h.quantile(0.999),
+            max_us: h.max(),
+        }
+    }
+}
+
+#[derive(Clone, Debug, PartialEq)]
+pub struct Report {
+    pub seed: u64,
+    pub connections: usize,
+    pub stats: Stats,
+    pub elapsed: Duration,
+    /// Answers per second.
+    pub throughput_per_s: f64,
+    /// New approved transactions (purchases, refunds, reversals) per second.
+    pub approved_per_s: f64,
+    /// Request to answer, including retransmissions, of transactions (not bad frames).
+    /// With a rate, measured from when the request was due, so a slow host cannot
+    /// hide its queueing (coordinated omission).
+    pub latency: Latency,
+}
+
+impl Report {
+    pub fn new(
+        seed: u64,
+        connections: usize,
+        stats: Stats,
+        latency: &Histogram,
+        elapsed: Duration,
+    ) -> Report {
+        let secs = elapsed.as_secs_f64().max(f64::MIN_POSITIVE);
+        let approved = stats.approved_purchases + stats.approved_refunds + stats.approved_reversals;
+        Report {
+            seed,
+            connections,
+            throughput_per_s: stats.answered as f64 / secs,
+            approved_per_s: approved as f64 / secs,
+            latency: Latency::of(latency),
+            stats,
+            elapsed,
+        }
+    }
+
+    /// Defects the run saw in the host: each should be zero.
+    pub fn violations(&self) -> Vec<String> {
+        let s = &self.stats;
+        let mut v = Vec::new();
+        if s.repeat_mismatches > 0 {
+            v.push(format!(
+                "{} repeats answered differently from the first answer",
+                s.repeat_mismatches
+            ));
+        }
+        if s.bad_frames_other > 0 {
+            v.push(format!(
+                "{} bad frames neither answered 30 nor closed",
+                s.bad_frames_other
+            ));
+        }
+        if s.unexpected_answers > 0 {
+            v.push(format!(
+                "{} answers did not match their request",
+                s.unexpected_answers
+            ));
+        }
+        v
+    }
+
+    /// Prints the report to standard output.
+    pub fn print(&self) {
+        print!("{self}");
+    }
+}
+
+impl fmt::Display for Report {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let s = &self.stats;
+        let l = &self.latency;
+        writeln!(
+            f,
+            "loadgen seed {}  connections {}  elapsed {:.2} s",
+            self.seed,
+            self.connections,
+            self.elapsed.as_secs_f64()
+        )?;
+        writeln!(
+            f,
+            "  sent {}  answered {}  throughput {:.0}/s  approved {:.0}/s",
+            s.sent, s.answered, self.throughput_per_s, self.approved_per_s
+        )?;
+        writeln!(
+            f,
+            "  approved: purchases {}  refunds {}  reversals {}",
+            s.approved_purchases, s.approved_refunds, s.approved_reversals
+        )?;
+        let codes: Vec<String> = s.by_code.iter().map(|(c, n)| format!("{c}:{n}")).collect();
+        writeln!(f, "  answers by field 39: {}", codes.join(" "))?;
+        writeln!(
+            f,
+            "  latency us: p50 {}  p90 {}  p99 {}  p99.9 {}  max {}",
+            l.p50_us, l.p90_us, l.p99_us, l.p999_us, l.max_us
+        )?;
+        writeln!(
+            f,
+            "  timeouts {}  connection errors {}  reconnects {}  retransmits {}  abandoned {}",
+            s.timeouts, s.connection_errors, s.reconnects, s.retransmits, s.abandoned
+        )?;
+        writeln!(
+            f,
+            "  repeats checked {} (mismatched {})  bad frames {} (answered 30: {}, closed: {}, other: {})",
+            s.repeats_checked,
+            s.repeat_mismatches,
+            s.bad_frames,
+            s.bad_frames_answered_30,
+            s.bad_frames_closed,
+            s.bad_frames_other
+        )?;
+        for v in self.violations() {
+            writeln!(f, "  VIOLATION: {v}")?;
+        }
+        Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn reports_count_rates_and_violations() {
+        let mut a = Stats::default();
+        a.answer("00");
+        a.approved_purchases = 1;
+        let mut b = Stats::default();
+        b.answer("00");
+        b.answer("51");
+        b.repeat_mismatches = 1;
+        a.merge(&b);
+        let mut h = Histogram::default();
+        h.record(1_000);
+        let r = Report::new(9, 2, a, &h, Duration::from_millis(500));
+        assert_eq!(r.stats.by_code.get("00"), Some(&2));
+        assert_eq!((r.throughput_per_s, r.approved_per_s), (6.0, 2.0));
+        assert_eq!(r.latency.p50_us, 1_000);
+        assert_eq!(r.violations().len(), 1);
+        let text = r.to_string();
+        assert!(
+            text.contains("seed 9") && text.contains("VIOLATION"),
+            "{text}"
+        );
+    }
+}
