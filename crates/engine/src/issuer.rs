@@ -3,6 +3,7 @@
 
 use crate::request::CardInput;
 use crate::state::CardState;
+use model::time::civil_from_days;
 use model::{CardStatus, Currency, ResponseCode};
 
 pub type Decline = (ResponseCode, &'static str);
@@ -72,29 +73,12 @@ pub fn yymm_of_day(day: i64) -> u32 {
     (year.rem_euclid(100) as u32) * 100 + month
 }
 
-/// Days since 1970-01-01 to (year, month, day), proleptic Gregorian (H. Hinnant).
-pub fn civil_from_days(days: i64) -> (i64, u32, u32) {
-    let z = days + 719_468;
-    let era = z.div_euclid(146_097);
-    let doe = z.rem_euclid(146_097);
-    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
-    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
-    let mp = (5 * doy + 2) / 153;
-    let day = (doy - (153 * mp + 2) / 5 + 1) as u32;
-    let month = if mp < 10 { mp + 3 } else { mp - 9 } as u32;
-    let year = yoe + era * 400 + i64::from(month <= 2);
-    (year, month, day)
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
 
     #[test]
-    fn civil_dates_are_right_around_known_days() {
-        assert_eq!(civil_from_days(0), (1970, 1, 1));
-        assert_eq!(civil_from_days(20_454), (2026, 1, 1));
-        assert_eq!(civil_from_days(11_016), (2000, 2, 29));
+    fn expiry_months_follow_local_days() {
         assert_eq!(yymm_of_day(20_454), 2601);
     }
 

@@ -17,7 +17,7 @@ mod settle;
 mod state;
 
 pub use forward::{Begin, Forward, UpstreamPolicy, UpstreamResult};
-pub use issuer::{civil_from_days, parse_yymm};
+pub use issuer::parse_yymm;
 pub use provision::{ProvisionError, ProvisionErrorKind};
 pub use request::{Answer, BatchTotals, CardInput, MsgClass, OriginalRef, Request};
 pub use settle::SettleAnswer;

@@ -174,29 +174,7 @@ pub(crate) fn read_answer(spec: &Spec, body: &[u8]) -> Result<Answer, iso8583::D
 
 /// Field 7 (MMDDhhmmss, UTC) for a time in whole seconds since the Unix epoch.
 pub(crate) fn transmission_time(unix_secs: u64) -> String {
-    let days = (unix_secs / 86_400) as i64;
-    let tod = unix_secs % 86_400;
-    let (_, month, day) = civil_from_days(days);
-    format!(
-        "{month:02}{day:02}{:02}{:02}{:02}",
-        tod / 3600,
-        tod / 60 % 60,
-        tod % 60
-    )
-}
-
-/// Days since 1970-01-01 to (year, month, day), proleptic Gregorian (H. Hinnant).
-fn civil_from_days(days: i64) -> (i64, u32, u32) {
-    let z = days + 719_468;
-    let era = z.div_euclid(146_097);
-    let doe = z.rem_euclid(146_097);
-    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
-    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
-    let mp = (5 * doy + 2) / 153;
-    let day = (doy - (153 * mp + 2) / 5 + 1) as u32;
-    let month = if mp < 10 { mp + 3 } else { mp - 9 } as u32;
-    let year = yoe + era * 400 + i64::from(month <= 2);
-    (year, month, day)
+    model::time::transmission_time(unix_secs as i64)
 }
 
 #[cfg(test)]

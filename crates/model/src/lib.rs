@@ -8,6 +8,7 @@ mod money;
 mod pan;
 mod parties;
 mod response;
+pub mod time;
 mod txn;
 mod write;
 

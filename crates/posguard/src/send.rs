@@ -34,14 +34,7 @@ fn transmission_now() -> (String, String) {
         .duration_since(std::time::UNIX_EPOCH)
         .unwrap_or_default()
         .as_secs() as i64;
-    let (_, month, day) = engine::civil_from_days(secs.div_euclid(86_400));
-    let tod = secs.rem_euclid(86_400);
-    let f7 = format!(
-        "{month:02}{day:02}{:02}{:02}{:02}",
-        tod / 3600,
-        tod / 60 % 60,
-        tod % 60
-    );
+    let f7 = model::time::transmission_time(secs);
     let stan = format!("{:06}", secs % 1_000_000);
     (f7, stan)
 }
