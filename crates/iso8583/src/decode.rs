@@ -7,13 +7,11 @@ use crate::encoding::{
     class_ok, enc_name, pad_side, parse_hex_text, read_len, text_to_str, text_valid,
 };
 use crate::error::{DecodeError, DecodeErrorKind as Kind, FieldKey};
-use crate::spec::{DataEnc, FIELD_NUMBER_MAX, FieldDef, Spec};
+use crate::spec::{DataEnc, FIELD_NUMBER_MAX, Fast, FieldDef, Spec};
 
 /// Largest message decoded or encoded, in bytes. Spans are `u16` to keep a [`Message`]
 /// small; the link's frames are far smaller (`frame::FRAME_SIZE_MAX_BYTES`).
 pub const MESSAGE_SIZE_MAX_BYTES: usize = u16::MAX as usize;
-
-const SLOTS: usize = FIELD_NUMBER_MAX as usize + 1;
 
 /// Byte range of one field in the message: `start` is where its length prefix begins
 /// (bitmaps, header and MTI have none when fixed), `end` is one past its data.
@@ -23,7 +21,15 @@ pub(crate) struct Span {
     pub end: u16,
 }
 
+/// Most data fields a message can carry: 2..=192 without the tertiary bitmap indicator 65.
+const DATA_FIELDS_MAX: usize = FIELD_NUMBER_MAX as usize - 2;
+
 /// A decoded message borrowing the bytes it was decoded from.
+///
+/// Data fields follow each other without gaps, so the message keeps one `u16` per
+/// *present* data field, in ascending field order: where it ends. Field `n`'s index in
+/// that list is the number of present data fields below `n` (a popcount of the bitmap),
+/// and it starts where its predecessor ends.
 #[derive(Clone, Debug)]
 pub struct Message<'a> {
     pub(crate) spec: &'a Spec,
@@ -34,7 +40,19 @@ pub struct Message<'a> {
     pub(crate) header: Span,
     pub(crate) mti: Span,
     pub(crate) bitmap: Span,
-    pub(crate) spans: [Span; SLOTS],
+    /// Field 1: the secondary bitmap, extended over the tertiary one when present.
+    secondary: Span,
+    /// Field 65: the tertiary bitmap.
+    tertiary: Span,
+    /// Where the first data field starts.
+    data_start: u16,
+    /// `ends[i]`: one past the end of the `i`-th present data field.
+    ends: [u16; DATA_FIELDS_MAX],
+    /// `rank[n]`: `i` for present data field `n` (a table instead of a popcount per read).
+    rank: [u8; FIELD_NUMBER_MAX as usize + 1],
+    /// `bytes[data_start..]` as UTF-8, validated once, when it is valid UTF-8: ASCII
+    /// fields are then handed out as sub-slices without another check.
+    text: Option<&'a str>,
 }
 
 impl Spec {
@@ -62,7 +80,12 @@ impl Spec {
             header: Span::default(),
             mti: Span::default(),
             bitmap: Span::default(),
-            spans: [Span::default(); SLOTS],
+            secondary: Span::default(),
+            tertiary: Span::default(),
+            data_start: 0,
+            ends: [0; DATA_FIELDS_MAX],
+            rank: [0; FIELD_NUMBER_MAX as usize + 1],
+            text: None,
         };
         let mut cur = Cursor { bytes, pos: 0 };
         if self.has_header() {
@@ -78,50 +101,111 @@ impl Spec {
                 return Err(cur.error(FieldKey::Field(1), Kind::NoSecondaryBitmap));
             }
             let (span, secondary) = cur.bitmap(FieldKey::Field(1), def)?;
-            msg.spans[1] = span;
+            msg.secondary = span;
             msg.present[1] = secondary;
             if secondary & BIT_FIRST != 0 {
                 // pyiso8583 4.0.1 reads the tertiary bitmap as an extension of field 1.
                 let (tertiary_span, tertiary) = cur.bitmap(FieldKey::Field(1), def)?;
-                msg.spans[65] = tertiary_span;
-                msg.spans[1].end = tertiary_span.end;
+                msg.tertiary = tertiary_span;
+                msg.secondary.end = tertiary_span.end;
                 msg.present[2] = tertiary;
             }
         }
+        msg.data_start = cur.pos as u16;
         let mut last = FieldKey::Bitmap;
-        for n in data_fields(msg.present) {
+        let mut pos = cur.pos;
+        for (i, n) in data_fields(msg.present).enumerate() {
+            let end = match fast_field(self.fast[usize::from(n)], bytes, pos) {
+                Some(end) => end,
+                None => {
+                    // Layouts the fast path does not cover, and every error: the general
+                    // code redoes this field and reports exactly what is wrong.
+                    cur.pos = pos;
+                    let def = &self.fields[usize::from(n)];
+                    if !def.defined {
+                        return Err(cur.error(FieldKey::Field(n), Kind::UndefinedField));
+                    }
+                    cur.field(FieldKey::Field(n), def)?;
+                    cur.pos
+                }
+            };
             last = FieldKey::Field(n);
-            let def = &self.fields[usize::from(n)];
-            if !def.defined {
-                return Err(cur.error(FieldKey::Field(n), Kind::UndefinedField));
-            }
-            msg.spans[usize::from(n)] = cur.field(FieldKey::Field(n), def)?;
+            // decode() rejected messages longer than u16::MAX, so positions fit; at most
+            // DATA_FIELDS_MAX data fields can be present.
+            msg.ends[i] = end as u16;
+            msg.rank[usize::from(n)] = i as u8;
+            pos = end;
         }
+        cur.pos = pos;
         if cur.pos != bytes.len() {
             let extra = bytes.len() - cur.pos;
             return Err(cur.error(last, Kind::ExtraData { extra }));
         }
+        msg.text = std::str::from_utf8(&bytes[usize::from(msg.data_start)..]).ok();
         Ok(msg)
     }
+}
+
+/// One field on the fast path: `Some(end)` when it is valid, `None` when the general
+/// code must look at it (other layouts, or anything wrong).
+#[inline(always)]
+fn fast_field(fast: Fast, bytes: &[u8], pos: usize) -> Option<usize> {
+    let (data_at, len, check) = match fast {
+        Fast::General => return None,
+        Fast::Fixed { len, check } => (pos, usize::from(len), check),
+        Fast::Var { prefix, max, check } => {
+            let data_at = pos + usize::from(prefix);
+            let mut len = 0usize;
+            for &b in bytes.get(pos..data_at)? {
+                let digit = b.wrapping_sub(b'0');
+                if digit > 9 {
+                    return None;
+                }
+                len = len * 10 + usize::from(digit);
+            }
+            if len > usize::from(max) {
+                return None;
+            }
+            (data_at, len, check)
+        }
+    };
+    let end = data_at + len;
+    check.ok(bytes.get(data_at..end)?).then_some(end)
 }
 
 const BIT_FIRST: u64 = 1 << 63;
 
 /// Present data fields in ascending order, skipping the bitmap indicators 1 and 65.
-pub(crate) fn data_fields(present: [u64; 3]) -> impl Iterator<Item = u8> {
-    let words = [present[0] & !BIT_FIRST, present[1] & !BIT_FIRST, present[2]];
-    (0u8..3).flat_map(move |w| {
-        let mut bits = words[usize::from(w)];
-        std::iter::from_fn(move || {
-            if bits == 0 {
-                return None;
+#[inline]
+pub(crate) fn data_fields(present: [u64; 3]) -> DataFields {
+    DataFields {
+        words: [present[0] & !BIT_FIRST, present[1] & !BIT_FIRST, present[2]],
+        word: 0,
+    }
+}
+
+/// Iterator of [`data_fields`]: one `leading_zeros` per field.
+pub(crate) struct DataFields {
+    words: [u64; 3],
+    word: u8,
+}
+
+impl Iterator for DataFields {
+    type Item = u8;
+
+    #[inline]
+    fn next(&mut self) -> Option<u8> {
+        loop {
+            let bits = self.words.get_mut(usize::from(self.word))?;
+            if *bits != 0 {
+                // leading_zeros < 64 here, so the field number is at most 192.
+                let zeros = bits.leading_zeros() as u8;
+                *bits &= !(BIT_FIRST >> zeros);
+                return Some(self.word * 64 + zeros + 1);
             }
-            // leading_zeros < 64 here, so the field number is at most 192.
-            let zeros = bits.leading_zeros() as u8;
-            bits &= !(BIT_FIRST >> zeros);
-            Some(w * 64 + zeros + 1)
-        })
-    })
+            self.word += 1;
+        }
+    }
 }
 
 struct Cursor<'a> {
@@ -314,32 +398,54 @@ impl<'a> Message<'a> {
     /// Field `n`'s data bytes as on the wire, without the length prefix. Field 1 is the
     /// secondary bitmap (followed by the tertiary one when present, as in pyiso8583).
     pub fn field(&self, n: u8) -> Option<&'a [u8]> {
-        self.has(n).then(|| {
-            self.data(
-                &self.spec.fields[usize::from(n)],
-                self.spans[usize::from(n)],
-                n != 1 && n != 65,
-            )
-        })
+        let span = self.span(n)?;
+        Some(self.data(&self.spec.fields[usize::from(n)], span, n != 1 && n != 65))
     }
 
     /// Field `n` as the python value pyiso8583 returns: text decoded from its encoding
     /// (borrowed for ASCII), or upper-case hex for binary data with any pad removed.
     pub fn field_str(&self, n: u8) -> Option<Cow<'a, str>> {
+        let span = self.span(n)?;
+        let def = &self.spec.fields[usize::from(n)];
         let is_data = n != 1 && n != 65;
-        self.has(n).then(|| {
-            self.str_of(
-                &self.spec.fields[usize::from(n)],
-                self.spans[usize::from(n)],
-                is_data,
-            )
-        })
+        if is_data && def.data == DataEnc::Ascii {
+            // Decode checked the bytes are ASCII, and `text` is the data region as UTF-8,
+            // so the field is a sub-slice of it on character boundaries.
+            let from = usize::from(span.start - self.data_start) + usize::from(def.len_type);
+            let to = usize::from(span.end - self.data_start);
+            if let Some(text) = self.text.and_then(|t| t.get(from..to)) {
+                return Some(Cow::Borrowed(text));
+            }
+        }
+        Some(self.str_of(def, span, is_data))
     }
 
     /// Field `n` as encoded on the wire, length prefix included: what
     /// [`MessageBuilder::copy`](crate::MessageBuilder::copy) echoes into a response.
     pub fn field_encoded(&self, n: u8) -> Option<&'a [u8]> {
-        self.has(n).then(|| self.slice(self.spans[usize::from(n)]))
+        self.span(n).map(|span| self.slice(span))
+    }
+
+    /// Where present field `n` lies, length prefix included.
+    #[inline(always)]
+    fn span(&self, n: u8) -> Option<Span> {
+        if !self.has(n) {
+            return None;
+        }
+        match n {
+            1 => return Some(self.secondary),
+            65 => return Some(self.tertiary),
+            _ => {}
+        }
+        let rank = usize::from(self.rank[usize::from(n)]);
+        let start = match rank {
+            0 => self.data_start,
+            _ => self.ends[rank - 1],
+        };
+        Some(Span {
+            start,
+            end: self.ends[rank],
+        })
     }
 
     /// The spec this message was decoded with.

@@ -1,12 +1,16 @@
 //! Encoding: a [`MessageBuilder`] collects borrowed field values, then writes the message
-//! into a caller's reused buffer. No allocation beyond the buffer's growth.
+//! into a caller's reused buffer. No allocation beyond the buffer's growth, except that a
+//! builder holding more than 32 distinct fields keeps the rest in a `Vec`.
 
 use crate::decode::{MESSAGE_SIZE_MAX_BYTES, Message, data_fields};
 use crate::encoding::{ValueError, class_ok, enc_name, push_hex_text, push_value, write_len};
 use crate::error::{EncodeError, EncodeErrorKind as Kind, FieldKey};
-use crate::spec::{DataEnc, FIELD_NUMBER_MAX, FieldDef, Spec};
+use crate::spec::LEN_PREFIX_MAX_BYTES;
+use crate::spec::{DataEnc, FIELD_NUMBER_MAX, Fast, FastCheck, FieldDef, LenEnc, Spec};
 
 const SLOTS: usize = FIELD_NUMBER_MAX as usize + 1;
+/// Values kept inline in a builder; more distinct fields spill to a `Vec`.
+const INLINE_VALUES: usize = 32;
 const BIT_FIRST: u64 = 1 << 63;
 
 /// What form a stored value is in.
@@ -39,7 +43,15 @@ pub struct MessageBuilder<'v> {
     /// Values in [`Form::Data`] / [`Form::Encoded`]; the rest are [`Form::Python`].
     data: [u64; 3],
     encoded: [u64; 3],
-    values: [&'v [u8]; SLOTS],
+    /// `slot[n]`: 1 + the index of field `n`'s value in `values`, 0 = never set. Values
+    /// are stored in the order fields were first set, so a builder touches only what it
+    /// uses instead of a slot per field number.
+    slot: [u8; SLOTS],
+    values: [&'v [u8]; INLINE_VALUES],
+    /// Values past the first `INLINE_VALUES` distinct fields (allocates only then).
+    spill: Vec<&'v [u8]>,
+    /// Distinct fields ever set (`values` then `spill`).
+    count: u8,
     /// The first `set` of a field that cannot be set, reported by `encode_into`.
     rejected: Option<(u8, Kind)>,
 }
@@ -65,7 +77,10 @@ impl<'v> MessageBuilder<'v> {
             present: [0; 3],
             data: [0; 3],
             encoded: [0; 3],
-            values: [&[]; SLOTS],
+            slot: [0; SLOTS],
+            values: [&[]; INLINE_VALUES],
+            spill: Vec::new(),
+            count: 0,
             rejected: None,
         }
     }
@@ -143,7 +158,20 @@ impl<'v> MessageBuilder<'v> {
         }
         let (w, mask) = bit(n);
         self.present[w] |= mask;
-        self.values[usize::from(n)] = value;
+        let slot = &mut self.slot[usize::from(n)];
+        if *slot == 0 {
+            // At most 190 distinct data fields, so `count` stays below u8::MAX.
+            self.count += 1;
+            *slot = self.count;
+            if usize::from(self.count) > INLINE_VALUES {
+                self.spill.push(value);
+            }
+        }
+        let index = usize::from(*slot - 1);
+        match self.values.get_mut(index) {
+            Some(stored) => *stored = value,
+            None => self.spill[index - INLINE_VALUES] = value,
+        }
         let set = |words: &mut [u64; 3], on: bool| {
             if on {
                 words[w] |= mask
@@ -154,6 +182,20 @@ impl<'v> MessageBuilder<'v> {
         set(&mut self.data, form == Form::Data);
         set(&mut self.encoded, form == Form::Encoded);
         self
+    }
+
+    /// The stored value of a field that is present.
+    #[inline]
+    fn value(&self, n: u8) -> &'v [u8] {
+        let index = usize::from(self.slot[usize::from(n)]).wrapping_sub(1);
+        match self.values.get(index) {
+            Some(value) => value,
+            None => self
+                .spill
+                .get(index - INLINE_VALUES)
+                .copied()
+                .unwrap_or_default(),
+        }
     }
 
     fn form(&self, n: u8) -> Form {
@@ -179,6 +221,15 @@ impl<'v> MessageBuilder<'v> {
     }
 
     fn write(&self, spec: &Spec, out: &mut Vec<u8>, start: usize) -> Result<(), EncodeError> {
+        // One reservation for the whole message: MTI, three bitmaps, the values and
+        // their prefixes (a text value's wire length is at most its own).
+        let values: usize = self.values[..usize::from(self.count).min(INLINE_VALUES)]
+            .iter()
+            .chain(&self.spill)
+            .map(|v| v.len() + usize::from(LEN_PREFIX_MAX_BYTES))
+            .sum();
+        let header = self.header.map_or(0, |(h, _)| h.len());
+        out.reserve(header + 4 + 3 * 16 + values);
         if let Some((n, kind)) = &self.rejected {
             return Err(EncodeError {
                 field: FieldKey::Field(*n),
@@ -216,6 +267,11 @@ impl<'v> MessageBuilder<'v> {
             }
         }
         for n in data_fields(self.present) {
+            let value = self.value(n);
+            let (w, mask) = bit(n);
+            if self.encoded[w] & mask == 0 && fast_field(spec.fast[usize::from(n)], value, out) {
+                continue;
+            }
             let def = &spec.fields[usize::from(n)];
             let key = FieldKey::Field(n);
             if !def.defined {
@@ -224,7 +280,7 @@ impl<'v> MessageBuilder<'v> {
                     kind: Kind::UndefinedField,
                 });
             }
-            write_field(key, def, self.values[usize::from(n)], self.form(n), out)?;
+            write_field(key, def, value, self.form(n), out)?;
         }
         let len = out.len() - start;
         if len > MESSAGE_SIZE_MAX_BYTES {
@@ -241,6 +297,57 @@ impl<'v> MessageBuilder<'v> {
     }
 }
 
+/// `"00"`..=`"99"`: two ASCII length digits per table entry.
+const DIGIT_PAIRS: [[u8; 2]; 100] = {
+    let mut pairs = [[0u8; 2]; 100];
+    let mut i = 0;
+    while i < 100 {
+        pairs[i] = [b'0' + (i / 10) as u8, b'0' + (i % 10) as u8];
+        i += 1;
+    }
+    pairs
+};
+
+/// One text field on the fast path (python value or wire data, the same bytes for ASCII
+/// text): `true` when written, `false` when the general code must handle it (other
+/// layouts, non-ASCII text, and every error), with `out` untouched.
+#[inline(always)]
+fn fast_field(fast: Fast, value: &[u8], out: &mut Vec<u8>) -> bool {
+    let (prefix, check) = match fast {
+        Fast::General => return false,
+        Fast::Fixed { len, check } if value.len() == usize::from(len) => (0, check),
+        Fast::Var { prefix, max, check } if value.len() <= usize::from(max) => (prefix, check),
+        _ => return false,
+    };
+    // Latin-1 python values are UTF-8: only their ASCII subset is the same bytes.
+    let check = match check {
+        FastCheck::None => FastCheck::Ascii,
+        other => other,
+    };
+    if !check.ok(value) {
+        return false;
+    }
+    let len = value.len();
+    match prefix {
+        0 => {}
+        2 if len < 100 => out.extend_from_slice(&DIGIT_PAIRS[len]),
+        3 if len < 1000 => {
+            out.push(b'0' + (len / 100) as u8);
+            out.extend_from_slice(&DIGIT_PAIRS[len % 100]);
+        }
+        _ => {
+            let at = out.len();
+            out.resize(at + usize::from(prefix), 0);
+            if !write_len(LenEnc::Ascii, len, &mut out[at..]) {
+                out.truncate(at);
+                return false;
+            }
+        }
+    }
+    out.extend_from_slice(value);
+    true
+}
+
 fn missing(field: FieldKey) -> EncodeError {
     EncodeError {
         field,
@@ -251,6 +358,8 @@ fn missing(field: FieldKey) -> EncodeError {
 fn write_bitmap(def: &FieldDef, bits: u64, out: &mut Vec<u8>) {
     if def.data == DataEnc::Binary {
         out.extend_from_slice(&bits.to_be_bytes());
+    } else if def.data != DataEnc::Cp500 {
+        out.extend_from_slice(&crate::encoding::hex16(bits));
     } else {
         push_hex_text(def.data, &bits.to_be_bytes(), out);
     }

@@ -73,6 +73,25 @@ pub(crate) fn write_len(len_enc: LenEnc, len: usize, prefix: &mut [u8]) -> bool 
     rest == 0
 }
 
+/// Whether every byte is an ASCII digit, eight bytes per step (SWAR): for a byte `x`,
+/// `x < 0x30` makes `x - 0x30` borrow into bit 7 and `x > 0x39` makes `x + 0x46` carry
+/// into it; bytes with bit 7 set are rejected by `x` itself. A borrow or carry crossing
+/// into the next byte only happens when some byte is already invalid.
+#[inline]
+pub(crate) fn all_digits(bytes: &[u8]) -> bool {
+    const ONES: u64 = 0x0101_0101_0101_0101;
+    const HIGH: u64 = 0x8080_8080_8080_8080;
+    let mut chunks = bytes.chunks_exact(8);
+    let mut bad = 0u64;
+    for chunk in &mut chunks {
+        let mut word = [0u8; 8];
+        word.copy_from_slice(chunk);
+        let x = u64::from_le_bytes(word);
+        bad |= x | x.wrapping_sub(ONES * 0x30) | x.wrapping_add(ONES * 0x46);
+    }
+    bad & HIGH == 0 && chunks.remainder().iter().all(u8::is_ascii_digit)
+}
+
 /// Whether `data` is valid in a text encoding (Latin-1 and cp500 map every byte).
 pub(crate) fn text_valid(data: DataEnc, bytes: &[u8]) -> bool {
     data != DataEnc::Ascii || bytes.is_ascii()
@@ -123,8 +142,12 @@ pub(crate) fn pad_side(def: &FieldDef, bytes: &[u8]) -> Option<bool> {
 /// Wire text to a string: borrowed when the bytes are already the UTF-8 of the value.
 pub(crate) fn text_to_str(data: DataEnc, bytes: &[u8]) -> Cow<'_, str> {
     match data {
-        // from_utf8_lossy borrows valid UTF-8; decode already rejected non-ASCII bytes.
-        DataEnc::Ascii => String::from_utf8_lossy(bytes),
+        // Decode already rejected non-ASCII bytes, so this borrows; from_utf8 is much
+        // cheaper than from_utf8_lossy's chunk iterator on valid input.
+        DataEnc::Ascii => match std::str::from_utf8(bytes) {
+            Ok(text) => Cow::Borrowed(text),
+            Err(_) => String::from_utf8_lossy(bytes),
+        },
         DataEnc::Latin1 if bytes.is_ascii() => String::from_utf8_lossy(bytes),
         DataEnc::Latin1 => Cow::Owned(bytes.iter().map(|&b| char::from(b)).collect()),
         DataEnc::Cp500 => Cow::Owned(
@@ -156,6 +179,18 @@ pub(crate) fn hex_upper(bytes: &[u8], drop_pad: Option<bool>) -> String {
     out
 }
 
+/// The 16 upper-case hex digits of `bits`, big-endian (a text bitmap).
+#[inline]
+pub(crate) fn hex16(bits: u64) -> [u8; 16] {
+    let mut text = [0u8; 16];
+    for (i, pair) in text.chunks_exact_mut(2).enumerate() {
+        let byte = (bits >> (56 - 8 * i)) as u8;
+        pair[0] = HEX_UPPER[usize::from(byte >> 4)];
+        pair[1] = HEX_UPPER[usize::from(byte & 0x0F)];
+    }
+    text
+}
+
 /// Appends upper-case hex text of `bytes` in a text encoding (bitmaps in text specs).
 pub(crate) fn push_hex_text(data: DataEnc, bytes: &[u8], out: &mut Vec<u8>) {
     for &b in bytes {
@@ -175,6 +210,19 @@ pub(crate) fn parse_hex_text(data: DataEnc, text: &[u8], out: &mut [u8]) -> bool
     if text.len() != out.len() * 2 {
         return false;
     }
+    if data != DataEnc::Cp500 {
+        // Table lookup, no branch per digit: 0xFF marks a non-hex byte.
+        let mut bad = 0u8;
+        for (slot, pair) in out.iter_mut().zip(text.chunks_exact(2)) {
+            let (hi, lo) = (
+                HEX_VALUE[usize::from(pair[0])],
+                HEX_VALUE[usize::from(pair[1])],
+            );
+            bad |= hi | lo;
+            *slot = (hi << 4) | (lo & 0x0F);
+        }
+        return bad & 0xF0 == 0;
+    }
     for (slot, pair) in out.iter_mut().zip(text.chunks_exact(2)) {
         let digit = |b: u8| {
             let c = if data == DataEnc::Cp500 {
@@ -192,7 +240,20 @@ pub(crate) fn parse_hex_text(data: DataEnc, text: &[u8], out: &mut [u8]) -> bool
     true
 }
 
-pub(crate) fn hex_val(c: u8) -> Option<u8> {
+/// `HEX_VALUE[c]`: the value of hex digit `c`, or 0xFF.
+const HEX_VALUE: [u8; 256] = {
+    let mut table = [0xFFu8; 256];
+    let mut c = 0;
+    while c < 256 {
+        if let Some(v) = hex_val(c as u8) {
+            table[c] = v;
+        }
+        c += 1;
+    }
+    table
+};
+
+pub(crate) const fn hex_val(c: u8) -> Option<u8> {
     match c {
         b'0'..=b'9' => Some(c - b'0'),
         b'a'..=b'f' => Some(c - b'a' + 10),
@@ -295,6 +356,26 @@ mod tests {
         assert_eq!(read_len(LenEnc::Ascii, b" 7"), None);
         assert_eq!(read_len(LenEnc::Bcd, b"\x1A"), None);
         assert_eq!(read_len(LenEnc::Cp500, b"07"), None);
+    }
+
+    #[test]
+    fn swar_digits_match_bytewise() {
+        let mut cases: Vec<Vec<u8>> = (0..=255u8)
+            .map(|b| vec![b'5'; 9].into_iter().chain([b]).collect())
+            .collect();
+        cases.extend((0..=255u8).map(|b| {
+            let mut v = b"0123456789012345".to_vec();
+            v[3] = b;
+            v
+        }));
+        cases.push(Vec::new());
+        for case in cases {
+            assert_eq!(
+                all_digits(&case),
+                case.iter().all(u8::is_ascii_digit),
+                "{case:?}"
+            );
+        }
     }
 
     #[test]

@@ -96,6 +96,73 @@ impl FieldDef {
     }
 }
 
+/// The character check a [`Fast`] field's data needs.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum FastCheck {
+    /// ASCII data, no class: every byte below 0x80.
+    Ascii,
+    /// Latin-1 data, no class: every byte is valid.
+    None,
+    /// Class `n` in ASCII or Latin-1: ASCII digits.
+    Digits,
+    /// Class `an` in ASCII or Latin-1: ASCII letters and digits.
+    Alphanumeric,
+}
+
+impl FastCheck {
+    #[inline]
+    pub(crate) fn ok(self, data: &[u8]) -> bool {
+        match self {
+            Self::Ascii => data.is_ascii(),
+            Self::None => true,
+            Self::Digits => crate::encoding::all_digits(data),
+            Self::Alphanumeric => data.iter().all(u8::is_ascii_alphanumeric),
+        }
+    }
+}
+
+/// A field's layout reduced to what the hot loops of decode and encode branch on, so the
+/// common case (text data, ASCII length digits, byte counts) is one match arm. Everything
+/// else, and every error, goes through the general code with `FieldDef`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum Fast {
+    /// Undefined, or a layout only the general code handles.
+    General,
+    /// Fixed length `len` bytes.
+    Fixed { len: u16, check: FastCheck },
+    /// `prefix` ASCII length digits (1..=4), then at most `max` bytes.
+    Var {
+        prefix: u8,
+        max: u16,
+        check: FastCheck,
+    },
+}
+
+impl Fast {
+    fn of(def: &FieldDef) -> Self {
+        let check = match (def.data, def.class) {
+            (DataEnc::Ascii | DataEnc::Latin1, Class::Numeric) => FastCheck::Digits,
+            (DataEnc::Ascii | DataEnc::Latin1, Class::Alphanumeric) => FastCheck::Alphanumeric,
+            (DataEnc::Ascii, Class::Any) => FastCheck::Ascii,
+            (DataEnc::Latin1, Class::Any) => FastCheck::None,
+            _ => return Self::General,
+        };
+        let Ok(max) = u16::try_from(def.max_len) else {
+            return Self::General;
+        };
+        match (def.len_type, def.len_enc) {
+            _ if !def.defined || def.nibbles => Self::General,
+            (0, _) => Self::Fixed { len: max, check },
+            (1..=4, LenEnc::Ascii) => Self::Var {
+                prefix: def.len_type,
+                max,
+                check,
+            },
+            _ => Self::General,
+        }
+    }
+}
+
 /// A message spec: how the header, MTI, bitmaps and fields 2..=192 are encoded.
 #[derive(Clone, Debug)]
 pub struct Spec {
@@ -104,6 +171,8 @@ pub struct Spec {
     pub(crate) bitmap: FieldDef,
     /// Indexed by field number; index 0 is unused, 1 is the secondary bitmap.
     pub(crate) fields: [FieldDef; FIELD_NUMBER_MAX as usize + 1],
+    /// `Fast::of(fields[n])`, precomputed.
+    pub(crate) fast: [Fast; FIELD_NUMBER_MAX as usize + 1],
 }
 
 static POSGUARD_ASCII_JSON: &str = include_str!("../../../specs/posguard-ascii.json");
@@ -123,6 +192,7 @@ impl Spec {
             mti: FieldDef::UNDEFINED,
             bitmap: FieldDef::UNDEFINED,
             fields: [FieldDef::UNDEFINED; FIELD_NUMBER_MAX as usize + 1],
+            fast: [Fast::General; FIELD_NUMBER_MAX as usize + 1],
         };
         for (key, props) in object {
             let field = parse_key(key)?;
@@ -138,6 +208,9 @@ impl Spec {
             if !def.defined {
                 return Err(SpecError::MissingField(name));
             }
+        }
+        for (fast, def) in spec.fast.iter_mut().zip(&spec.fields) {
+            *fast = Fast::of(def);
         }
         Ok(spec)
     }
