@@ -18,6 +18,12 @@ pub struct Config {
     /// The issuer or network host to forward authorizations to; none: posguard is the
     /// stand-in issuer for every card.
     pub upstream: Option<UpstreamConfig>,
+    /// Embedded database: answers wait for an fsync'd journal record and the database
+    /// is updated in the background (default). Off: they wait for SQLite's own commit.
+    /// PostgreSQL always commits directly (its synchronous commit is the durability).
+    pub journal: bool,
+    /// Journal segments are preallocated files of this size (MiB).
+    pub journal_segment_mib: u64,
 }
 
 impl Default for Config {
@@ -29,6 +35,8 @@ impl Default for Config {
             http: HttpConfig::default(),
             utc_offset_minutes: 480,
             upstream: None,
+            journal: true,
+            journal_segment_mib: 64,
         }
     }
 }

@@ -271,17 +271,16 @@ fn run_committer(store: Arc<dyn Store>, rx: std_mpsc::Receiver<Batch>, metrics: 
     for batch in rx {
         if !batch.writes.is_empty() {
             let started = Instant::now();
-            if let Err(e) = store.commit(&batch.writes) {
-                tracing::error!(error = %e, writes = batch.writes.len(), "commit a batch of decisions; stopping so that memory and disk cannot disagree");
+            let writes = batch.writes.len();
+            if let Err(e) = store.commit_owned(batch.writes) {
+                tracing::error!(error = %e, writes, "commit a batch of decisions; stopping so that memory and disk cannot disagree");
                 eprintln!(
                     "posguard: commit failed ({e}); stopping. Nothing uncommitted was acknowledged; restart to resume."
                 );
                 std::process::exit(70);
             }
             metrics.commits.fetch_add(1, Relaxed);
-            metrics
-                .committed_writes
-                .fetch_add(batch.writes.len() as u64, Relaxed);
+            metrics.committed_writes.fetch_add(writes as u64, Relaxed);
             metrics
                 .commit_micros_total
                 .fetch_add(started.elapsed().as_micros() as u64, Relaxed);

@@ -126,8 +126,14 @@ pub async fn start(config: Config) -> Result<Running, StartError> {
     // The store's calls block (the PostgreSQL client runs its own runtime): open and
     // load it off the async workers.
     let url = config.store_url();
+    let journal = config.journal;
+    let segment_mib = config.journal_segment_mib;
     let (store, new_admin_token, snapshot) = tokio::task::spawn_blocking(move || {
-        let store: Arc<dyn Store> = Arc::from(store::open(&url)?);
+        let options = store::OpenOptions {
+            journal,
+            journal_segment_bytes: segment_mib << 20,
+        };
+        let store: Arc<dyn Store> = Arc::from(store::open_with(&url, options)?);
         let token = ensure_admin_token(store.as_ref())?;
         let snapshot = store.load()?;
         Ok::<_, store::StoreError>((store, token, snapshot))

@@ -47,6 +47,12 @@ pub enum Write {
     Entries(Vec<Entry>),
     Settlement(Settlement),
     ApiToken(ApiToken),
+    /// Store bookkeeping (e.g. how far the journal has been applied); the engine never
+    /// writes it.
+    Meta {
+        key: String,
+        value: String,
+    },
 }
 
 /// Everything the engine needs to resume after a restart, read back from the store.

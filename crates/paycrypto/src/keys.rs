@@ -329,7 +329,7 @@ impl<C: BlockEncrypt + BlockDecrypt<BlockSize = des::cipher::consts::U8>> BlockC
 }
 
 fn check_whole_blocks(len: usize, block: usize) -> Result<()> {
-    if len % block != 0 {
+    if !len.is_multiple_of(block) {
         return Err(Error::Length {
             what: "cipher input",
             expected: "a whole number of blocks",

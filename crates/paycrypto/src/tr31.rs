@@ -151,7 +151,7 @@ impl Header {
         }
         let mut count = self.optional_blocks.len();
         let block = self.version.block_bytes();
-        if text.len() % block != 0 {
+        if !text.len().is_multiple_of(block) {
             let pad = block - (text.len() + 4) % block;
             text.push_str(&format!("PB{:02X}{}", pad + 4, "0".repeat(pad)));
             count += 1;

@@ -14,6 +14,7 @@
 //! panics.
 
 mod error;
+mod journal;
 mod pool;
 mod postgres;
 mod query;
@@ -41,6 +42,11 @@ pub trait Store: Send + Sync + 'static {
     /// id, settlement id or api token is a `Conflict`, and a `TxnUpdate` of an unknown
     /// id is `NotFound`. On any error nothing of the batch is stored.
     fn commit(&self, batch: &[Write]) -> Result<(), StoreError>;
+    /// `commit` for a batch the caller no longer needs (saves a copy where the store
+    /// keeps the batch, as the journal's applier does).
+    fn commit_owned(&self, batch: Vec<Write>) -> Result<(), StoreError> {
+        self.commit(&batch)
+    }
     /// Everything the engine needs after a restart (see `model::Snapshot`), read in one
     /// consistent snapshot.
     fn load(&self) -> Result<Snapshot, StoreError>;
@@ -80,11 +86,36 @@ pub trait Store: Send + Sync + 'static {
     fn backend(&self) -> &'static str;
 }
 
+/// How a store is opened.
+#[derive(Clone, Copy, Debug, Default)]
+pub struct OpenOptions {
+    /// Commit through a journal (SQLite only): durable at the journal's fsync, applied
+    /// to the database in the background. For the process that owns the data.
+    pub journal: bool,
+    /// Size of a journal segment, preallocated on disk; 0 for the default (64 MiB).
+    pub journal_segment_bytes: u64,
+}
+
 /// Opens (creating and migrating if needed) the store a URL names; see the crate docs
-/// for the URL forms.
+/// for the URL forms. An SQLite database's journal, if one is left and no other process
+/// owns it, is applied first, so what is read is everything that was committed.
 pub fn open(url: &str) -> Result<Box<dyn Store>, StoreError> {
+    open_with(url, OpenOptions::default())
+}
+
+pub fn open_with(url: &str, options: OpenOptions) -> Result<Box<dyn Store>, StoreError> {
     match url::parse(url)? {
-        url::Target::Sqlite(path) => Ok(Box::new(reads::Db(sqlite::SqliteStore::open(&path)?))),
+        url::Target::Sqlite(path) => {
+            let db = reads::Db(sqlite::SqliteStore::open(&path)?);
+            let dir = journal::dir_for(&path);
+            if options.journal {
+                let db: std::sync::Arc<dyn Store> = std::sync::Arc::new(db);
+                let segment = options.journal_segment_bytes;
+                return Ok(Box::new(journal::Journaled::open(db, &dir, segment)?));
+            }
+            journal::recover(&db, &dir)?;
+            Ok(Box::new(db))
+        }
         url::Target::Postgres { conninfo, schema } => Ok(Box::new(reads::Db(
             postgres::PgStore::open(&conninfo, schema)?,
         ))),

@@ -55,6 +55,8 @@ pub fn config(tag: &str, backend: Backend) -> Option<Config> {
     config.link.idle_timeout_ms = 600;
     config.link.frame_timeout_ms = 400;
     config.link.connections_max = 64;
+    // Small preallocated journal segments keep the tests' disk writes small.
+    config.journal_segment_mib = 1;
     if backend == Backend::Postgres {
         config.store_url = Some(pg_url(tag)?);
     }

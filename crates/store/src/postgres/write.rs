@@ -65,6 +65,8 @@ pub(super) struct Plan<'a> {
     entries: Vec<&'a Entry>,
     settlements: Vec<&'a Settlement>,
     tokens: Vec<&'a ApiToken>,
+    /// Last value per key.
+    metas: Vec<(&'a str, &'a str)>,
     /// Some update comes before the insert of its own txn in the batch.
     update_before_insert: bool,
 }
@@ -108,6 +110,10 @@ impl<'a> Plan<'a> {
                 Write::Entries(es) => p.entries.extend(es),
                 Write::Settlement(x) => p.settlements.push(x),
                 Write::ApiToken(x) => p.tokens.push(x),
+                Write::Meta { key, value } => {
+                    p.metas.retain(|(k, _)| *k != key.as_str());
+                    p.metas.push((key, value));
+                }
             }
         }
         p.update_before_insert = batch.iter().enumerate().any(|(pos, w)| {
@@ -174,8 +180,15 @@ pub(super) fn commit(
             ));
         }
     }
+    for (key, value) in &p.metas {
+        tx.execute(UPSERT_META, &[key, value])
+            .map_err(|e| error("set meta", e))?;
+    }
     tx.commit().map_err(|e| error("commit batch", e))
 }
+
+const UPSERT_META: &str = "INSERT INTO meta (key, value) VALUES ($1, $2) \
+     ON CONFLICT (key) DO UPDATE SET value = excluded.value";
 
 type Cols<'a> = Vec<Box<dyn ToSql + Sync + 'a>>;
 

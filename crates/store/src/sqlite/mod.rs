@@ -32,53 +32,15 @@ const SQLITE_MMAP_BYTES: i64 = 1 << 30;
 /// batch touches about one leaf page per transaction in each. Small pages keep that
 /// write volume (and its checksumming) down; measured: see the store's commit bench.
 const SQLITE_PAGE_BYTES: u32 = 1024;
-/// The background checkpointer copies the WAL into the database this often, so the
-/// writer's commits never pay for a checkpoint.
-const CHECKPOINT_INTERVAL_MS: u64 = 200;
-/// If the checkpointer falls behind (long readers), the writer checkpoints itself once
-/// the WAL reaches this many pages (4 KiB each): a bound on the WAL's size.
+/// The writer checkpoints the WAL into the database once it reaches this many pages: a
+/// bound on the WAL's size. (A background checkpointer was measured and dropped: its
+/// large writes and fsyncs stalled the journal's fsync through the file system's
+/// shared journal, raising p99 latency several-fold.)
 const WAL_AUTOCHECKPOINT_PAGES: i64 = 65_536;
 
 pub(crate) struct SqliteStore {
     writer: Mutex<Connection>,
     readers: Pool<Connection>,
-    /// Set when the store is dropped; the checkpointer thread then stops.
-    closed: std::sync::Arc<std::sync::atomic::AtomicBool>,
-}
-
-impl Drop for SqliteStore {
-    fn drop(&mut self) {
-        self.closed
-            .store(true, std::sync::atomic::Ordering::Relaxed);
-    }
-}
-
-/// Checkpoints the WAL in the background with its own connection. PASSIVE never
-/// blocks the writer or readers; a checkpoint that cannot finish now finishes later.
-fn start_checkpointer(
-    path: &Path,
-    closed: std::sync::Arc<std::sync::atomic::AtomicBool>,
-) -> Result<(), StoreError> {
-    let conn = Connection::open(path).map_err(|e| error("open checkpointer", e))?;
-    configure(&conn)?;
-    std::thread::Builder::new()
-        .name("posguard-checkpoint".into())
-        .spawn(move || {
-            while !closed.load(std::sync::atomic::Ordering::Relaxed) {
-                std::thread::sleep(Duration::from_millis(CHECKPOINT_INTERVAL_MS));
-                if let Err(e) = conn.query_row("PRAGMA wal_checkpoint(PASSIVE)", [], |_| Ok(())) {
-                    // The writer's own autocheckpoint still bounds the WAL.
-                    tracing_free_log(&e);
-                }
-            }
-        })
-        .map_err(|e| StoreError::new(StoreErrorKind::Io, format!("start checkpointer: {e}")))?;
-    Ok(())
-}
-
-/// The store has no logger dependency; a failed background checkpoint goes to stderr.
-fn tracing_free_log(e: &rusqlite::Error) {
-    eprintln!("posguard store: background WAL checkpoint failed (will retry): {e}");
 }
 
 impl SqliteStore {
@@ -127,12 +89,9 @@ impl SqliteStore {
                 Ok(conn)
             })
             .collect::<Result<Vec<_>, StoreError>>()?;
-        let closed = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
-        start_checkpointer(path, closed.clone())?;
         Ok(SqliteStore {
             writer: Mutex::new(writer),
             readers: Pool::new(readers),
-            closed,
         })
     }
 }

@@ -33,6 +33,8 @@ const INSERT_SETTLEMENT: &str = "INSERT INTO settlements (id, idem_key, terminal
      host_credit_minor, terminal_debit_count, terminal_debit_minor, terminal_credit_count, \
      terminal_credit_minor, balanced) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, \
      ?12, ?13, ?14)";
+const UPSERT_META: &str = "INSERT INTO meta (key, value) VALUES (?1, ?2) \
+     ON CONFLICT (key) DO UPDATE SET value = excluded.value";
 const INSERT_API_TOKEN: &str =
     "INSERT INTO api_tokens (id, sha256_hex, role, created_ms) VALUES (?1, ?2, ?3, ?4)";
 
@@ -58,6 +60,7 @@ fn apply(tx: &Transaction<'_>, write: &Write) -> Result<(), StoreError> {
         Write::Entries(es) => es.iter().try_for_each(|e| entry(tx, e)),
         Write::Settlement(s) => settlement(tx, s),
         Write::ApiToken(a) => api_token(tx, a),
+        Write::Meta { key, value } => run(tx, UPSERT_META, "set meta", &[key, value]).map(drop),
     }
 }
 

@@ -47,7 +47,7 @@ pub fn card(n: u32) -> Card {
         masked: MaskedPan(format!("476173******{n:04}")),
         expiry: "2912".into(),
         status: CardStatus::Active,
-        kind: if n % 2 == 0 {
+        kind: if n.is_multiple_of(2) {
             CardKind::Debit
         } else {
             CardKind::Credit
@@ -73,12 +73,12 @@ pub fn txn(id: u64) -> TxnRecord {
         idem_key: format!("txn:T{:07}:{id:06}:0101120000", id % 3),
         created_ms: id as i64 * 10,
         mti: "0200".into(),
-        kind: if id % 4 == 0 {
+        kind: if id.is_multiple_of(4) {
             TxnKind::Refund
         } else {
             TxnKind::Purchase
         },
-        offline: id % 7 == 0,
+        offline: id.is_multiple_of(7),
         terminal_id: terminal(id as u32 % 3, 0).id,
         merchant_id: merchant_id(id as u32 % 2),
         stan: format!("{id:06}"),
@@ -98,13 +98,13 @@ pub fn txn(id: u64) -> TxnRecord {
         } else {
             TxnStatus::Approved
         },
-        original_id: (id % 4 == 0).then(|| TxnId(id - 1)),
-        original_key: (id % 8 == 0).then(|| "rev:T0000000:000001:0101120000".into()),
+        original_id: (id.is_multiple_of(4)).then(|| TxnId(id - 1)),
+        original_key: (id.is_multiple_of(8)).then(|| "rev:T0000000:000001:0101120000".into()),
         fee_minor: 6,
         refunded_minor: 0,
-        balance_minor: (id % 5 == 0).then_some(-12),
-        stand_in: id % 2 == 0,
-        upstream: id % 3 == 0,
+        balance_minor: (id.is_multiple_of(5)).then_some(-12),
+        stand_in: id.is_multiple_of(2),
+        upstream: id.is_multiple_of(3),
         reason: "ok".into(),
     }
 }
