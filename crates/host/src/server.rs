@@ -16,7 +16,7 @@ use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::Duration;
 use store::Store;
-use tokio::net::TcpListener;
+use tokio::net::{TcpListener, TcpSocket};
 
 #[derive(Debug, thiserror::Error)]
 pub enum StartError {
@@ -62,6 +62,31 @@ pub struct Running {
     pub link_addr: SocketAddr,
     pub http_addr: SocketAddr,
     pub new_admin_token: Option<String>,
+}
+
+/// Pending connections the kernel queues for a listener. A fleet reconnecting at once
+/// (after a restart) must not see SYNs dropped and wait a second for a retry.
+const LISTEN_BACKLOG: u32 = 4096;
+
+/// Binds `addr` (host:port, names resolved) with a deep accept backlog.
+async fn listen(addr: &str) -> std::io::Result<TcpListener> {
+    let mut last = std::io::Error::new(std::io::ErrorKind::AddrNotAvailable, "no address");
+    for resolved in tokio::net::lookup_host(addr).await? {
+        let socket = if resolved.is_ipv4() {
+            TcpSocket::new_v4()?
+        } else {
+            TcpSocket::new_v6()?
+        };
+        socket.set_reuseaddr(true)?;
+        match socket
+            .bind(resolved)
+            .and_then(|()| socket.listen(LISTEN_BACKLOG))
+        {
+            Ok(listener) => return Ok(listener),
+            Err(e) => last = e,
+        }
+    }
+    Err(last)
 }
 
 pub fn now_ms() -> TimestampMs {
@@ -163,7 +188,7 @@ pub async fn start(config: Config) -> Result<Running, StartError> {
     let bind = |what: &'static str, addr: &str| {
         let addr = addr.to_owned();
         async move {
-            TcpListener::bind(&addr)
+            listen(&addr)
                 .await
                 .map_err(|error| StartError::Bind { what, addr, error })
         }

@@ -2,15 +2,19 @@
 //! committed batch. A record is `len: u32 | crc32: u32 | seq: u64 | payload`, little
 //! endian, where the CRC covers `seq` and the payload (postcard-encoded writes).
 //!
-//! A crash can leave a torn record at the very end of the newest segment (its fsync
-//! never returned, so nothing in it was acknowledged): opening truncates it. A bad
-//! record anywhere else is corruption and is reported, never skipped.
+//! Segments are preallocated (zero-filled, or recycled from applied segments) and then
+//! overwritten in place: an append changes no file metadata, so its fdatasync flushes
+//! only this file's data and never waits for the file system's own journal. Segments
+//! are recycled rather than deleted or shrunk: on this kind of disk a delete issues
+//! discards that stall every other write for a long moment.
 //!
-//! Segments are preallocated by writing zeros (in a background thread, one spare
-//! ahead) and then overwritten in place: an append changes no file metadata, so its
-//! fdatasync flushes only this file's data and never waits for the file system's
-//! journal, which other files' writes (the database's) would otherwise entangle it
-//! with. A run of zeros after the last record is the unused rest of a segment.
+//! A segment's records carry consecutive sequence numbers starting at the number in its
+//! name; a closed segment ends with an end marker. In the newest segment the records
+//! end at the first thing that is not the next record (zeros, a record left from the
+//! file's previous life, or a record torn by a crash: its fsync never returned, so
+//! nothing in it was acknowledged); opening closes it with an end marker there. In a
+//! closed segment anything but the next record before the marker is corruption, and is
+//! reported, never skipped.
 
 use crate::error::{StoreError, StoreErrorKind};
 use model::Write;
@@ -30,6 +34,18 @@ const HEADER_BYTES: usize = 16;
 const LOCK_FILE: &str = "lock";
 const SEGMENT_SUFFIX: &str = ".log";
 const SPARE_SUFFIX: &str = ".spare";
+const RECYCLED_PREFIX: &str = "recycled-";
+/// Applied segments kept for reuse; more are deleted.
+const RECYCLED_MAX: usize = 2;
+/// The end marker's header: no record has this length or sequence number.
+const END_MARKER: [u8; HEADER_BYTES] = {
+    let mut m = [0xFFu8; HEADER_BYTES];
+    m[4] = b'E';
+    m[5] = b'N';
+    m[6] = b'D';
+    m[7] = b'!';
+    m
+};
 /// Zeros written at a time when preallocating a segment.
 const ZERO_CHUNK_BYTES: usize = 1 << 20;
 
@@ -93,8 +109,12 @@ impl Log {
         let mut last_seq = applied;
         let newest = segments.len().checked_sub(1);
         for (i, segment) in segments.iter().enumerate() {
-            let records = read_segment(&segment.path, Some(i) == newest)?;
-            for record in records {
+            let read = read_segment(segment, Some(i) == newest)?;
+            if !read.closed {
+                // The newest segment ends here for good: later appends go to a new one.
+                close_at(&segment.path, read.end as u64)?;
+            }
+            for record in read.records {
                 if record.seq <= applied {
                     continue;
                 }
@@ -146,10 +166,10 @@ impl Log {
         record.extend_from_slice(&crc(seq, &payload).to_le_bytes());
         record.extend_from_slice(&seq.to_le_bytes());
         record.extend_from_slice(&payload);
-        // Always start a fresh segment after opening: an old one may end where a torn
-        // record was cut off.
-        let full =
-            self.file_bytes > 0 && self.file_bytes + record.len() as u64 > self.segment_bytes;
+        // Always start a fresh segment after opening; rotate while there is still room
+        // for the end marker.
+        let room = self.segment_bytes.saturating_sub(HEADER_BYTES as u64);
+        let full = self.file_bytes > 0 && self.file_bytes + record.len() as u64 > room;
         if self.current.is_none() || full {
             self.rotate()?;
         }
@@ -162,12 +182,11 @@ impl Log {
         Ok(seq)
     }
 
-    /// Closes the current segment (cut to its records) and continues in a spare.
+    /// Closes the current segment with its end marker and continues in a spare.
     fn rotate(&mut self) -> Result<(), StoreError> {
         if let Some((segment, file)) = self.current.take() {
-            file.set_len(self.file_bytes)
-                .map_err(|e| io("close a journal segment", e))?;
-            file.sync_all()
+            file.write_all_at(&END_MARKER, self.file_bytes)
+                .and_then(|()| file.sync_data())
                 .map_err(|e| io("close a journal segment", e))?;
             self.closed.push(segment);
         }
@@ -186,7 +205,7 @@ impl Log {
         Ok(())
     }
 
-    /// Deletes the closed segments whose every record is at or below `applied` (the
+    /// Recycles the closed segments whose every record is at or below `applied` (the
     /// store has made them durable itself).
     pub(crate) fn forget_upto(&mut self, applied: u64) {
         while !self.closed.is_empty() {
@@ -199,10 +218,10 @@ impl Log {
                 return;
             }
             let segment = self.closed.remove(0);
-            if let Err(e) = std::fs::remove_file(&segment.path) {
+            if let Err(e) = recycle(&self.dir, &segment) {
                 // Harmless: its records are skipped as applied when it is read again.
                 eprintln!(
-                    "posguard store: remove applied journal segment {}: {e}",
+                    "posguard store: recycle journal segment {}: {e}",
                     segment.path.display()
                 );
             }
@@ -239,7 +258,7 @@ fn preallocate(path: &Path, bytes: u64) -> Result<File, StoreError> {
     Ok(file)
 }
 
-/// Gives a preallocated spare its segment name, durably.
+/// Gives a spare its segment name, durably.
 fn install(spare: &Path, path: &Path) -> Result<(), StoreError> {
     std::fs::rename(spare, path).map_err(|e| io("name a journal segment", e))?;
     let dir = path.parent().unwrap_or(Path::new("."));
@@ -248,19 +267,31 @@ fn install(spare: &Path, path: &Path) -> Result<(), StoreError> {
         .map_err(|e| io("sync the journal directory", e))
 }
 
-/// Keeps one preallocated spare segment ready; stops when the log is dropped.
+/// Keeps one spare segment ready (a recycled one if there is one, else zero-filled);
+/// stops when the log is dropped.
 fn start_preparer(dir: PathBuf, bytes: u64) -> Receiver<Result<(PathBuf, File), StoreError>> {
-    // Rendezvous: one spare on disk, handed over when the log asks for it.
+    // Rendezvous: one spare at a time, handed over when the log asks for it.
     let (tx, rx) = sync_channel(0);
     let spawned = std::thread::Builder::new()
         .name("posguard-journal-spare".into())
         .spawn(move || {
             for n in 0u64.. {
-                let path = dir.join(format!("{n}{SPARE_SUFFIX}"));
-                let made = preallocate(&path, bytes).map(|file| (path.clone(), file));
-                let failed = made.is_err();
+                let made = match take_recycled(&dir) {
+                    Some(reused) => Ok(reused),
+                    None => {
+                        let path = dir.join(format!("{n}{SPARE_SUFFIX}"));
+                        preallocate(&path, bytes).map(|file| (path, file))
+                    }
+                };
+                let (failed, path) = match &made {
+                    Ok((path, _)) => (false, Some(path.clone())),
+                    Err(_) => (true, None),
+                };
                 if tx.send(made).is_err() {
-                    let _ = std::fs::remove_file(&path);
+                    // Nobody will ask again; a zero-filled spare is removed, a recycled one kept.
+                    if let Some(p) = path.filter(|p| !is_recycled(p)) {
+                        let _ = std::fs::remove_file(p);
+                    }
                     return;
                 }
                 if failed {
@@ -275,10 +306,43 @@ fn start_preparer(dir: PathBuf, bytes: u64) -> Receiver<Result<(PathBuf, File), 
     rx
 }
 
+fn is_recycled(path: &Path) -> bool {
+    path.file_name()
+        .is_some_and(|n| n.to_string_lossy().starts_with(RECYCLED_PREFIX))
+}
+
+/// Renames an applied segment into a spare for reuse (or deletes it past the limit).
+fn recycle(dir: &Path, segment: &Segment) -> std::io::Result<()> {
+    let recycled = std::fs::read_dir(dir)?
+        .filter_map(Result::ok)
+        .filter(|e| is_recycled(&e.path()))
+        .count();
+    if recycled >= RECYCLED_MAX {
+        return std::fs::remove_file(&segment.path);
+    }
+    let name = format!("{RECYCLED_PREFIX}{}{SPARE_SUFFIX}", segment.first_seq);
+    std::fs::rename(&segment.path, dir.join(name))
+}
+
+/// A recycled segment, opened for overwriting, if there is one.
+fn take_recycled(dir: &Path) -> Option<(PathBuf, File)> {
+    let entry = std::fs::read_dir(dir)
+        .ok()?
+        .filter_map(Result::ok)
+        .find(|e| is_recycled(&e.path()))?;
+    let file = OpenOptions::new()
+        .read(true)
+        .write(true)
+        .open(entry.path())
+        .ok()?;
+    Some((entry.path(), file))
+}
+
+/// Removes half-made zero-filled spares (recycled ones are kept for reuse).
 fn remove_spares(dir: &Path) -> Result<(), StoreError> {
     for entry in std::fs::read_dir(dir).map_err(|e| io("list the journal", e))? {
         let path = entry.map_err(|e| io("list the journal", e))?.path();
-        if path.extension().is_some_and(|x| x == &SPARE_SUFFIX[1..]) {
+        if !is_recycled(&path) && path.extension().is_some_and(|x| x == &SPARE_SUFFIX[1..]) {
             std::fs::remove_file(&path).map_err(|e| io("remove a spare journal segment", e))?;
         }
     }
@@ -304,36 +368,65 @@ fn list_segments(dir: &Path) -> Result<Vec<Segment>, StoreError> {
     Ok(out)
 }
 
-/// Reads a segment's records. In the newest segment a torn tail is cut off; elsewhere
-/// it is corruption.
-fn read_segment(path: &Path, newest: bool) -> Result<Vec<Record>, StoreError> {
+/// What reading a segment found.
+struct SegmentRead {
+    records: Vec<Record>,
+    /// Byte offset just past the last record.
+    end: usize,
+    /// Whether the records end with the end marker.
+    closed: bool,
+}
+
+/// Reads a segment's records up to its end marker or, in the newest segment, up to the
+/// first thing that is not the next record.
+fn read_segment(segment: &Segment, newest: bool) -> Result<SegmentRead, StoreError> {
     let mut bytes = Vec::new();
-    File::open(path)
+    File::open(&segment.path)
         .and_then(|mut f| f.read_to_end(&mut bytes))
         .map_err(|e| io("read the journal", e))?;
     let mut records = Vec::new();
     let mut at = 0usize;
-    while at < bytes.len() {
-        match parse_record(&bytes[at..]) {
-            Some((record, used)) => {
+    let mut expected = segment.first_seq;
+    loop {
+        if bytes.get(at..at + HEADER_BYTES) == Some(&END_MARKER[..]) {
+            return Ok(SegmentRead {
+                records,
+                end: at,
+                closed: true,
+            });
+        }
+        match parse_record(bytes.get(at..).unwrap_or(&[])) {
+            Some((record, used)) if record.seq == expected => {
                 records.push(record);
                 at += used;
+                expected += 1;
             }
-            // The zeros of a preallocated segment's unused rest.
-            None if bytes[at..].iter().all(|b| *b == 0) => break,
-            None if newest => {
-                truncate(path, at as u64)?;
-                break;
+            _ if newest => {
+                return Ok(SegmentRead {
+                    records,
+                    end: at,
+                    closed: false,
+                });
             }
-            None => {
+            _ => {
                 return Err(corrupt(format!(
                     "journal segment {} is damaged at byte {at}",
-                    path.display()
+                    segment.path.display()
                 )));
             }
         }
     }
-    Ok(records)
+}
+
+/// Writes the end marker at `end` of a segment that lacked one.
+fn close_at(path: &Path, end: u64) -> Result<(), StoreError> {
+    let file = OpenOptions::new()
+        .write(true)
+        .open(path)
+        .map_err(|e| io("close a journal segment", e))?;
+    file.write_all_at(&END_MARKER, end)
+        .and_then(|()| file.sync_data())
+        .map_err(|e| io("close a journal segment", e))
 }
 
 fn parse_record(bytes: &[u8]) -> Option<(Record, usize)> {
@@ -351,14 +444,4 @@ fn parse_record(bytes: &[u8]) -> Option<(Record, usize)> {
     }
     let writes = postcard::from_bytes(payload).ok()?;
     Some((Record { seq, writes }, end))
-}
-
-fn truncate(path: &Path, len: u64) -> Result<(), StoreError> {
-    let file = OpenOptions::new()
-        .write(true)
-        .open(path)
-        .map_err(|e| io("truncate the journal", e))?;
-    file.set_len(len)
-        .map_err(|e| io("truncate the journal", e))?;
-    file.sync_all().map_err(|e| io("truncate the journal", e))
 }
