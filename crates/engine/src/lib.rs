@@ -15,6 +15,9 @@ mod request;
 mod reversal;
 mod settle;
 mod state;
+#[cfg(test)]
+mod tests_support;
+mod txn_log;
 
 pub use forward::{Begin, Forward, UpstreamPolicy, UpstreamResult};
 pub use issuer::parse_yymm;

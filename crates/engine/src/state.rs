@@ -4,6 +4,8 @@ use model::{
 };
 use std::collections::HashMap;
 
+/// Keys the exactly-once index has room for at start (it grows past this if needed).
+const KEY_INDEX_RESERVE: usize = 1 << 21;
 /// Seconds in a day, for turning timestamps into local days.
 const DAY_SECS: i64 = 86_400;
 
@@ -25,7 +27,7 @@ pub struct State {
     pub terminals: HashMap<TerminalId, Terminal>,
     pub cards: HashMap<CardToken, CardState>,
     /// Transactions by id; ids are dense from 1, so `txns[id - 1]`.
-    pub txns: Vec<TxnRecord>,
+    pub txns: crate::txn_log::TxnLog,
     pub by_key: HashMap<String, TxnId>,
     /// Keys of originals that a reversal reached before they did.
     pub reversed_before_arrival: HashMap<String, TxnId>,
@@ -76,6 +78,11 @@ impl State {
             utc_offset_secs,
             ..State::default()
         };
+        // Room for the history and as much again, so the key index does not rehash a
+        // million keys in the middle of a busy hour.
+        state
+            .by_key
+            .reserve((snapshot.txns.len() * 2).max(KEY_INDEX_RESERVE));
         for m in snapshot.merchants {
             state.merchants.insert(m.id.clone(), m);
         }
@@ -119,7 +126,7 @@ impl State {
         let Some(last) = self.txns.last() else { return };
         let today = self.local_day(last.created_ms);
         let mut spent: Vec<(CardToken, i64)> = Vec::new();
-        for txn in self.txns.iter().rev() {
+        for txn in self.txns.iter_rev() {
             if self.local_day(txn.created_ms) != today {
                 break;
             }

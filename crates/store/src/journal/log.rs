@@ -275,6 +275,7 @@ fn start_preparer(dir: PathBuf, bytes: u64) -> Receiver<Result<(PathBuf, File), 
     let spawned = std::thread::Builder::new()
         .name("posguard-journal-spare".into())
         .spawn(move || {
+            super::lower_priority();
             for n in 0u64.. {
                 let made = match take_recycled(&dir) {
                     Some(reused) => Ok(reused),

@@ -183,6 +183,29 @@ fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
     m.lock().unwrap_or_else(std::sync::PoisonError::into_inner)
 }
 
+/// Niceness of the background threads (applier, spare preparer). They need
+/// throughput, not promptness: on a small machine their work must not delay the
+/// threads that answer terminals.
+const BACKGROUND_NICE: i32 = 10;
+
+pub(crate) fn lower_priority() {
+    // SAFETY: setpriority with PRIO_PROCESS and the calling thread's id changes only
+    // this thread's niceness (Linux per-thread scheduling); it takes no pointers.
+    let result = unsafe {
+        libc::setpriority(
+            libc::PRIO_PROCESS,
+            libc::gettid() as libc::id_t,
+            BACKGROUND_NICE,
+        )
+    };
+    if result != 0 {
+        eprintln!(
+            "posguard store: lower a background thread's priority: {}",
+            std::io::Error::last_os_error()
+        );
+    }
+}
+
 fn run_applier(
     store: &dyn Store,
     rx: &Receiver<(u64, Vec<Write>)>,
@@ -190,6 +213,7 @@ fn run_applier(
     failed: &Mutex<Option<StoreError>>,
     applied: &(Mutex<u64>, std::sync::Condvar),
 ) {
+    lower_priority();
     while let Ok((seq, writes)) = rx.recv() {
         let mut last = seq;
         let mut merged = writes;
