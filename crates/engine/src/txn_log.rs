@@ -31,7 +31,7 @@ impl TxnLog {
     }
 
     pub fn push(&mut self, txn: TxnRecord) {
-        if self.len % CHUNK_RECORDS == 0 {
+        if self.len.is_multiple_of(CHUNK_RECORDS) {
             self.chunks.push(Vec::with_capacity(CHUNK_RECORDS));
         }
         self.chunks

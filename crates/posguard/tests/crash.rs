@@ -353,6 +353,9 @@ fn acknowledged_approvals_survive_sigkill_postgres() {
         println!("skipped: POSGUARD_TEST_PG_URL is not set");
         return;
     };
+    if let Err(e) = store::sweep_test_schemas(&base) {
+        eprintln!("sweep old test schemas: {e}");
+    }
     let nanos = SystemTime::now()
         .duration_since(UNIX_EPOCH)
         .unwrap()

@@ -129,3 +129,18 @@ pub(crate) fn now_ms() -> i64 {
         .duration_since(std::time::UNIX_EPOCH)
         .map_or(0, |d| i64::try_from(d.as_millis()).unwrap_or(i64::MAX))
 }
+
+/// Drops the PostgreSQL schemas that test runs leave behind: names of the form
+/// `<tag>_<pid>_<n>` whose process is no longer running. For test suites, at start.
+/// Runs on its own thread (the PostgreSQL client must not run inside an async runtime).
+pub fn sweep_test_schemas(base_url: &str) -> Result<u32, StoreError> {
+    let base = base_url.to_owned();
+    std::thread::spawn(move || postgres::sweep_test_schemas(&base))
+        .join()
+        .unwrap_or_else(|_| {
+            Err(StoreError::new(
+                StoreErrorKind::Io,
+                "sweep test schemas: the thread panicked",
+            ))
+        })
+}

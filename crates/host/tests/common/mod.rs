@@ -28,6 +28,12 @@ pub fn temp_dir(tag: &str) -> PathBuf {
 pub fn pg_url(schema: &str) -> Option<String> {
     match std::env::var("POSGUARD_TEST_PG_URL") {
         Ok(url) => {
+            static SWEPT: std::sync::Once = std::sync::Once::new();
+            SWEPT.call_once(|| {
+                if let Err(e) = store::sweep_test_schemas(&url) {
+                    eprintln!("sweep old test schemas: {e}");
+                }
+            });
             let sep = if url.contains('?') { '&' } else { '?' };
             Some(format!(
                 "{url}{sep}schema={schema}_{}_{}",

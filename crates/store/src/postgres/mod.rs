@@ -140,3 +140,43 @@ impl Backend for PgStore {
         })
     }
 }
+
+/// See `crate::sweep_test_schemas`.
+pub(crate) fn sweep_test_schemas(base_url: &str) -> Result<u32, StoreError> {
+    let conninfo = match crate::url::parse(base_url)? {
+        crate::url::Target::Postgres { conninfo, .. } => conninfo,
+        crate::url::Target::Sqlite(_) => return Ok(0),
+    };
+    let mut client =
+        Client::connect(&conninfo, NoTls).map_err(|e| error("connect to sweep test schemas", e))?;
+    let rows = client
+        .query(
+            "SELECT schema_name::text FROM information_schema.schemata",
+            &[],
+        )
+        .map_err(|e| error("list schemas", e))?;
+    let mut dropped = 0;
+    for row in rows {
+        let name: String = row.get(0);
+        let mut parts = name.rsplitn(3, '_');
+        let (Some(n), Some(pid), Some(tag)) = (parts.next(), parts.next(), parts.next()) else {
+            continue;
+        };
+        let shaped = !tag.is_empty()
+            && tag.bytes().all(|b| b.is_ascii_lowercase() || b == b'_')
+            && !n.is_empty()
+            && n.bytes().all(|b| b.is_ascii_digit());
+        let Ok(pid) = pid.parse::<u32>() else {
+            continue;
+        };
+        if !shaped || std::path::Path::new(&format!("/proc/{pid}")).exists() {
+            continue;
+        }
+        // The name was checked to be [a-z_]+_[0-9]+_[0-9]+: safe to quote as is.
+        client
+            .batch_execute(&format!("DROP SCHEMA IF EXISTS \"{name}\" CASCADE"))
+            .map_err(|e| error("drop a test schema", e))?;
+        dropped += 1;
+    }
+    Ok(dropped)
+}
