@@ -1,0 +1,50 @@
+#!/usr/bin/env bash
+# End-to-end host benchmark: `posguard loadgen` (200 terminal connections over TCP,
+# purchases, durable commit) against `posguard serve`, on the embedded backend and,
+# when POSGUARD_BENCH_PG_URL is set, on PostgreSQL.
+#
+#   scripts/bench-host.sh                 # 60 s at 21,000 purchases/s, then 30 s open throttle
+#   RATE=20000 SECONDS_RATED=60 scripts/bench-host.sh
+set -euo pipefail
+root=$(cd "$(dirname "$0")/.." && pwd)
+cd "$root"
+RATE=${RATE:-21000}
+SECONDS_RATED=${SECONDS_RATED:-60}
+SECONDS_OPEN=${SECONDS_OPEN:-30}
+CONNECTIONS=${CONNECTIONS:-200}
+LINK=127.0.0.1:${LINK_PORT:-39583}
+HTTP=127.0.0.1:${HTTP_PORT:-39080}
+cargo build --release --quiet -p posguard
+bin=target/release/posguard
+
+run() {
+  local label=$1 store_args=$2
+  local dir
+  dir=$(mktemp -d /tmp/posguard-bench.XXXXXX)
+  # shellcheck disable=SC2086
+  "$bin" serve --data-dir "$dir" $store_args --link-listen "$LINK" --http-listen "$HTTP" >"$dir/serve.out" 2>"$dir/serve.err" &
+  local pid=$!
+  trap 'kill $pid 2>/dev/null || true' EXIT
+  for _ in $(seq 50); do grep -q 'pgt_' "$dir/serve.out" 2>/dev/null && break; sleep 0.2; done
+  local token
+  token=$(grep -o 'pgt_[0-9a-f]*' "$dir/serve.out")
+  "$bin" loadgen --link "$LINK" --api "http://$HTTP" --token "$token" --setup \
+    --connections "$CONNECTIONS" --duration-secs 0 --cards 1000 >/dev/null
+  echo "== $label: $CONNECTIONS connections, $RATE purchases/s for $SECONDS_RATED s"
+  "$bin" loadgen --link "$LINK" --connections "$CONNECTIONS" --duration-secs "$SECONDS_RATED" \
+    --rate "$RATE" --mix purchase=100 --cards 1000 --seed 7 | grep -E 'throughput|latency'
+  echo "== $label: open throttle for $SECONDS_OPEN s"
+  "$bin" loadgen --link "$LINK" --connections "$CONNECTIONS" --duration-secs "$SECONDS_OPEN" \
+    --mix purchase=100 --cards 1000 --seed 8 | grep -E 'throughput|latency'
+  kill "$pid"; wait "$pid" 2>/dev/null || true
+  trap - EXIT
+  # Keep the data until the end: deleting gigabytes mid-run stalls this disk for a while.
+  echo "$dir" >>"$root/target/bench-host-dirs"
+}
+
+: >"$root/target/bench-host-dirs"
+run "embedded (SQLite + journal)" ""
+if [ -n "${POSGUARD_BENCH_PG_URL:-}" ]; then
+  run "PostgreSQL" "--store-url ${POSGUARD_BENCH_PG_URL}"
+fi
+echo "data directories (remove when done): $(tr '\n' ' ' <"$root/target/bench-host-dirs")"
