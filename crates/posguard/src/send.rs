@@ -28,14 +28,14 @@ fn mti_and_proc(
     })
 }
 
-/// MMDDhhmmss in UTC, as field 7 carries it.
+/// Field 7 (MMDDhhmmss, UTC) and a STAN for a request sent now. The STAN comes from the
+/// clock's milliseconds, so two requests sent in the same second get different keys.
 fn transmission_now() -> (String, String) {
-    let secs = std::time::SystemTime::now()
+    let now = std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)
-        .unwrap_or_default()
-        .as_secs() as i64;
-    let f7 = model::time::transmission_time(secs);
-    let stan = format!("{:06}", secs % 1_000_000);
+        .unwrap_or_default();
+    let f7 = model::time::transmission_time(now.as_secs() as i64);
+    let stan = format!("{:06}", now.as_millis() % 1_000_000);
     (f7, stan)
 }
 
