@@ -7,7 +7,7 @@ use crate::encoding::{
     class_ok, enc_name, pad_side, parse_hex_text, read_len, text_to_str, text_valid,
 };
 use crate::error::{DecodeError, DecodeErrorKind as Kind, FieldKey};
-use crate::spec::{DataEnc, FIELD_NUMBER_MAX, Fast, FieldDef, Spec};
+use crate::spec::{DataEnc, FIELD_NUMBER_MAX, FieldDef, Plan, Spec};
 
 /// Largest message decoded or encoded, in bytes. Spans are `u16` to keep a [`Message`]
 /// small; the link's frames are far smaller (`frame::FRAME_SIZE_MAX_BYTES`).
@@ -27,9 +27,10 @@ const DATA_FIELDS_MAX: usize = FIELD_NUMBER_MAX as usize - 2;
 /// A decoded message borrowing the bytes it was decoded from.
 ///
 /// Data fields follow each other without gaps, so the message keeps one `u16` per
-/// *present* data field, in ascending field order: where it ends. Field `n`'s index in
-/// that list is the number of present data fields below `n` (a popcount of the bitmap),
-/// and it starts where its predecessor ends.
+/// *present* data field, in ascending field order: where it starts (length prefix
+/// included), relative to the first data field, followed by where the last one ends.
+/// Field `n`'s index `i` in that list is the number of present data fields below `n`,
+/// and it ends where field `i + 1` starts: reading a field is two adjacent loads.
 #[derive(Clone, Debug)]
 pub struct Message<'a> {
     pub(crate) spec: &'a Spec,
@@ -46,8 +47,9 @@ pub struct Message<'a> {
     tertiary: Span,
     /// Where the first data field starts.
     data_start: u16,
-    /// `ends[i]`: one past the end of the `i`-th present data field.
-    ends: [u16; DATA_FIELDS_MAX],
+    /// `starts[i]`: where the `i`-th present data field starts, relative to `data_start`;
+    /// after the last one, where it ends.
+    starts: [u16; DATA_FIELDS_MAX + 1],
     /// `rank[n]`: `i` for present data field `n` (a table instead of a popcount per read).
     rank: [u8; FIELD_NUMBER_MAX as usize + 1],
     /// `bytes[data_start..]` as UTF-8, validated once, when it is valid UTF-8: ASCII
@@ -61,7 +63,32 @@ impl Spec {
     /// Follows pyiso8583 4.0.1's `decode`: header (if `h.max_len > 0`), MTI, primary
     /// bitmap, secondary bitmap when bit 1 is set, tertiary bitmap right after it when
     /// bit 65 is set, then the announced fields in ascending order, and no trailing bytes.
+    ///
+    /// Inlined so the caller's frame holds the [`Message`] the out-of-line part fills
+    /// through a reference: returning it by value from there cost a copy of its ~0.6 KB.
+    #[inline]
     pub fn decode<'a>(&'a self, bytes: &'a [u8]) -> Result<Message<'a>, DecodeError> {
+        let mut msg = Message {
+            spec: self,
+            bytes,
+            present: [0; 3],
+            header: Span::default(),
+            mti: Span::default(),
+            bitmap: Span::default(),
+            secondary: Span::default(),
+            tertiary: Span::default(),
+            data_start: 0,
+            starts: [0; DATA_FIELDS_MAX + 1],
+            rank: [0; FIELD_NUMBER_MAX as usize + 1],
+            text: None,
+        };
+        self.decode_into(&mut msg)?;
+        Ok(msg)
+    }
+
+    /// [`Self::decode`] into a fresh `msg` of `bytes`.
+    fn decode_into<'a>(&'a self, msg: &mut Message<'a>) -> Result<(), DecodeError> {
+        let bytes = msg.bytes;
         if bytes.len() > MESSAGE_SIZE_MAX_BYTES {
             let kind = Kind::MessageTooLarge {
                 len: bytes.len(),
@@ -73,20 +100,6 @@ impl Spec {
                 kind,
             });
         }
-        let mut msg = Message {
-            spec: self,
-            bytes,
-            present: [0; 3],
-            header: Span::default(),
-            mti: Span::default(),
-            bitmap: Span::default(),
-            secondary: Span::default(),
-            tertiary: Span::default(),
-            data_start: 0,
-            ends: [0; DATA_FIELDS_MAX],
-            rank: [0; FIELD_NUMBER_MAX as usize + 1],
-            text: None,
-        };
         let mut cur = Cursor { bytes, pos: 0 };
         if self.has_header() {
             msg.header = cur.field(FieldKey::Header, &self.header)?;
@@ -113,9 +126,11 @@ impl Spec {
         }
         msg.data_start = cur.pos as u16;
         let mut last = FieldKey::Bitmap;
-        let mut pos = cur.pos;
-        for (i, n) in data_fields(msg.present).enumerate() {
-            let end = match fast_field(self.fast[usize::from(n)], bytes, pos) {
+        let data_start = cur.pos;
+        let mut pos = data_start;
+        let mut i = 0;
+        for n in data_fields(msg.present) {
+            let end = match fast_field(self.plan[usize::from(n)], bytes, pos) {
                 Some(end) => end,
                 None => {
                     // Layouts the fast path does not cover, and every error: the general
@@ -132,45 +147,57 @@ impl Spec {
             last = FieldKey::Field(n);
             // decode() rejected messages longer than u16::MAX, so positions fit; at most
             // DATA_FIELDS_MAX data fields can be present.
-            msg.ends[i] = end as u16;
+            msg.starts[i] = (pos - data_start) as u16;
             msg.rank[usize::from(n)] = i as u8;
+            i += 1;
             pos = end;
         }
+        msg.starts[i] = (pos - data_start) as u16;
         cur.pos = pos;
         if cur.pos != bytes.len() {
             let extra = bytes.len() - cur.pos;
             return Err(cur.error(last, Kind::ExtraData { extra }));
         }
         msg.text = std::str::from_utf8(&bytes[usize::from(msg.data_start)..]).ok();
-        Ok(msg)
+        Ok(())
     }
 }
 
 /// One field on the fast path: `Some(end)` when it is valid, `None` when the general
 /// code must look at it (other layouts, or anything wrong).
 #[inline(always)]
-fn fast_field(fast: Fast, bytes: &[u8], pos: usize) -> Option<usize> {
-    let (data_at, len, check) = match fast {
-        Fast::General => return None,
-        Fast::Fixed { len, check } => (pos, usize::from(len), check),
-        Fast::Var { prefix, max, check } => {
+fn fast_field(plan: Plan, bytes: &[u8], pos: usize) -> Option<usize> {
+    let digit = |b: u8| {
+        let d = b.wrapping_sub(b'0');
+        (d <= 9).then_some(usize::from(d))
+    };
+    if plan.check == crate::spec::FastCheck::General {
+        return None;
+    }
+    let (data_at, len) = match plan.prefix {
+        0 => (pos, usize::from(plan.len)),
+        2 => match bytes.get(pos..pos + 2)? {
+            &[a, b] => (pos + 2, digit(a)? * 10 + digit(b)?),
+            _ => return None,
+        },
+        3 => match bytes.get(pos..pos + 3)? {
+            &[a, b, c] => (pos + 3, digit(a)? * 100 + digit(b)? * 10 + digit(c)?),
+            _ => return None,
+        },
+        prefix => {
             let data_at = pos + usize::from(prefix);
             let mut len = 0usize;
             for &b in bytes.get(pos..data_at)? {
-                let digit = b.wrapping_sub(b'0');
-                if digit > 9 {
-                    return None;
-                }
-                len = len * 10 + usize::from(digit);
+                len = len * 10 + digit(b)?;
             }
-            if len > usize::from(max) {
-                return None;
-            }
-            (data_at, len, check)
+            (data_at, len)
         }
     };
+    if len > usize::from(plan.len) {
+        return None;
+    }
     let end = data_at + len;
-    check.ok(bytes.get(data_at..end)?).then_some(end)
+    plan.check.ok(bytes.get(data_at..end)?).then_some(end)
 }
 
 const BIT_FIRST: u64 = 1 << 63;
@@ -382,6 +409,7 @@ impl<'a> Message<'a> {
     }
 
     /// Whether field `n` is present (1 = secondary bitmap, 65 = tertiary bitmap).
+    #[inline]
     pub fn has(&self, n: u8) -> bool {
         if n == 0 || n > FIELD_NUMBER_MAX {
             return false;
@@ -404,20 +432,31 @@ impl<'a> Message<'a> {
 
     /// Field `n` as the python value pyiso8583 returns: text decoded from its encoding
     /// (borrowed for ASCII), or upper-case hex for binary data with any pad removed.
+    #[inline(always)]
     pub fn field_str(&self, n: u8) -> Option<Cow<'a, str>> {
-        let span = self.span(n)?;
-        let def = &self.spec.fields[usize::from(n)];
-        let is_data = n != 1 && n != 65;
-        if is_data && def.data == DataEnc::Ascii {
+        if !self.has(n) {
+            return None;
+        }
+        let plan = self.spec.plan[usize::from(n)];
+        if plan.text && n != 1 && n != 65 {
             // Decode checked the bytes are ASCII, and `text` is the data region as UTF-8,
             // so the field is a sub-slice of it on character boundaries.
-            let from = usize::from(span.start - self.data_start) + usize::from(def.len_type);
-            let to = usize::from(span.end - self.data_start);
+            let i = usize::from(self.rank[usize::from(n)]);
+            let from = usize::from(self.starts[i]) + usize::from(plan.prefix);
+            let to = usize::from(self.starts[i + 1]);
             if let Some(text) = self.text.and_then(|t| t.get(from..to)) {
                 return Some(Cow::Borrowed(text));
             }
         }
-        Some(self.str_of(def, span, is_data))
+        self.field_str_general(n)
+    }
+
+    /// [`Self::field_str`] for everything but present ASCII data fields.
+    #[inline(never)]
+    fn field_str_general(&self, n: u8) -> Option<Cow<'a, str>> {
+        let span = self.span(n)?;
+        let def = &self.spec.fields[usize::from(n)];
+        Some(self.str_of(def, span, n != 1 && n != 65))
     }
 
     /// Field `n` as encoded on the wire, length prefix included: what
@@ -437,14 +476,10 @@ impl<'a> Message<'a> {
             65 => return Some(self.tertiary),
             _ => {}
         }
-        let rank = usize::from(self.rank[usize::from(n)]);
-        let start = match rank {
-            0 => self.data_start,
-            _ => self.ends[rank - 1],
-        };
+        let i = usize::from(self.rank[usize::from(n)]);
         Some(Span {
-            start,
-            end: self.ends[rank],
+            start: self.data_start + self.starts[i],
+            end: self.data_start + self.starts[i + 1],
         })
     }
 

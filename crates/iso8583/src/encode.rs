@@ -3,10 +3,12 @@
 //! builder holding more than 32 distinct fields keeps the rest in a `Vec`.
 
 use crate::decode::{MESSAGE_SIZE_MAX_BYTES, Message, data_fields};
-use crate::encoding::{ValueError, class_ok, enc_name, push_hex_text, push_value, write_len};
+use crate::encoding::{
+    ValueError, all_ascii, class_ok, enc_name, push_hex_text, push_value, write_len,
+};
 use crate::error::{EncodeError, EncodeErrorKind as Kind, FieldKey};
 use crate::spec::LEN_PREFIX_MAX_BYTES;
-use crate::spec::{DataEnc, FIELD_NUMBER_MAX, Fast, FastCheck, FieldDef, LenEnc, Spec};
+use crate::spec::{Class, DataEnc, FIELD_NUMBER_MAX, FastCheck, FieldDef, LenEnc, Plan, Spec};
 
 const SLOTS: usize = FIELD_NUMBER_MAX as usize + 1;
 /// Values kept inline in a builder; more distinct fields spill to a `Vec`.
@@ -145,6 +147,7 @@ impl<'v> MessageBuilder<'v> {
         (1..=FIELD_NUMBER_MAX).contains(&n) && self.present[w] & mask != 0
     }
 
+    #[inline]
     fn put(&mut self, n: u8, value: &'v [u8], form: Form) -> &mut Self {
         let rejection = match n {
             // pyiso8583 computes the bitmaps and drops values given for 1 and 65.
@@ -241,7 +244,16 @@ impl<'v> MessageBuilder<'v> {
             write_field(FieldKey::Header, &spec.header, value, form, out)?;
         }
         let (mti, form) = self.mti.ok_or(missing(FieldKey::Mti))?;
-        write_mti(&spec.mti, mti, form, out)?;
+        if spec.mti.data == DataEnc::Ascii
+            && spec.mti.class == Class::Any
+            && mti.len() == 4
+            && all_ascii(mti)
+        {
+            // The usual text MTI: every form is the same four ASCII bytes.
+            out.extend_from_slice(mti);
+        } else {
+            write_mti(&spec.mti, mti, form, out)?;
+        }
         let tertiary = self.present[2] != 0;
         let secondary = tertiary || self.present[1] != 0;
         write_bitmap(
@@ -269,7 +281,7 @@ impl<'v> MessageBuilder<'v> {
         for n in data_fields(self.present) {
             let value = self.value(n);
             let (w, mask) = bit(n);
-            if self.encoded[w] & mask == 0 && fast_field(spec.fast[usize::from(n)], value, out) {
+            if self.encoded[w] & mask == 0 && fast_field(spec.plan[usize::from(n)], value, out) {
                 continue;
             }
             let def = &spec.fields[usize::from(n)];
@@ -312,30 +324,28 @@ const DIGIT_PAIRS: [[u8; 2]; 100] = {
 /// text): `true` when written, `false` when the general code must handle it (other
 /// layouts, non-ASCII text, and every error), with `out` untouched.
 #[inline(always)]
-fn fast_field(fast: Fast, value: &[u8], out: &mut Vec<u8>) -> bool {
-    let (prefix, check) = match fast {
-        Fast::General => return false,
-        Fast::Fixed { len, check } if value.len() == usize::from(len) => (0, check),
-        Fast::Var { prefix, max, check } if value.len() <= usize::from(max) => (prefix, check),
-        _ => return false,
+fn fast_field(plan: Plan, value: &[u8], out: &mut Vec<u8>) -> bool {
+    let len = value.len();
+    let fits = match plan.prefix {
+        0 => len == usize::from(plan.len),
+        _ => len <= usize::from(plan.len),
     };
     // Latin-1 python values are UTF-8: only their ASCII subset is the same bytes.
-    let check = match check {
+    let check = match plan.check {
         FastCheck::None => FastCheck::Ascii,
         other => other,
     };
-    if !check.ok(value) {
+    if !fits || !check.ok(value) {
         return false;
     }
-    let len = value.len();
-    match prefix {
+    match plan.prefix {
         0 => {}
         2 if len < 100 => out.extend_from_slice(&DIGIT_PAIRS[len]),
         3 if len < 1000 => {
-            out.push(b'0' + (len / 100) as u8);
-            out.extend_from_slice(&DIGIT_PAIRS[len % 100]);
+            let [a, b] = DIGIT_PAIRS[len % 100];
+            out.extend_from_slice(&[b'0' + (len / 100) as u8, a, b]);
         }
-        _ => {
+        prefix => {
             let at = out.len();
             out.resize(at + usize::from(prefix), 0);
             if !write_len(LenEnc::Ascii, len, &mut out[at..]) {

@@ -77,7 +77,7 @@ pub(crate) fn write_len(len_enc: LenEnc, len: usize, prefix: &mut [u8]) -> bool 
 /// `x < 0x30` makes `x - 0x30` borrow into bit 7 and `x > 0x39` makes `x + 0x46` carry
 /// into it; bytes with bit 7 set are rejected by `x` itself. A borrow or carry crossing
 /// into the next byte only happens when some byte is already invalid.
-#[inline]
+#[inline(always)]
 pub(crate) fn all_digits(bytes: &[u8]) -> bool {
     const ONES: u64 = 0x0101_0101_0101_0101;
     const HIGH: u64 = 0x8080_8080_8080_8080;
@@ -90,6 +90,22 @@ pub(crate) fn all_digits(bytes: &[u8]) -> bool {
         bad |= x | x.wrapping_sub(ONES * 0x30) | x.wrapping_add(ONES * 0x46);
     }
     bad & HIGH == 0 && chunks.remainder().iter().all(u8::is_ascii_digit)
+}
+
+/// Whether every byte is ASCII, eight bytes per step: inlined into the fast paths, where
+/// fields are a few bytes long and `<[u8]>::is_ascii`'s out-of-line call dominated.
+#[inline(always)]
+pub(crate) fn all_ascii(bytes: &[u8]) -> bool {
+    const HIGH: u64 = 0x8080_8080_8080_8080;
+    let mut chunks = bytes.chunks_exact(8);
+    let mut seen = 0u64;
+    for chunk in &mut chunks {
+        let mut word = [0u8; 8];
+        word.copy_from_slice(chunk);
+        seen |= u64::from_le_bytes(word);
+    }
+    let tail = chunks.remainder().iter().fold(0u8, |acc, &b| acc | b);
+    seen & HIGH == 0 && tail < 0x80
 }
 
 /// Whether `data` is valid in a text encoding (Latin-1 and cp500 map every byte).
@@ -179,14 +195,23 @@ pub(crate) fn hex_upper(bytes: &[u8], drop_pad: Option<bool>) -> String {
     out
 }
 
+/// `HEX_PAIRS[b]`: the two upper-case hex digits of byte `b`.
+const HEX_PAIRS: [[u8; 2]; 256] = {
+    let mut table = [[0u8; 2]; 256];
+    let mut b = 0;
+    while b < 256 {
+        table[b] = [HEX_UPPER[b >> 4], HEX_UPPER[b & 0x0F]];
+        b += 1;
+    }
+    table
+};
+
 /// The 16 upper-case hex digits of `bits`, big-endian (a text bitmap).
 #[inline]
 pub(crate) fn hex16(bits: u64) -> [u8; 16] {
     let mut text = [0u8; 16];
-    for (i, pair) in text.chunks_exact_mut(2).enumerate() {
-        let byte = (bits >> (56 - 8 * i)) as u8;
-        pair[0] = HEX_UPPER[usize::from(byte >> 4)];
-        pair[1] = HEX_UPPER[usize::from(byte & 0x0F)];
+    for (pair, byte) in text.chunks_exact_mut(2).zip(bits.to_be_bytes()) {
+        pair.copy_from_slice(&HEX_PAIRS[usize::from(byte)]);
     }
     text
 }

@@ -96,9 +96,11 @@ impl FieldDef {
     }
 }
 
-/// The character check a [`Fast`] field's data needs.
+/// The character check a fast-path field's data needs.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub(crate) enum FastCheck {
+    /// Not on the fast path: undefined, or a layout only the general code handles.
+    General,
     /// ASCII data, no class: every byte below 0x80.
     Ascii,
     /// Latin-1 data, no class: every byte is valid.
@@ -110,10 +112,12 @@ pub(crate) enum FastCheck {
 }
 
 impl FastCheck {
-    #[inline]
+    /// Whether `data` passes; always `false` for [`FastCheck::General`].
+    #[inline(always)]
     pub(crate) fn ok(self, data: &[u8]) -> bool {
         match self {
-            Self::Ascii => data.is_ascii(),
+            Self::General => false,
+            Self::Ascii => crate::encoding::all_ascii(data),
             Self::None => true,
             Self::Digits => crate::encoding::all_digits(data),
             Self::Alphanumeric => data.iter().all(u8::is_ascii_alphanumeric),
@@ -121,44 +125,54 @@ impl FastCheck {
     }
 }
 
-/// A field's layout reduced to what the hot loops of decode and encode branch on, so the
-/// common case (text data, ASCII length digits, byte counts) is one match arm. Everything
-/// else, and every error, goes through the general code with `FieldDef`.
+/// A field's layout reduced to what the hot loops of decode, encode and
+/// [`Message::field_str`](crate::Message::field_str) branch on, flattened into 6 bytes
+/// so the per-field table is a few cache lines. The fast path covers text data with
+/// ASCII length digits counting bytes (`check != General`); everything else, and every
+/// error, goes through the general code with `FieldDef`.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub(crate) enum Fast {
-    /// Undefined, or a layout only the general code handles.
-    General,
-    /// Fixed length `len` bytes.
-    Fixed { len: u16, check: FastCheck },
-    /// `prefix` ASCII length digits (1..=4), then at most `max` bytes.
-    Var {
-        prefix: u8,
-        max: u16,
-        check: FastCheck,
-    },
+pub(crate) struct Plan {
+    /// Fixed length (`prefix == 0`), or the most bytes a variable field may carry.
+    pub len: u16,
+    /// `len_type`: width of the length prefix (ASCII digits on the fast path).
+    pub prefix: u8,
+    pub check: FastCheck,
+    /// ASCII data counted in bytes: the python value is the wire bytes themselves.
+    pub text: bool,
 }
 
-impl Fast {
+impl Plan {
+    const GENERAL: Self = Self {
+        len: 0,
+        prefix: 0,
+        check: FastCheck::General,
+        text: false,
+    };
+
     fn of(def: &FieldDef) -> Self {
+        let general = Self {
+            prefix: def.len_type,
+            text: def.defined && def.data == DataEnc::Ascii && !def.nibbles,
+            ..Self::GENERAL
+        };
         let check = match (def.data, def.class) {
             (DataEnc::Ascii | DataEnc::Latin1, Class::Numeric) => FastCheck::Digits,
             (DataEnc::Ascii | DataEnc::Latin1, Class::Alphanumeric) => FastCheck::Alphanumeric,
             (DataEnc::Ascii, Class::Any) => FastCheck::Ascii,
             (DataEnc::Latin1, Class::Any) => FastCheck::None,
-            _ => return Self::General,
+            _ => return general,
         };
-        let Ok(max) = u16::try_from(def.max_len) else {
-            return Self::General;
+        let Ok(len) = u16::try_from(def.max_len) else {
+            return general;
         };
         match (def.len_type, def.len_enc) {
-            _ if !def.defined || def.nibbles => Self::General,
-            (0, _) => Self::Fixed { len: max, check },
-            (1..=4, LenEnc::Ascii) => Self::Var {
-                prefix: def.len_type,
-                max,
+            _ if !def.defined || def.nibbles => general,
+            (0, _) | (1..=4, LenEnc::Ascii) => Self {
+                len,
                 check,
+                ..general
             },
-            _ => Self::General,
+            _ => general,
         }
     }
 }
@@ -171,8 +185,8 @@ pub struct Spec {
     pub(crate) bitmap: FieldDef,
     /// Indexed by field number; index 0 is unused, 1 is the secondary bitmap.
     pub(crate) fields: [FieldDef; FIELD_NUMBER_MAX as usize + 1],
-    /// `Fast::of(fields[n])`, precomputed.
-    pub(crate) fast: [Fast; FIELD_NUMBER_MAX as usize + 1],
+    /// `Plan::of(fields[n])`, precomputed.
+    pub(crate) plan: [Plan; FIELD_NUMBER_MAX as usize + 1],
 }
 
 static POSGUARD_ASCII_JSON: &str = include_str!("../../../specs/posguard-ascii.json");
@@ -192,7 +206,7 @@ impl Spec {
             mti: FieldDef::UNDEFINED,
             bitmap: FieldDef::UNDEFINED,
             fields: [FieldDef::UNDEFINED; FIELD_NUMBER_MAX as usize + 1],
-            fast: [Fast::General; FIELD_NUMBER_MAX as usize + 1],
+            plan: [Plan::GENERAL; FIELD_NUMBER_MAX as usize + 1],
         };
         for (key, props) in object {
             let field = parse_key(key)?;
@@ -209,8 +223,8 @@ impl Spec {
                 return Err(SpecError::MissingField(name));
             }
         }
-        for (fast, def) in spec.fast.iter_mut().zip(&spec.fields) {
-            *fast = Fast::of(def);
+        for (plan, def) in spec.plan.iter_mut().zip(&spec.fields) {
+            *plan = Plan::of(def);
         }
         Ok(spec)
     }
