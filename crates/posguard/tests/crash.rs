@@ -246,7 +246,40 @@ fn crash_and_check(name: &str, store_url: Option<String>) {
         String::from_utf8_lossy(&verified.stdout),
         String::from_utf8_lossy(&verified.stderr)
     );
+    assert_no_clear_pan(&setup.dir);
     std::fs::remove_dir_all(&setup.dir).unwrap();
+}
+
+/// Cards the loadgen used (its default of 64 provisioned cards).
+const LOADGEN_CARDS: usize = 64;
+
+/// No clear card number in any file of the data directory: database, WAL, journal
+/// segments, keys and the server's own logs.
+fn assert_no_clear_pan(dir: &Path) {
+    let pans: Vec<String> = (0..LOADGEN_CARDS)
+        .map(loadgen::fixtures::card_pan)
+        .collect();
+    let mut files = vec![dir.to_path_buf()];
+    while let Some(path) = files.pop() {
+        if path.is_dir() {
+            files.extend(std::fs::read_dir(&path).unwrap().map(|e| e.unwrap().path()));
+            continue;
+        }
+        let bytes = std::fs::read(&path).unwrap();
+        for (at, _) in bytes
+            .iter()
+            .enumerate()
+            .filter(|(_, b)| **b == pans[0].as_bytes()[0])
+        {
+            for pan in &pans {
+                assert!(
+                    !bytes[at..].starts_with(pan.as_bytes()),
+                    "clear PAN in {}",
+                    path.display()
+                );
+            }
+        }
+    }
 }
 
 fn store_url(setup: &Setup) -> String {
