@@ -134,136 +134,100 @@ async fn flows(backend: Backend) {
         "61"
     );
 
-    // Refunds up to the capture, by the sale's RRN.
-    let refund =
-        |stan: &'static str, amount: &'static str, rrn: String| async move { (stan, amount, rrn) };
-    let (s, a, r) = refund("000020", "000000010000", rrn.clone()).await;
-    assert_eq!(
-        send(&mut c, "0200", "200000", s, Some(a), &[(37, &r)])
-            .await
-            .code(),
-        "00"
-    );
-    assert_eq!(
-        send(
-            &mut c,
+    // Refunds up to the capture, by the sale's RRN; voids; reversals through field 90,
+    // idempotent; a reversal before its original. (MTI, processing code, STAN, amount,
+    // extra fields, expected field 39.)
+    let sale = purchase(&mut c, "000030", "000000003000", PAN_OK).await;
+    let sale_rrn = sale.get(37).unwrap().to_owned();
+    let f90 = format!("0200000040{F7}{:022}", 0);
+    let early = format!("0200000049{F7}{:022}", 0);
+    let steps: Vec<(&str, &str, &str, &str, Vec<(u8, &str)>, &str)> = vec![
+        (
+            "0200",
+            "200000",
+            "000020",
+            "000000010000",
+            vec![(37, &rrn)],
+            "00",
+        ),
+        (
             "0200",
             "200000",
             "000021",
-            Some("000000002501"),
-            &[(37, &rrn)]
-        )
-        .await
-        .code(),
-        "13"
-    );
-    assert_eq!(
-        send(
-            &mut c,
-            "0200",
-            "200000",
-            "000022",
-            Some("000000000100"),
-            &[]
-        )
-        .await
-        .code(),
-        "12"
-    );
-
-    // Void of a fresh sale, then the void again (12), and of nothing (25).
-    let sale = purchase(&mut c, "000030", "000000003000", PAN_OK).await;
-    let sale_rrn = sale.get(37).unwrap().to_owned();
-    assert_eq!(
-        send(
-            &mut c,
+            "000000002501",
+            vec![(37, &rrn)],
+            "13",
+        ),
+        ("0200", "200000", "000022", "000000000100", vec![], "12"),
+        (
             "0200",
             "020000",
             "000031",
-            Some("000000003000"),
-            &[(37, &sale_rrn)]
-        )
-        .await
-        .code(),
-        "00"
-    );
-    assert_eq!(
-        send(
-            &mut c,
+            "000000003000",
+            vec![(37, &sale_rrn)],
+            "00",
+        ),
+        (
             "0200",
             "020000",
             "000032",
-            Some("000000003000"),
-            &[(37, &sale_rrn)]
-        )
-        .await
-        .code(),
-        "12"
-    );
-    assert_eq!(
-        send(
-            &mut c,
+            "000000003000",
+            vec![(37, &sale_rrn)],
+            "12",
+        ),
+        (
             "0200",
             "020000",
             "000033",
-            Some("000000003000"),
-            &[(37, "000000999999")]
-        )
-        .await
-        .code(),
-        "25"
-    );
-
-    // Reversal through field 90, idempotent; a reversal before its original.
-    let sale = purchase(&mut c, "000040", "000000004000", PAN_OK).await;
-    assert_eq!(sale.code(), "00");
-    let f90 = format!("0200000040{F7}{:022}", 0);
-    assert_eq!(
-        send(
-            &mut c,
+            "000000003000",
+            vec![(37, "000000999999")],
+            "25",
+        ),
+        (
+            "0200",
+            "000000",
+            "000040",
+            "000000004000",
+            vec![(2, PAN_OK), (14, "2812")],
+            "00",
+        ),
+        (
             "0400",
             "000000",
             "000041",
-            Some("000000004000"),
-            &[(90, &f90)]
-        )
-        .await
-        .code(),
-        "00"
-    );
-    assert_eq!(
-        send(
-            &mut c,
+            "000000004000",
+            vec![(90, &f90)],
+            "00",
+        ),
+        (
             "0400",
             "000000",
             "000042",
-            Some("000000004000"),
-            &[(90, &f90)]
-        )
-        .await
-        .code(),
-        "00"
-    );
-    let early = format!("0200000049{F7}{:022}", 0);
-    assert_eq!(
-        send(
-            &mut c,
+            "000000004000",
+            vec![(90, &f90)],
+            "00",
+        ),
+        (
             "0420",
             "000000",
             "000043",
-            Some("000000004000"),
-            &[(90, &early)]
-        )
-        .await
-        .code(),
-        "00"
-    );
-    assert_eq!(
-        purchase(&mut c, "000049", "000000004000", PAN_OK)
-            .await
-            .code(),
-        "12"
-    );
+            "000000004000",
+            vec![(90, &early)],
+            "00",
+        ),
+        (
+            "0200",
+            "000000",
+            "000049",
+            "000000004000",
+            vec![(2, PAN_OK), (14, "2812")],
+            "12",
+        ),
+    ];
+    for (mti, proc_code, stan, amount, extra, want) in steps {
+        let got = send(&mut c, mti, proc_code, stan, Some(amount), &extra).await;
+        assert_eq!(got.code(), want, "{mti} {proc_code} STAN {stan}");
+    }
 
     // Pre-authorization and its 0220 completion.
     let pre = send(
