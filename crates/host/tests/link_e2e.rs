@@ -62,6 +62,16 @@ async fn purchase(c: &mut TerminalClient, stan: &str, amount: &str, pan: &str) -
     .await
 }
 
+/// MTI, processing code, STAN, amount, extra fields, expected field 39.
+type Step<'a> = (
+    &'a str,
+    &'a str,
+    &'a str,
+    &'a str,
+    Vec<(u8, &'a str)>,
+    &'a str,
+);
+
 async fn flows(backend: Backend) {
     let Some(cfg) = config("flows", backend) else {
         return;
@@ -141,7 +151,7 @@ async fn flows(backend: Backend) {
     let sale_rrn = sale.get(37).unwrap().to_owned();
     let f90 = format!("0200000040{F7}{:022}", 0);
     let early = format!("0200000049{F7}{:022}", 0);
-    let steps: Vec<(&str, &str, &str, &str, Vec<(u8, &str)>, &str)> = vec![
+    let steps: Vec<Step> = vec![
         (
             "0200",
             "200000",

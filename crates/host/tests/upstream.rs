@@ -76,6 +76,14 @@ async fn send(
     c.request(&m).await.expect("an answer")
 }
 
+/// A purchase of 100.00 with the card's expiry; returns field 39 of the answer.
+async fn purchase(c: &mut TerminalClient, stan: &str, pan: &str) -> String {
+    send(c, "0200", "000000", stan, &[(2, pan), (14, "2812")])
+        .await
+        .code()
+        .to_owned()
+}
+
 fn txn_by_stan(running: &Running, stan: &str) -> model::TxnRecord {
     let store = running.app.store.clone();
     let stan = stan.to_owned();
@@ -156,18 +164,7 @@ async fn forwards_to_a_second_posguard_acting_as_issuer() {
     assert_eq!(txn_by_stan(&acq, "000001").status, TxnStatus::Voided);
 
     // A reversal is acknowledged at once and reaches the issuer as a 0420.
-    assert_eq!(
-        send(
-            &mut c,
-            "0200",
-            "000000",
-            "000004",
-            &[(2, PAN_OK), (14, "2812")]
-        )
-        .await
-        .code(),
-        "00"
-    );
+    assert_eq!(purchase(&mut c, "000004", PAN_OK).await, "00");
     assert_eq!(
         send(&mut c, "0400", "000000", "000004", &[]).await.code(),
         "00"
@@ -191,29 +188,10 @@ async fn an_upstream_that_is_down_gets_stand_in_or_91() {
     let down = closed_port().await;
     let stand_in = acquirer("standin", upstream_to(&down, 500, "stand_in"), false).await;
     let mut c = client(&stand_in).await;
-    assert_eq!(
-        send(
-            &mut c,
-            "0200",
-            "000000",
-            "000001",
-            &[(2, PAN_OK), (14, "2812")]
-        )
-        .await
-        .code(),
-        "00"
-    );
+    assert_eq!(purchase(&mut c, "000001", PAN_OK).await, "00");
     assert!(txn_by_stan(&stand_in, "000001").stand_in);
     assert_eq!(
-        send(
-            &mut c,
-            "0200",
-            "000000",
-            "000002",
-            &[(2, "5200000000000007")]
-        )
-        .await
-        .code(),
+        purchase(&mut c, "000002", "5200000000000007").await,
         "91",
         "a card posguard does not hold"
     );
@@ -221,18 +199,7 @@ async fn an_upstream_that_is_down_gets_stand_in_or_91() {
 
     let decline = acquirer("decline", upstream_to(&down, 500, "decline"), false).await;
     let mut c = client(&decline).await;
-    assert_eq!(
-        send(
-            &mut c,
-            "0200",
-            "000000",
-            "000001",
-            &[(2, PAN_OK), (14, "2812")]
-        )
-        .await
-        .code(),
-        "91"
-    );
+    assert_eq!(purchase(&mut c, "000001", PAN_OK).await, "91");
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
