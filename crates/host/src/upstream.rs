@@ -115,7 +115,7 @@ impl Upstream {
 
     /// Forwards a terminal's request and returns the upstream's decision. A timeout
     /// sends a reversal upstream and counts as unavailable.
-    pub async fn forward(&self, msg: &Message<'_>, forward: &Forward) -> UpstreamResult {
+    pub async fn forward(self: &Arc<Self>, msg: &Message<'_>, forward: &Forward) -> UpstreamResult {
         let Some((body, key)) = self.build(
             msg,
             msg.mti().as_ref(),
@@ -143,20 +143,11 @@ impl Upstream {
 
     /// Sends a reversal advice (0420) for `original` (its STAN and field 7) upstream,
     /// in the background, retrying until it is acknowledged.
-    pub fn reverse(self: &Upstream, msg: &Message<'_>, original: (&str, &str)) {
+    pub fn reverse(self: &Arc<Self>, msg: &Message<'_>, original: (&str, &str)) {
         let Some((body, key)) = self.build(msg, "0420", Some(original)) else {
             return;
         };
-        let this = Upstream {
-            outgoing: self.outgoing.clone(),
-            waiting: self.waiting.clone(),
-            connected: self.connected.clone(),
-            spec: self.spec.clone(),
-            framing: self.framing,
-            timeout: self.timeout,
-            bins: Vec::new(),
-            policy: self.policy,
-        };
+        let this = Arc::clone(self);
         tokio::spawn(async move {
             for attempt in 1..=REVERSAL_ATTEMPTS_MAX {
                 if this.call(body.clone(), key.clone()).await.is_ok() {
