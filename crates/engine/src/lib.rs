@@ -274,11 +274,9 @@ impl Engine {
             }
         }
         let reverse_upstream = match (txn.kind, txn.status, txn.original_id) {
-            (model::TxnKind::Reversal, TxnStatus::Approved, Some(id)) => self
-                .state
-                .txn(id)
-                .filter(|o| o.upstream)
-                .map(|o| (o.stan.clone(), o.transmitted.clone())),
+            (model::TxnKind::Reversal, TxnStatus::Approved, Some(id)) => {
+                self.state.txn(id).filter(|o| o.upstream).map(|o| o.id)
+            }
             _ => None,
         };
         let answer = Answer {

@@ -64,8 +64,8 @@ pub struct Answer {
     pub duplicate: bool,
     pub reason: &'static str,
     /// When this reversal undid a transaction the upstream issuer authorized: that
-    /// original's STAN and field 7, for the host to send the reversal upstream too.
-    pub reverse_upstream: Option<(String, String)>,
+    /// original, for the host to send the reversal upstream too.
+    pub reverse_upstream: Option<TxnId>,
 }
 
 impl Answer {

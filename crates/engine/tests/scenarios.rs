@@ -722,9 +722,10 @@ mod upstream {
             ),
             Rc::Approved,
         );
+        let original = w.engine.txn(a.reverse_upstream.expect("flagged")).unwrap();
         assert_eq!(
-            a.reverse_upstream,
-            Some(("000001".to_string(), "1121120000".to_string()))
+            (original.stan.as_str(), original.transmitted.as_str()),
+            ("000001", "1121120000")
         );
         w.verify();
     }

@@ -186,17 +186,44 @@ async fn decide(req: Request, msg: &iso8583::Message<'_>, ctx: &LinkContext) -> 
     let answer = match ctx.pipeline.begin(req.clone(), routed).await.ok()? {
         Begin::Answer(answer) => answer,
         Begin::Forward(forward) => {
-            let result = upstream.forward(msg, &forward).await;
-            ctx.pipeline
+            let (result, too_late) = upstream.forward(msg, &forward).await;
+            let answer = ctx
+                .pipeline
                 .finish(req, forward, result, upstream.policy)
                 .await
-                .ok()?
+                .ok()?;
+            if too_late {
+                // The recorded transaction carries the STAN and field 7 that went upstream.
+                reverse_upstream(ctx, upstream, answer.txn_id?).await?;
+            }
+            answer
         }
     };
-    if let Some((stan, transmitted)) = &answer.reverse_upstream {
-        upstream.reverse(msg, (stan, transmitted));
+    if let Some(original) = answer.reverse_upstream {
+        reverse_upstream(ctx, upstream, original).await?;
     }
     Some(answer)
+}
+
+/// Records that `txn` must be reversed upstream (durably, before the terminal hears
+/// anything), then sends the reversal in the background.
+async fn reverse_upstream(
+    ctx: &LinkContext,
+    upstream: &Arc<Upstream>,
+    txn: model::TxnId,
+) -> Option<()> {
+    let record = ctx
+        .pipeline
+        .read(move |e| e.txn(txn).cloned())
+        .await
+        .ok()??;
+    let intent = crate::upstream::intent_key(txn);
+    ctx.pipeline
+        .set_meta(intent, crate::upstream::INTENT_PENDING.into())
+        .await
+        .ok()?;
+    upstream.reverse(&record, ctx.pipeline.clone());
+    Some(())
 }
 
 /// A message that does not decode is answered 30 when its MTI can be read, with an

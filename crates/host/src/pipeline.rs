@@ -54,6 +54,8 @@ enum Job {
     },
     Provision(Provision, oneshot::Sender<Result<(), ProvisionError>>),
     Read(ReadFn),
+    /// Host bookkeeping made durable in decision order (e.g. a pending upstream reversal).
+    Meta(String, String, oneshot::Sender<()>),
 }
 
 struct Finish {
@@ -72,6 +74,7 @@ enum Reply {
         oneshot::Sender<Result<(), ProvisionError>>,
         Result<(), ProvisionError>,
     ),
+    Done(oneshot::Sender<()>),
 }
 
 struct Batch {
@@ -180,6 +183,16 @@ impl Pipeline {
         answer.await.map_err(|_| Closed)
     }
 
+    /// Makes a metadata entry durable, after every decision taken before it.
+    pub async fn set_meta(&self, key: String, value: String) -> Result<(), Closed> {
+        let (reply, done) = oneshot::channel();
+        self.tx
+            .send(Job::Meta(key, value, reply))
+            .await
+            .map_err(|_| Closed)?;
+        done.await.map_err(|_| Closed)
+    }
+
     /// Runs `f` against the engine's current state (which may include decisions whose
     /// commit is still under way).
     pub async fn read<T: Send + 'static>(
@@ -263,6 +276,10 @@ fn decide(engine: &mut Engine, job: Job, now: TimestampMs, batch: &mut Batch) {
             batch.replies.push(Reply::Provision(reply, result));
         }
         Job::Read(f) => f(engine),
+        Job::Meta(key, value, reply) => {
+            batch.writes.push(Write::Meta { key, value });
+            batch.replies.push(Reply::Done(reply));
+        }
     }
 }
 
@@ -292,6 +309,7 @@ fn run_committer(store: Arc<dyn Store>, rx: std_mpsc::Receiver<Batch>, metrics: 
                 Reply::Begin(tx, b) => drop(tx.send(b)),
                 Reply::Settle(tx, a) => drop(tx.send(a)),
                 Reply::Provision(tx, r) => drop(tx.send(r)),
+                Reply::Done(tx) => drop(tx.send(())),
             }
         }
     }

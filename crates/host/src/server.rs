@@ -235,6 +235,7 @@ pub async fn start(config: Config) -> Result<Running, StartError> {
         upstream,
         token_hashes: Default::default(),
     });
+    tokio::spawn(resume_upstream_reversals(app.clone()));
     tokio::spawn(crate::http::serve(http_listener, app.clone()));
     tracing::info!(%link_addr, %http_addr, "posguard is serving");
     Ok(Running {
@@ -243,4 +244,43 @@ pub async fn start(config: Config) -> Result<Running, StartError> {
         http_addr,
         new_admin_token,
     })
+}
+
+/// Sends again the reversals the upstream had not acknowledged when posguard stopped.
+async fn resume_upstream_reversals(app: Arc<App>) {
+    let Some(upstream) = app.upstream.clone() else {
+        return;
+    };
+    let store = app.store.clone();
+    let owed = tokio::task::spawn_blocking(move || {
+        let intents = store.meta_with_prefix(crate::upstream::INTENT_PREFIX)?;
+        let mut owed = Vec::new();
+        for (key, state) in intents {
+            let id = key
+                .strip_prefix(crate::upstream::INTENT_PREFIX)
+                .and_then(|id| id.parse().ok());
+            if let (Some(id), crate::upstream::INTENT_PENDING) = (id, state.as_str())
+                && let Some(txn) = store.txn(model::TxnId(id))?
+            {
+                owed.push(txn);
+            }
+        }
+        Ok::<_, store::StoreError>(owed)
+    })
+    .await;
+    match owed {
+        Ok(Ok(owed)) => {
+            if !owed.is_empty() {
+                tracing::info!(
+                    count = owed.len(),
+                    "resend reversals the upstream had not acknowledged"
+                );
+            }
+            for txn in owed {
+                upstream.reverse(&txn, app.pipeline.clone());
+            }
+        }
+        Ok(Err(e)) => tracing::error!(error = %e, "read the reversals owed to the upstream"),
+        Err(e) => tracing::error!(error = %e, "read the reversals owed to the upstream"),
+    }
 }

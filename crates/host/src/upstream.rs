@@ -6,10 +6,11 @@
 use crate::client::Reply;
 use crate::config::UpstreamConfig;
 use crate::iso_map;
+use crate::pipeline::Pipeline;
 use engine::{Forward, Request, UpstreamPolicy, UpstreamResult};
 use iso8583::frame::{FrameFormat, LengthPrefix};
 use iso8583::{Message, MessageBuilder, Spec};
-use model::ResponseCode;
+use model::{ResponseCode, TxnId, TxnKind, TxnRecord};
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
@@ -23,6 +24,15 @@ const OUTGOING_QUEUE_DEPTH: usize = 4_096;
 /// Attempts to deliver a reversal upstream before giving up (logged as an error).
 const REVERSAL_ATTEMPTS_MAX: u32 = 10;
 const RECONNECT_BACKOFF_MAX_MS: u64 = 2_000;
+/// Metadata key prefix of reversals owed to the upstream; the value is `pending` until
+/// the upstream acknowledges, then `done`.
+pub const INTENT_PREFIX: &str = "upstream_reversal:";
+pub const INTENT_PENDING: &str = "pending";
+const INTENT_DONE: &str = "done";
+
+pub fn intent_key(txn: TxnId) -> String {
+    format!("{INTENT_PREFIX}{txn}")
+}
 const READ_CHUNK_BYTES: usize = 4096;
 
 #[derive(Debug, thiserror::Error)]
@@ -113,50 +123,85 @@ impl Upstream {
         }
     }
 
-    /// Forwards a terminal's request and returns the upstream's decision. A timeout
-    /// sends a reversal upstream and counts as unavailable.
-    pub async fn forward(self: &Arc<Self>, msg: &Message<'_>, forward: &Forward) -> UpstreamResult {
-        let Some((body, key)) = self.build(
-            msg,
-            msg.mti().as_ref(),
-            forward
-                .original
-                .as_ref()
-                .map(|o| (o.stan.as_str(), o.transmitted.as_str())),
-        ) else {
-            return UpstreamResult::Unavailable;
+    /// Forwards a terminal's request and returns the upstream's decision, and whether
+    /// the answer came too late (the caller then reverses it upstream: `reverse`).
+    pub async fn forward(&self, msg: &Message<'_>, forward: &Forward) -> (UpstreamResult, bool) {
+        let original = forward
+            .original
+            .as_ref()
+            .map(|o| (o.stan.as_str(), o.transmitted.as_str()));
+        let Some((body, key)) = self.build(msg, msg.mti().as_ref(), original) else {
+            return (UpstreamResult::Unavailable, false);
         };
         match self.call(body, key).await {
-            Ok(reply) => decision(&reply),
-            Err(CallError::Unavailable) => UpstreamResult::Unavailable,
+            Ok(reply) => (decision(&reply), false),
+            Err(CallError::Unavailable) => (UpstreamResult::Unavailable, false),
             Err(CallError::Timeout) => {
                 tracing::warn!(stan = %forward.draft.stan, terminal = %forward.draft.terminal_id, "upstream answer too late; reversing it upstream");
-                let original = (
-                    forward.draft.stan.as_str(),
-                    forward.draft.transmitted.as_str(),
-                );
-                self.reverse(msg, original);
-                UpstreamResult::Unavailable
+                (UpstreamResult::Unavailable, true)
             }
         }
     }
 
-    /// Sends a reversal advice (0420) for `original` (its STAN and field 7) upstream,
-    /// in the background, retrying until it is acknowledged.
-    pub fn reverse(self: &Arc<Self>, msg: &Message<'_>, original: (&str, &str)) {
-        let Some((body, key)) = self.build(msg, "0420", Some(original)) else {
+    /// Sends a reversal advice (0420) for `txn` upstream in the background, retrying
+    /// until it is acknowledged, then marks its durable intent (`intent_key`) done. The
+    /// advice carries no card data: the issuer finds the original by field 90.
+    pub fn reverse(self: &Arc<Self>, txn: &TxnRecord, pipeline: Pipeline) {
+        let Some((body, key)) = self.build_reversal(txn) else {
             return;
         };
         let this = Arc::clone(self);
+        let intent = intent_key(txn.id);
         tokio::spawn(async move {
             for attempt in 1..=REVERSAL_ATTEMPTS_MAX {
                 if this.call(body.clone(), key.clone()).await.is_ok() {
+                    // If this write is lost, the reversal is sent once more at the next
+                    // start: the issuer answers a repeat with its first answer.
+                    let _ = pipeline.set_meta(intent, INTENT_DONE.into()).await;
                     return;
                 }
                 tokio::time::sleep(Duration::from_millis(200 * u64::from(attempt))).await;
             }
-            tracing::error!(%key, "deliver a reversal upstream: gave up after {REVERSAL_ATTEMPTS_MAX} attempts");
+            tracing::error!(%key, "deliver a reversal upstream: gave up after {REVERSAL_ATTEMPTS_MAX} attempts; it is sent again at the next start");
         });
+    }
+
+    /// The 0420 for a transaction, from its record alone.
+    fn build_reversal(&self, txn: &TxnRecord) -> Option<(Vec<u8>, String)> {
+        let proc_code = match txn.kind {
+            TxnKind::Refund => "200000",
+            TxnKind::Void => "020000",
+            TxnKind::Balance => "310000",
+            _ => "000000",
+        };
+        let amount = format!("{:012}", txn.amount_minor);
+        let currency = format!("{:03}", txn.currency.0);
+        let f90 = format!(
+            "{}{:0>6}{:0>10}{:022}",
+            txn.mti, txn.stan, txn.transmitted, 0
+        );
+        let mut b = MessageBuilder::new();
+        b.set_mti("0420")
+            .set(3, proc_code)
+            .set(4, amount.as_str())
+            .set(7, txn.transmitted.as_str())
+            .set(11, txn.stan.as_str())
+            .set(41, txn.terminal_id.as_str())
+            .set(42, txn.merchant_id.as_str())
+            .set(49, currency.as_str())
+            .set(90, f90.as_str());
+        let mut body = Vec::with_capacity(160);
+        if let Err(e) = b.encode_into(&self.spec, &mut body) {
+            tracing::warn!(error = %e, txn = %txn.id, "encode a reversal for the upstream");
+            return None;
+        }
+        let key = reply_key(
+            "0430",
+            txn.terminal_id.as_str(),
+            &txn.stan,
+            &txn.transmitted,
+        );
+        Some((body, key))
     }
 
     /// The upstream request: the terminal's fields (card data included: the issuer needs

@@ -30,6 +30,10 @@ fn upstream_to(addr: &str, timeout_ms: u64, on_unavailable: &str) -> UpstreamCon
 async fn acquirer(tag: &str, upstream: UpstreamConfig, wait_connected: bool) -> Running {
     let mut cfg = config(tag, Backend::Sqlite).expect("sqlite needs no setup");
     cfg.upstream = Some(upstream);
+    start_acquirer(cfg, wait_connected).await
+}
+
+async fn start_acquirer(cfg: host::Config, wait_connected: bool) -> Running {
     let running = start_demo(cfg).await;
     if wait_connected {
         let up = running.app.upstream.clone().expect("configured");
@@ -259,5 +263,111 @@ async fn a_late_upstream_answer_is_reversed_upstream() {
     assert_eq!(seen[1].0, "0420");
     let f90 = seen[1].1.clone().expect("field 90 names the original");
     assert_eq!(&f90[4..20], &format!("000007{F7}"));
+    let stood_in = txn_by_stan(&acq, "000007").id;
+    eventually_intent(&acq, stood_in, "done").await;
     verify_ledger(&acq);
+}
+
+/// The state of the durable intent to reverse `txn` upstream, polled until `want`.
+async fn eventually_intent(running: &Running, txn: model::TxnId, want: &str) {
+    let key = host::upstream::intent_key(txn);
+    for _ in 0..250 {
+        let store = running.app.store.clone();
+        let k = key.clone();
+        let got = tokio::task::block_in_place(move || store.meta_get(&k).unwrap());
+        if got.as_deref() == Some(want) {
+            return;
+        }
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    panic!("the reversal intent for txn {txn} never became {want}");
+}
+
+/// An upstream that reads requests and answers only 0420s (0430, approved), sending
+/// what it saw to `seen`.
+async fn reversal_only_issuer(
+    listener: TcpListener,
+    seen: tokio::sync::mpsc::UnboundedSender<(String, Option<String>)>,
+) {
+    let Ok((mut s, _)) = listener.accept().await else {
+        return;
+    };
+    let spec = Spec::posguard_ascii();
+    let mut buf = Vec::new();
+    let mut chunk = [0u8; 2048];
+    loop {
+        let Ok(n) = s.read(&mut chunk).await else {
+            return;
+        };
+        if n == 0 {
+            return;
+        }
+        buf.extend_from_slice(&chunk[..n]);
+        while let Some(frame) = FrameFormat::default().parse(&buf).unwrap() {
+            let msg = spec.decode(&buf[frame.body.clone()]).unwrap();
+            let mti = msg.mti().into_owned();
+            let _ = seen.send((mti.clone(), msg.field_str(90).map(|v| v.into_owned())));
+            if mti == "0420" {
+                let mut answer = MessageBuilder::from_message(&msg);
+                answer.set_mti("0430").set(39, "00");
+                let mut body = Vec::new();
+                answer.encode_into(&spec, &mut body).unwrap();
+                let mut out = Vec::new();
+                FrameFormat::default().write(&[], &body, &mut out).unwrap();
+                let _ = s.write_all(&out).await;
+            }
+            buf.drain(..frame.consumed);
+        }
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_unacknowledged_reversal_is_sent_again_after_a_restart() {
+    // First life: the upstream never answers; the purchase stands in and its reversal
+    // stays owed.
+    let silent = TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let silent_addr = silent.local_addr().unwrap().to_string();
+    let (seen_tx, _seen_rx) = tokio::sync::mpsc::unbounded_channel();
+    tokio::spawn(async move {
+        // Accept and read, never answer anything.
+        let Ok((mut s, _)) = silent.accept().await else {
+            return;
+        };
+        let mut chunk = [0u8; 2048];
+        while let Ok(n) = s.read(&mut chunk).await {
+            if n == 0 {
+                return;
+            }
+            let _ = seen_tx.send(());
+        }
+    });
+    let mut cfg = config("owed", Backend::Sqlite).unwrap();
+    // Without the journal's lock, a second posguard can open the same directory here
+    // to play the restarted process.
+    cfg.journal = false;
+    let dir = cfg.data_dir.clone();
+    cfg.upstream = Some(upstream_to(&silent_addr, 200, "stand_in"));
+    let first = start_acquirer(cfg, true).await;
+    let mut c = client(&first).await;
+    assert_eq!(purchase(&mut c, "000009", PAN_OK).await, "00");
+    let owed = txn_by_stan(&first, "000009").id;
+    eventually_intent(&first, owed, "pending").await;
+
+    // Second life, on the same data: the upstream now acknowledges reversals.
+    let answering = TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let answering_addr = answering.local_addr().unwrap().to_string();
+    let (seen_tx, mut seen_rx) = tokio::sync::mpsc::unbounded_channel();
+    tokio::spawn(reversal_only_issuer(answering, seen_tx));
+    let mut cfg = config("owed2", Backend::Sqlite).unwrap();
+    cfg.journal = false;
+    cfg.data_dir = dir;
+    cfg.upstream = Some(upstream_to(&answering_addr, 2_000, "stand_in"));
+    let second = start_acquirer(cfg, false).await;
+    let (mti, f90) = tokio::time::timeout(Duration::from_secs(10), seen_rx.recv())
+        .await
+        .expect("a reversal")
+        .unwrap();
+    assert_eq!(mti, "0420");
+    assert_eq!(&f90.expect("field 90")[4..20], &format!("000009{F7}"));
+    eventually_intent(&second, owed, "done").await;
 }

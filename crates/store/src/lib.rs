@@ -80,6 +80,8 @@ pub trait Store: Send + Sync + 'static {
     fn api_token_count(&self) -> Result<u64, StoreError>;
     /// Small key/value metadata (e.g. "instance_id").
     fn meta_get(&self, key: &str) -> Result<Option<String>, StoreError>;
+    /// Every metadata entry whose key starts with `prefix`, by key.
+    fn meta_with_prefix(&self, prefix: &str) -> Result<Vec<(String, String)>, StoreError>;
     /// Sets (or replaces) a metadata value, durably.
     fn meta_set(&self, key: &str, value: &str) -> Result<(), StoreError>;
     /// "sqlite" or "postgres".

@@ -295,6 +295,25 @@ impl<B: Backend> Store for Db<B> {
         })
     }
 
+    fn meta_with_prefix(&self, prefix: &str) -> Result<Vec<(String, String)>, StoreError> {
+        let escaped: String = prefix
+            .chars()
+            .flat_map(|c| match c {
+                '!' | '%' | '_' => vec!['!', c],
+                c => vec![c],
+            })
+            .collect();
+        let pattern = format!("{escaped}%");
+        self.0.read(false, |db| {
+            all(
+                db,
+                "SELECT key, value FROM meta WHERE key LIKE ? ESCAPE '!' ORDER BY key",
+                &[text(&pattern)],
+                |r| Ok((r.text(0)?, r.text(1)?)),
+            )
+        })
+    }
+
     fn meta_set(&self, key: &str, value: &str) -> Result<(), StoreError> {
         self.0.meta_set(key, value)
     }

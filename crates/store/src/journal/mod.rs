@@ -321,6 +321,9 @@ impl Store for Journaled {
     fn api_token_count(&self) -> Result<u64, StoreError> {
         self.caught_up()?.api_token_count()
     }
+    fn meta_with_prefix(&self, prefix: &str) -> Result<Vec<(String, String)>, StoreError> {
+        self.caught_up()?.meta_with_prefix(prefix)
+    }
     fn meta_get(&self, key: &str) -> Result<Option<String>, StoreError> {
         self.caught_up()?.meta_get(key)
     }

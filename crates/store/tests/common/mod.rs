@@ -560,6 +560,17 @@ pub fn meta_values_replace(s: &dyn Store, _: &Harness) {
     s.meta_set("other", "c").unwrap();
     assert_eq!(s.meta_get("instance_id").unwrap().as_deref(), Some("b"));
     assert_eq!(s.meta_get("other").unwrap().as_deref(), Some("c"));
+    // A prefix is matched literally: `_` and `%` are not wildcards.
+    s.meta_set("up_rev:2", "pending").unwrap();
+    s.meta_set("up_rev:1", "done").unwrap();
+    s.meta_set("upXrev:3", "pending").unwrap();
+    let found = s.meta_with_prefix("up_rev:").unwrap();
+    let want = [("up_rev:1", "done"), ("up_rev:2", "pending")];
+    let found: Vec<(&str, &str)> = found
+        .iter()
+        .map(|(k, v)| (k.as_str(), v.as_str()))
+        .collect();
+    assert_eq!(found, want);
 }
 
 pub fn entries_are_append_only(s: &dyn Store, h: &Harness) {
