@@ -28,25 +28,8 @@ fn main() {
     divan::main();
 }
 
-/// The reference message's fields (same values as `benches/codec.rs`).
-const FIELDS: &[(u8, &str)] = &[
-    (2, "4761739001010010"),
-    (3, "000000"),
-    (4, "000000012500"),
-    (7, "1121230101"),
-    (11, "000123"),
-    (12, "230101"),
-    (13, "1121"),
-    (14, "2812"),
-    (22, "051"),
-    (25, "00"),
-    (35, "4761739001010010=28122011143844400000"),
-    (37, "000000000123"),
-    (41, "TERM0001"),
-    (42, "MERCHANT0000001"),
-    (43, "ACME STORE                              "),
-    (49, "156"),
-];
+mod reference;
+use reference::FIELDS;
 
 const ASCII_JSON: &str = include_str!("../../../specs/posguard-ascii.json");
 const BINARY_JSON: &str = include_str!("../../../specs/posguard-binary.json");
