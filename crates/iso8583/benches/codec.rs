@@ -7,8 +7,8 @@ fn main() {
     divan::main();
 }
 
-mod reference;
-use reference::FIELDS;
+mod common;
+use common::FIELDS;
 
 fn reference(spec: &Spec) -> Vec<u8> {
     let mut out = Vec::new();

@@ -28,8 +28,8 @@ fn main() {
     divan::main();
 }
 
-mod reference;
-use reference::FIELDS;
+mod common;
+use common::FIELDS;
 
 const ASCII_JSON: &str = include_str!("../../../specs/posguard-ascii.json");
 const BINARY_JSON: &str = include_str!("../../../specs/posguard-binary.json");
