@@ -168,6 +168,11 @@ fn req(
     }
 }
 
+/// The writes of one kind, in order.
+fn written<T>(writes: &[Write], pick: impl Fn(&Write) -> Option<T>) -> Vec<T> {
+    writes.iter().filter_map(pick).collect()
+}
+
 fn purchase(stan: &str, amount: i64, card: &str) -> Request {
     req(
         MsgClass::Financial,
@@ -532,28 +537,14 @@ fn a_restart_from_the_stored_writes_resumes_exactly() {
         }
     }
     let snapshot = Snapshot {
-        merchants: w
-            .writes
-            .iter()
-            .filter_map(|x| {
-                if let Write::Merchant(m) = x {
-                    Some(m.clone())
-                } else {
-                    None
-                }
-            })
-            .collect(),
-        terminals: w
-            .writes
-            .iter()
-            .filter_map(|x| {
-                if let Write::Terminal(t) = x {
-                    Some(t.clone())
-                } else {
-                    None
-                }
-            })
-            .collect(),
+        merchants: written(&w.writes, |x| match x {
+            Write::Merchant(m) => Some(m.clone()),
+            _ => None,
+        }),
+        terminals: written(&w.writes, |x| match x {
+            Write::Terminal(t) => Some(t.clone()),
+            _ => None,
+        }),
         cards: cards.into_values().collect(),
         txns: txns.into_values().collect(),
         balances: balances.into_iter().map(|((a, c), s)| (a, c, s)).collect(),

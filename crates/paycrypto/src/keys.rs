@@ -373,22 +373,26 @@ impl AesCipher {
     }
 }
 
+/// Checks a 16, 24 or 32 byte key and copies it into a 32-byte buffer (zeroized by
+/// its owner's `Drop`).
+fn copy_16_24_32(what: &'static str, bytes: &[u8]) -> Result<([u8; 32], usize)> {
+    if !matches!(bytes.len(), 16 | 24 | 32) {
+        return Err(Error::Length {
+            what,
+            expected: "16, 24 or 32 bytes",
+            got: bytes.len(),
+        });
+    }
+    let mut out = [0; 32];
+    out[..bytes.len()].copy_from_slice(bytes);
+    Ok((out, bytes.len()))
+}
+
 impl AesKey {
     /// Builds a key from 16, 24 or 32 bytes.
     pub fn from_bytes(bytes: &[u8]) -> Result<Self> {
-        if !matches!(bytes.len(), 16 | 24 | 32) {
-            return Err(Error::Length {
-                what: "AES key",
-                expected: "16, 24 or 32 bytes",
-                got: bytes.len(),
-            });
-        }
-        let mut key = Self {
-            bytes: [0; 32],
-            len: bytes.len(),
-        };
-        key.bytes[..bytes.len()].copy_from_slice(bytes);
-        Ok(key)
+        let (bytes, len) = copy_16_24_32("AES key", bytes)?;
+        Ok(Self { bytes, len })
     }
 
     /// Parses 32, 48 or 64 hex digits.
@@ -484,19 +488,8 @@ pub struct HmacKey {
 impl HmacKey {
     /// Builds a key from 16, 24 or 32 bytes.
     pub fn from_bytes(bytes: &[u8]) -> Result<Self> {
-        if !matches!(bytes.len(), 16 | 24 | 32) {
-            return Err(Error::Length {
-                what: "HMAC key",
-                expected: "16, 24 or 32 bytes",
-                got: bytes.len(),
-            });
-        }
-        let mut key = Self {
-            bytes: [0; 32],
-            len: bytes.len(),
-        };
-        key.bytes[..bytes.len()].copy_from_slice(bytes);
-        Ok(key)
+        let (bytes, len) = copy_16_24_32("HMAC key", bytes)?;
+        Ok(Self { bytes, len })
     }
 
     /// Key length in bytes.
