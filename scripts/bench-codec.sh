@@ -5,7 +5,9 @@
 # in one process) and scripts/bench-pyiso8583.py (pyiso8583 4.0.1, from .venv made by
 # `bash conformance/setup.sh`) RUNS times each, alternating, and prints the median of the
 # per-run medians, with the spread (min..max of those medians) as the noise figure.
-# ratio = pyiso8583 / posguard and iso_8583_rs / posguard (higher = posguard faster).
+# ratio = pyiso8583 / posguard and iso_8583_rs / posguard (higher = posguard faster), on
+# the medians and, in brackets, on the fastest run of each (the least disturbed: these
+# VMs share their cores, and a neighbour can slow a whole run by 1.5-2x).
 set -euo pipefail
 root=$(cd "$(dirname "$0")/.." && pwd)
 cd "$root"
@@ -51,19 +53,21 @@ def cell(key):
     spread = f" ({min(v):,.0f}..{max(v):,.0f})" if len(v) > 1 else ""
     return med, f"{med:,.0f} ns{spread}"
 
-print(f"Reference 0200, 208 bytes, posguard-ascii; median of {runs} runs (min..max of run medians)")
+print(f"Reference 0200, 208 bytes, posguard-ascii; median of {runs} runs (min..max of run medians); ratios on medians [on fastest runs]")
 print()
 print("| operation | posguard | iso_8583_rs 0.2.2 | pyiso8583 4.0.1 | ratio vs iso_8583_rs | ratio vs pyiso8583 |")
 print("|---|---|---|---|---|---|")
 for op, ours, rs, py in [
     ("decode + read every field", "decode_read_all_posguard", "decode_read_all_iso_8583_rs", "py_decode"),
-    ("encode from field values", "encode_posguard", "encode_iso_8583_rs", "py_encode"),
+    ("encode from field values (MessageBuilder)", "encode_posguard", "encode_iso_8583_rs", "py_encode"),
+    ("encode from field values (streaming Writer)", "encode_writer_posguard", "encode_iso_8583_rs", "py_encode"),
 ]:
     o, oc = cell(ours)
     r, rc = cell(rs)
     p, pc = cell(py)
-    rr = f"{r / o:.1f}x" if o and r else "n/a"
-    pr = f"{p / o:.0f}x" if o and p else "n/a"
+    best = lambda key: min(samples[key])
+    rr = f"{r / o:.1f}x [{best(rs) / best(ours):.1f}x]" if o and r else "n/a"
+    pr = f"{p / o:.0f}x [{best(py) / best(ours):.0f}x]" if o and p else "n/a"
     print(f"| {op} | {oc} | {rc} | {pc} | {rr} | {pr} |")
 print()
 print("Binary-bitmap form (posguard-binary, 200 bytes), against iso8583-codec 0.1.1:")
@@ -76,6 +80,6 @@ for op, ours, theirs in [
 ]:
     o, oc = cell(ours)
     t, tc = cell(theirs)
-    ratio = f"{t / o:.1f}x" if o and t else "n/a"
+    ratio = f"{t / o:.1f}x [{min(samples[theirs]) / min(samples[ours]):.1f}x]" if o and t else "n/a"
     print(f"| {op} | {oc} | {tc} | {ratio} |")
 EOF

@@ -204,6 +204,24 @@ fn encode_posguard(bencher: divan::Bencher) {
     });
 }
 
+/// posguard's streaming writer: MTI and every field in ascending order, straight into a
+/// reused buffer, bitmap filled in at the end.
+#[divan::bench]
+fn encode_writer_posguard(bencher: divan::Bencher) {
+    let spec = Spec::posguard_ascii();
+    let mut out = Vec::with_capacity(512);
+    bencher.bench_local(|| {
+        out.clear();
+        let mut w = spec.writer(&mut out);
+        w.mti(divan::black_box("0200"));
+        for &(n, v) in divan::black_box(FIELDS) {
+            w.field(n, v);
+        }
+        w.finish().expect("writes");
+        out.len()
+    });
+}
+
 /// iso_8583_rs: `Builder::new`, `set` every field (validated there), `pack_into` a
 /// reused buffer.
 #[divan::bench]

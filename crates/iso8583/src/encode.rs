@@ -17,7 +17,7 @@ const BIT_FIRST: u64 = 1 << 63;
 
 /// What form a stored value is in.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
-enum Form {
+pub(crate) enum Form {
     /// pyiso8583's python value: the UTF-8 of the `str` (hex for binary fields).
     Python,
     /// Wire data bytes without the length prefix.
@@ -324,7 +324,7 @@ const DIGIT_PAIRS: [[u8; 2]; 100] = {
 /// text): `true` when written, `false` when the general code must handle it (other
 /// layouts, non-ASCII text, and every error), with `out` untouched.
 #[inline(always)]
-fn fast_field(plan: Plan, value: &[u8], out: &mut Vec<u8>) -> bool {
+pub(crate) fn fast_field(plan: Plan, value: &[u8], out: &mut Vec<u8>) -> bool {
     let len = value.len();
     let fits = match plan.prefix {
         0 => len == usize::from(plan.len),
@@ -376,7 +376,7 @@ fn write_bitmap(def: &FieldDef, bits: u64, out: &mut Vec<u8>) {
 }
 
 /// The MTI is 2 bytes binary or 4 bytes text whatever `max_len` says, as in pyiso8583.
-fn write_mti(
+pub(crate) fn write_mti(
     def: &FieldDef,
     value: &[u8],
     form: Form,
@@ -417,7 +417,7 @@ fn write_mti(
 }
 
 /// pyiso8583's `_encode_field`: data, then the length prefix written in front of it.
-fn write_field(
+pub(crate) fn write_field(
     key: FieldKey,
     def: &FieldDef,
     value: &[u8],

@@ -85,6 +85,8 @@ pub enum DecodeErrorKind {
     ExtraData { extra: usize },
     #[error("message is {len} bytes, more than {max}")]
     MessageTooLarge { len: usize, max: usize },
+    #[error("a streaming writer takes header, MTI, then fields in ascending order")]
+    OutOfOrder,
 }
 
 /// A message could not be decoded: `kind` at `field`, starting at byte `pos`.
@@ -132,6 +134,8 @@ pub enum EncodeErrorKind {
     LengthOverflow,
     #[error("message is {len} bytes, more than {max}")]
     MessageTooLarge { len: usize, max: usize },
+    #[error("a streaming writer takes header, MTI, then fields in ascending order")]
+    OutOfOrder,
 }
 
 /// A message could not be encoded: `kind` at `field`.

@@ -123,6 +123,22 @@ fn encode(spec: &Spec, header: &Option<String>, mti: &str, doc: &Doc) -> Vec<u8>
     out
 }
 
+/// The same document through the streaming [`Writer`](crate::Writer).
+fn write(spec: &Spec, header: &Option<String>, mti: &str, doc: &Doc) -> Vec<u8> {
+    let mut out = b"kept".to_vec();
+    let mut w = spec.writer(&mut out);
+    if let Some(h) = header {
+        w.header(h);
+    }
+    w.mti(mti);
+    for (n, v, _) in doc {
+        w.field(*n, v);
+    }
+    w.finish().expect("valid document writes");
+    assert_eq!(&out[..4], b"kept", "the writer appends");
+    out.split_off(4)
+}
+
 /// Everything a decoded message exposes, read through the public accessors.
 fn read_all(msg: &crate::Message<'_>) -> Vec<(u8, String)> {
     let mut all = vec![
@@ -160,6 +176,7 @@ proptest! {
         for spec in specs() {
             let (header, mti, doc) = document(&mut rng, &spec);
             let bytes = encode(&spec, &header, &mti, &doc);
+            prop_assert_eq!(&write(&spec, &header, &mti, &doc), &bytes, "writer and builder agree");
             let msg = spec.decode(&bytes).expect("own encoding decodes");
             prop_assert_eq!(msg.header_str().map(|h| h.into_owned()), header.clone());
             prop_assert_eq!(msg.mti().to_uppercase(), mti.to_uppercase());

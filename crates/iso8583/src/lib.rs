@@ -53,6 +53,7 @@ mod encoding;
 mod error;
 pub mod frame;
 mod spec;
+mod writer;
 
 #[cfg(test)]
 mod fuzz_tests;
@@ -61,3 +62,4 @@ pub use decode::{MESSAGE_SIZE_MAX_BYTES, Message};
 pub use encode::MessageBuilder;
 pub use error::{DecodeError, DecodeErrorKind, EncodeError, EncodeErrorKind, FieldKey, SpecError};
 pub use spec::{FIELD_NUMBER_MAX, LEN_PREFIX_MAX_BYTES, Spec};
+pub use writer::Writer;

@@ -74,6 +74,32 @@ fn encodes_like_pyiso8583() {
     }
 }
 
+/// The streaming writer, given the same values in ascending order, writes the same bytes.
+#[test]
+fn writer_encodes_like_pyiso8583() {
+    for v in VECTORS {
+        let spec = spec(v.spec);
+        let mut out = Vec::new();
+        let mut w = spec.writer(&mut out);
+        let field = |key: &str| v.fields.iter().find(|(k, _)| *k == key).map(|(_, v)| *v);
+        if let Some(h) = field("h") {
+            w.header(h);
+        }
+        w.mti(field("t").unwrap());
+        let mut fields: Vec<(u8, &str)> = v
+            .fields
+            .iter()
+            .filter_map(|(k, value)| Some((k.parse().ok()?, *value)))
+            .collect();
+        fields.sort_by_key(|f| f.0);
+        for (n, value) in fields {
+            w.field(n, value);
+        }
+        w.finish().unwrap();
+        assert_eq!(hex(&out), v.hex, "{} {:?}", v.spec, v.fields);
+    }
+}
+
 #[test]
 fn decodes_like_pyiso8583() {
     for v in VECTORS {
@@ -424,4 +450,88 @@ fn errors_name_the_field_like_pyiso8583() {
         err.to_string(),
         "truncated: need 6 bytes, 0 left: field 3 pos 20"
     );
+}
+
+/// The streaming writer refuses what it cannot write in one pass, with the first error,
+/// and leaves the caller's buffer as it was.
+#[test]
+fn writer_errors_are_sticky_and_leave_the_buffer_untouched() {
+    let spec = spec("ascii");
+    let cases: Vec<(&str, Box<dyn Fn(&mut iso8583::Writer<'_>)>, FieldKey, E)> = vec![
+        (
+            "field before MTI",
+            Box::new(|w| {
+                w.field(3, "000000");
+            }),
+            FieldKey::Mti,
+            E::Missing,
+        ),
+        (
+            "descending fields",
+            Box::new(|w| {
+                w.mti("0200").field(11, "000001").field(4, "000000000100");
+            }),
+            FieldKey::Field(4),
+            E::OutOfOrder,
+        ),
+        (
+            "repeated field",
+            Box::new(|w| {
+                w.mti("0200").field(11, "000001").field(11, "000002");
+            }),
+            FieldKey::Field(11),
+            E::OutOfOrder,
+        ),
+        (
+            "bitmap field",
+            Box::new(|w| {
+                w.mti("0200").field(65, "0");
+            }),
+            FieldKey::Field(65),
+            E::BitmapField,
+        ),
+        (
+            "first error wins",
+            Box::new(|w| {
+                w.mti("0200").field(4, "12X").field(3, "1");
+            }),
+            FieldKey::Field(4),
+            E::WrongClass { class: "numeric" },
+        ),
+        ("no MTI", Box::new(|_| {}), FieldKey::Mti, E::Missing),
+        (
+            "header without one in the spec",
+            Box::new(|w| {
+                w.header("ISO");
+            }),
+            FieldKey::Header,
+            E::OutOfOrder,
+        ),
+    ];
+    for (name, steps, field, kind) in cases {
+        let mut out = b"before".to_vec();
+        let mut w = spec.writer(&mut out);
+        steps(&mut w);
+        let err = w.finish().expect_err(name);
+        assert_eq!((err.field, err.kind), (field, kind), "{name}");
+        assert_eq!(out, b"before", "{name}");
+    }
+}
+
+/// Fields past 64 and 128 open the secondary and tertiary bitmaps in place.
+#[test]
+fn writer_opens_secondary_and_tertiary_bitmaps() {
+    let spec = spec("ascii");
+    let mut out = Vec::new();
+    let mut w = spec.writer(&mut out);
+    w.mti("0800").field(7, "1121230101").field(70, "301");
+    w.finish().expect("writes");
+    let msg = spec.decode(&out).expect("decodes");
+    assert_eq!(msg.fields().collect::<Vec<_>>(), vec![7, 70]);
+    assert_eq!(msg.field_str(70).as_deref(), Some("301"));
+    let mut builder_out = Vec::new();
+    builder(&[("t", "0800"), ("7", "1121230101"), ("70", "301")])
+        .encode_into(&spec, &mut builder_out)
+        .expect("builder encodes");
+    assert_eq!(out, builder_out);
 }
