@@ -457,7 +457,8 @@ fn errors_name_the_field_like_pyiso8583() {
 #[test]
 fn writer_errors_are_sticky_and_leave_the_buffer_untouched() {
     let spec = spec("ascii");
-    let cases: Vec<(&str, Box<dyn Fn(&mut iso8583::Writer<'_>)>, FieldKey, E)> = vec![
+    type Steps = Box<dyn Fn(&mut iso8583::Writer<'_>)>;
+    let cases: Vec<(&str, Steps, FieldKey, E)> = vec![
         (
             "field before MTI",
             Box::new(|w| {
