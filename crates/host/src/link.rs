@@ -14,8 +14,8 @@ use model::{Currency, ResponseCode};
 use std::sync::Arc;
 use std::sync::atomic::Ordering::Relaxed;
 use std::time::{Duration, Instant};
-use tokio::io::{AsyncReadExt, AsyncWriteExt};
-use tokio::net::{TcpListener, TcpStream};
+use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
+use tokio::net::TcpListener;
 use tokio::sync::Semaphore;
 
 /// Bytes read from a socket at a time.
@@ -32,6 +32,16 @@ pub struct LinkContext {
     pub frame_timeout: Duration,
     pub connections_max: usize,
     pub upstream: Option<Arc<Upstream>>,
+}
+
+/// How a connection reached posguard: what a terminal's security profile may demand.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Transport {
+    Plain,
+    Tls,
+    /// TLS with a client certificate that chained to the configured CA; `subject` is
+    /// its common name (or first DNS name), which must be the terminal id.
+    MutualTls { subject: String },
 }
 
 /// Accepts terminal connections until the listener fails.
@@ -57,7 +67,8 @@ pub async fn serve(listener: TcpListener, ctx: Arc<LinkContext>) {
         tokio::spawn(async move {
             ctx.metrics.connections_open.fetch_add(1, Relaxed);
             ctx.metrics.connections_total.fetch_add(1, Relaxed);
-            if let Err(why) = connection(socket, &ctx).await {
+            let _ = socket.set_nodelay(true);
+            if let Err(why) = connection(socket, Transport::Plain, &ctx).await {
                 ctx.metrics.dropped(why);
                 tracing::info!(%peer, reason = ?why, "close a terminal connection");
             }
@@ -68,8 +79,11 @@ pub async fn serve(listener: TcpListener, ctx: Arc<LinkContext>) {
 }
 
 /// Serves one connection; returns why it was closed by us (Ok: the peer closed it).
-async fn connection(mut socket: TcpStream, ctx: &LinkContext) -> Result<(), Dropped> {
-    let _ = socket.set_nodelay(true);
+pub(crate) async fn connection<S: AsyncRead + AsyncWrite + Unpin>(
+    mut socket: S,
+    transport: Transport,
+    ctx: &LinkContext,
+) -> Result<(), Dropped> {
     let mut buf: Vec<u8> = Vec::with_capacity(READ_CHUNK_BYTES);
     let mut body_out: Vec<u8> = Vec::with_capacity(1024);
     let mut frame_out: Vec<u8> = Vec::with_capacity(1024);
@@ -79,7 +93,8 @@ async fn connection(mut socket: TcpStream, ctx: &LinkContext) -> Result<(), Drop
             Ok(Some(frame)) => {
                 ctx.metrics.frames_in.fetch_add(1, Relaxed);
                 let started = Instant::now();
-                let answered = answer(&buf[frame.body.clone()], ctx, &mut body_out).await;
+                let answered =
+                    answer(&buf[frame.body.clone()], &transport, ctx, &mut body_out).await;
                 if let Some(code) = answered {
                     frame_out.clear();
                     if ctx
@@ -117,7 +132,13 @@ async fn connection(mut socket: TcpStream, ctx: &LinkContext) -> Result<(), Drop
 
 /// Decides one message and encodes its answer into `out`. Returns field 39 of the
 /// answer, or None when the message gets no answer (not a request, or undecodable).
-async fn answer(body: &[u8], ctx: &LinkContext, out: &mut Vec<u8>) -> Option<&'static str> {
+async fn answer(
+    body: &[u8],
+    transport: &Transport,
+    ctx: &LinkContext,
+    out: &mut Vec<u8>,
+) -> Option<&'static str> {
+    let _ = transport;
     let msg = match ctx.spec.decode(body) {
         Ok(msg) => msg,
         Err(e) => return answer_undecodable(body, ctx, &e, out),
