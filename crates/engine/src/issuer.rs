@@ -1,7 +1,7 @@
 //! The stand-in issuer: how posguard answers for cards it holds itself, in the order
 //! a real issuer checks them.
 
-use crate::request::CardInput;
+use crate::request::{CardInput, PinCheck};
 use crate::state::CardState;
 use model::time::civil_from_days;
 use model::{CardStatus, Currency, ResponseCode};
@@ -38,7 +38,12 @@ pub fn check_card(
     if card.card.currency != currency {
         return Err((ResponseCode::NotPermittedToCardholder, "currency_mismatch"));
     }
-    Ok(())
+    match input.pin {
+        PinCheck::NotPresent | PinCheck::Verified => Ok(()),
+        PinCheck::Incorrect => Err((ResponseCode::IncorrectPin, "pin_incorrect")),
+        PinCheck::Unverifiable => Err((ResponseCode::IncorrectPin, "pin_unverifiable")),
+        PinCheck::Malformed => Err((ResponseCode::IncorrectPin, "pin_block_invalid")),
+    }
 }
 
 /// Checks for spending `amount` today: the daily limit first (so a card that is both

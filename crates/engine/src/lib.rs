@@ -22,7 +22,7 @@ mod txn_log;
 pub use forward::{Begin, Forward, UpstreamPolicy, UpstreamResult};
 pub use issuer::parse_yymm;
 pub use provision::{ProvisionError, ProvisionErrorKind};
-pub use request::{Answer, BatchTotals, CardInput, MsgClass, OriginalRef, Request};
+pub use request::{Answer, BatchTotals, CardInput, MsgClass, OriginalRef, PinCheck, Request};
 pub use settle::SettleAnswer;
 
 use ledger::Leg;

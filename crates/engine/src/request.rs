@@ -23,6 +23,23 @@ pub struct CardInput {
     pub luhn_ok: bool,
     /// YYMM from field 14 or track 2, when the terminal sent it.
     pub expiry: Option<String>,
+    /// What the host found when it checked an encrypted PIN the terminal sent.
+    pub pin: PinCheck,
+}
+
+/// The outcome of the host's PIN check (the engine never sees a PIN or a key): the
+/// stand-in issuer declines 55 unless a PIN that was sent verified.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub enum PinCheck {
+    /// No PIN was sent (signature, contactless under the CVM limit...).
+    #[default]
+    NotPresent,
+    Verified,
+    Incorrect,
+    /// A PIN was sent but the card has no PIN verification data.
+    Unverifiable,
+    /// The PIN block did not decrypt to a valid PIN block.
+    Malformed,
 }
 
 /// How a message names the transaction it acts on.

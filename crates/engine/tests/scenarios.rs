@@ -1,7 +1,9 @@
 //! Data-driven scenarios at the engine's boundary: requests in, answers out, and the
 //! ledger verified after every scenario from the writes the engine produced.
 
-use engine::{BatchTotals, CardInput, Engine, EngineConfig, MsgClass, OriginalRef, Request};
+use engine::{
+    BatchTotals, CardInput, Engine, EngineConfig, MsgClass, OriginalRef, PinCheck, Request,
+};
 use model::*;
 use std::collections::BTreeMap;
 
@@ -162,6 +164,7 @@ fn req(
             masked: MaskedPan("476173******0010".into()),
             luhn_ok: true,
             expiry: Some("2812".into()),
+            pin: PinCheck::NotPresent,
         }),
         amount: amount.map(|a| Money::new(a, Currency::CNY)),
         original: None,
@@ -230,6 +233,47 @@ fn stand_in_issuer_answers_as_an_issuer_would() {
     let mut wrong_expiry = purchase("000013", 100, "ok");
     wrong_expiry.card.as_mut().unwrap().expiry = Some("2711".into());
     w.expect(wrong_expiry, Rc::ExpiredCard);
+    w.verify();
+}
+
+/// The host checks PINs; the stand-in issuer declines 55 unless a PIN that was sent
+/// verified, after the card checks (a lost card is 41 whatever the PIN), and a PIN
+/// decline moves no money.
+#[test]
+fn pin_outcomes_decide_55_after_the_card_checks() {
+    let mut w = World::new();
+    let with_pin = |stan: &str, card: &str, pin: PinCheck| {
+        let mut r = purchase(stan, 100, card);
+        r.card.as_mut().unwrap().pin = pin;
+        r
+    };
+    let cases = [
+        (with_pin("000001", "ok", PinCheck::Verified), Rc::Approved),
+        (
+            with_pin("000002", "ok", PinCheck::Incorrect),
+            Rc::IncorrectPin,
+        ),
+        (
+            with_pin("000003", "ok", PinCheck::Unverifiable),
+            Rc::IncorrectPin,
+        ),
+        (
+            with_pin("000004", "ok", PinCheck::Malformed),
+            Rc::IncorrectPin,
+        ),
+        (
+            with_pin("000005", "lost", PinCheck::Incorrect),
+            Rc::LostCard,
+        ),
+    ];
+    for (r, code) in cases {
+        w.expect(r, code);
+    }
+    assert_eq!(
+        w.available("ok"),
+        100_000 - 100,
+        "only the verified PIN spent"
+    );
     w.verify();
 }
 

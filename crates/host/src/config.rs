@@ -24,6 +24,12 @@ pub struct Config {
     pub journal: bool,
     /// Journal segments are preallocated files of this size (MiB).
     pub journal_segment_mib: u64,
+    /// The master key-encrypting key: a file of 64 hex digits (mode 0600). Without it,
+    /// the environment variable `POSGUARD_KEK`; without that, only a demo starts (with
+    /// a KEK it creates in `data_dir`).
+    pub kek_file: Option<String>,
+    /// A demo or test start: may create its own KEK in `data_dir`.
+    pub demo: bool,
 }
 
 impl Default for Config {
@@ -37,6 +43,8 @@ impl Default for Config {
             upstream: None,
             journal: true,
             journal_segment_mib: 64,
+            kek_file: None,
+            demo: false,
         }
     }
 }

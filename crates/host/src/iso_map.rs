@@ -2,7 +2,7 @@
 //! Knows field numbers; knows nothing about sockets.
 
 use crate::keys::CardKeys;
-use engine::{Answer, BatchTotals, CardInput, MsgClass, OriginalRef, Request};
+use engine::{Answer, BatchTotals, CardInput, MsgClass, OriginalRef, PinCheck, Request};
 use iso8583::{Message, MessageBuilder};
 use model::{Currency, IdemKey, MerchantId, Money, Pan, ResponseCode, TerminalId, TxnId, TxnKind};
 use std::borrow::Cow;
@@ -141,9 +141,23 @@ fn amount(msg: &Message<'_>, currency: Currency) -> Result<Option<Money>, Reject
     Ok(Some(Money::new(minor, currency)))
 }
 
+/// Checks the PIN a request carries, given the clear PAN and the card's token (see
+/// `security::Security::pin_check`).
+pub type PinChecker<'a> = &'a dyn Fn(&str, &model::CardToken) -> PinCheck;
+
+/// No PIN can be checked (requests that carry none, or come without a security session).
+pub fn no_pin(_: &str, _: &model::CardToken) -> PinCheck {
+    PinCheck::NotPresent
+}
+
 /// The card from field 2 or, failing that, track 2 (field 35); expiry from field 14 or
-/// the track. The PAN is tokenized here and dropped (zeroized) at the end of the call.
-fn card(msg: &Message<'_>, keys: &CardKeys) -> Result<Option<CardInput>, Rejected> {
+/// the track. The PAN is tokenized here, its PIN checked, and dropped (zeroized) at the
+/// end of the call.
+fn card(
+    msg: &Message<'_>,
+    keys: &CardKeys,
+    pin_check: PinChecker<'_>,
+) -> Result<Option<CardInput>, Rejected> {
     let track = text(msg, 35);
     let track_parts = track.as_deref().and_then(|t| t.split_once(['=', 'D']));
     let pan_text: Option<Cow<'_, str>> = match text(msg, 2) {
@@ -164,11 +178,14 @@ fn card(msg: &Message<'_>, keys: &CardKeys) -> Result<Option<CardInput>, Rejecte
             .filter(|e| e.bytes().all(|b| b.is_ascii_digit()))
             .map(str::to_owned),
     };
+    let token = keys.token(&pan);
+    let pin = pin_check(pan.expose(), &token);
     Ok(Some(CardInput {
-        token: keys.token(&pan),
+        token,
         masked: pan.masked(),
         luhn_ok: pan.luhn_valid(),
         expiry,
+        pin,
     }))
 }
 
@@ -214,6 +231,7 @@ pub fn parse(
     msg: &Message<'_>,
     keys: &CardKeys,
     default_currency: Currency,
+    pin_check: PinChecker<'_>,
 ) -> Result<Parsed, Rejected> {
     let mti = msg.mti();
     let b = mti.as_bytes();
@@ -298,7 +316,7 @@ pub fn parse(
         merchant_id,
         stan,
         transmitted,
-        card: card(msg, keys)?,
+        card: card(msg, keys, pin_check)?,
         amount,
         original,
     }))

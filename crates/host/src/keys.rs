@@ -1,18 +1,14 @@
 //! The host's card-data key: an HMAC-SHA256 key that turns a PAN into the token it is
-//! stored and looked up by. It lives in the data directory, created at first start
-//! with mode 0600. (Wrapping it under a master key is the keystore's job.)
+//! stored and looked up by. It is kept in the keystore, wrapped under the KEK
+//! (`keyring::PAN_TOKEN_KEY_ID`); this is its unwrapped form for the hot path.
 
 use hmac::{Hmac, Mac};
 use model::{CardToken, Pan};
-use rand::RngCore;
 use sha2::Sha256;
 use std::fmt;
-use std::io::Write as _;
-use std::path::Path;
 use zeroize::Zeroizing;
 
 const KEY_BYTES: usize = 32;
-const KEY_FILE: &str = "pan-token.key";
 
 pub struct CardKeys {
     token_key: Zeroizing<[u8; KEY_BYTES]>,
@@ -24,41 +20,13 @@ impl fmt::Debug for CardKeys {
     }
 }
 
-#[derive(Debug, thiserror::Error)]
-pub enum KeyFileError {
-    #[error("read or create the PAN token key in {path}: {source}")]
-    Io {
-        path: String,
-        source: std::io::Error,
-    },
-    #[error("the PAN token key file {path} is not {KEY_BYTES} bytes of hex")]
-    Malformed { path: String },
-}
-
 impl CardKeys {
-    /// Loads the key from `dir`, creating it on first start.
-    pub fn load_or_create(dir: &Path) -> Result<CardKeys, KeyFileError> {
-        let path = dir.join(KEY_FILE);
-        let shown = path.display().to_string();
-        let io = |source| KeyFileError::Io {
-            path: shown.clone(),
-            source,
-        };
-        std::fs::create_dir_all(dir).map_err(io)?;
-        if !path.exists() {
-            let mut key = Zeroizing::new([0u8; KEY_BYTES]);
-            rand::rng().fill_bytes(key.as_mut());
-            let text = Zeroizing::new(hex::encode(key.as_ref()));
-            let mut file = create_private(&path).map_err(io)?;
-            file.write_all(text.as_bytes()).map_err(io)?;
-            file.sync_all().map_err(io)?;
-        }
-        let text = Zeroizing::new(std::fs::read_to_string(&path).map_err(io)?);
-        let mut key = Zeroizing::new([0u8; KEY_BYTES]);
-        hex::decode_to_slice(text.trim(), key.as_mut()).map_err(|_| KeyFileError::Malformed {
-            path: shown.clone(),
-        })?;
-        Ok(CardKeys { token_key: key })
+    /// The keys for the PAN token key unwrapped from the keystore (32 bytes).
+    pub fn new(token_key: &paycrypto::HmacKey) -> Option<CardKeys> {
+        let bytes: [u8; KEY_BYTES] = token_key.expose_bytes().try_into().ok()?;
+        Some(CardKeys {
+            token_key: Zeroizing::new(bytes),
+        })
     }
 
     /// A fixed key for tests and benchmarks.
@@ -74,24 +42,6 @@ impl CardKeys {
         mac.update(pan.expose().as_bytes());
         CardToken(hex::encode(mac.finalize().into_bytes()))
     }
-}
-
-#[cfg(unix)]
-fn create_private(path: &Path) -> std::io::Result<std::fs::File> {
-    use std::os::unix::fs::OpenOptionsExt;
-    std::fs::OpenOptions::new()
-        .write(true)
-        .create_new(true)
-        .mode(0o600)
-        .open(path)
-}
-
-#[cfg(not(unix))]
-fn create_private(path: &Path) -> std::io::Result<std::fs::File> {
-    std::fs::OpenOptions::new()
-        .write(true)
-        .create_new(true)
-        .open(path)
 }
 
 #[cfg(test)]

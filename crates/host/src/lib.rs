@@ -12,10 +12,12 @@ pub mod config;
 pub mod demo;
 pub mod http;
 pub mod iso_map;
+pub mod keyring;
 pub mod keys;
 pub mod link;
 pub mod metrics;
 pub mod pipeline;
+pub mod security;
 pub mod server;
 pub mod upstream;
 

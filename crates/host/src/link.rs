@@ -6,8 +6,10 @@ use crate::iso_map::{self, Parsed, Rejected, ResponseValues};
 use crate::keys::CardKeys;
 use crate::metrics::{Dropped, Metrics};
 use crate::pipeline::Pipeline;
+use crate::security::events::{EventKind, SecurityEvent};
+use crate::security::{MAC_PLACEHOLDER, Security, Session};
 use crate::upstream::Upstream;
-use engine::{Answer, Begin, Request};
+use engine::{Answer, Begin, PinCheck, Request};
 use iso8583::Spec;
 use iso8583::frame::{FrameError, FrameFormat};
 use model::{Currency, ResponseCode};
@@ -32,6 +34,7 @@ pub struct LinkContext {
     pub frame_timeout: Duration,
     pub connections_max: usize,
     pub upstream: Option<Arc<Upstream>>,
+    pub security: Arc<Security>,
 }
 
 /// How a connection reached posguard: what a terminal's security profile may demand.
@@ -41,7 +44,9 @@ pub enum Transport {
     Tls,
     /// TLS with a client certificate that chained to the configured CA; `subject` is
     /// its common name (or first DNS name), which must be the terminal id.
-    MutualTls { subject: String },
+    MutualTls {
+        subject: String,
+    },
 }
 
 /// Accepts terminal connections until the listener fails.
@@ -138,7 +143,6 @@ async fn answer(
     ctx: &LinkContext,
     out: &mut Vec<u8>,
 ) -> Option<&'static str> {
-    let _ = transport;
     let msg = match ctx.spec.decode(body) {
         Ok(msg) => msg,
         Err(e) => return answer_undecodable(body, ctx, &e, out),
@@ -147,29 +151,55 @@ async fn answer(
         ctx.metrics.dropped(Dropped::NotARequest);
         return None;
     };
-    let values = match iso_map::parse(&msg, &ctx.keys, ctx.default_currency) {
+    let session = match ctx.security.check(&msg, transport) {
+        Ok(session) => session,
+        Err(refusal) => {
+            let event = Event::new(&msg, transport, refusal.ksn);
+            record_event(ctx, refusal.kind, event).await;
+            // No MAC on the refusal: the request's keys are exactly what is in doubt.
+            let values = ResponseValues::rejected(response_mti, refusal.kind.response_code());
+            return encode_answer(&msg, &values, &Session::Plain, out);
+        }
+    };
+    let pin_check =
+        |pan: &str, token: &model::CardToken| ctx.security.pin_check(&session, &msg, pan, &token.0);
+    let mut event = None;
+    let values = match iso_map::parse(&msg, &ctx.keys, ctx.default_currency, &pin_check) {
         Err(Rejected { code, reason }) => {
             tracing::info!(mti = %msg.mti(), reason, code = code.iso(), "answer a malformed request");
             ResponseValues::rejected(response_mti, code)
         }
         Ok(Parsed::Txn(req)) => {
             let currency = req.amount.map_or(ctx.default_currency, |m| m.currency);
+            if req
+                .card
+                .as_ref()
+                .is_some_and(|c| c.pin == PinCheck::Malformed)
+            {
+                event = Some(EventKind::PinBlockInvalid);
+            }
             match decide(req, &msg, ctx).await {
-                Some(answer) => ResponseValues::answered(response_mti, &answer, currency),
+                Some(answer) => {
+                    if answer.reason == UNKNOWN_TERMINAL {
+                        event = Some(EventKind::UnknownTerminal);
+                    }
+                    ResponseValues::answered(response_mti, &answer, currency)
+                }
                 None => ResponseValues::rejected(response_mti, ResponseCode::SystemMalfunction),
             }
         }
         Ok(Parsed::Network { terminal, code }) => {
             let known = ctx
                 .pipeline
-                .read(move |e| {
-                    e.terminal(&terminal)
-                        .is_some_and(|t| t.status.may_transact())
-                })
+                .read(move |e| e.terminal(&terminal).map(|t| t.status.may_transact()))
                 .await;
             let rc = match known {
-                Ok(true) => ResponseCode::Approved,
-                Ok(false) => ResponseCode::NotPermittedToTerminal,
+                Ok(Some(true)) => ResponseCode::Approved,
+                Ok(Some(false)) => ResponseCode::NotPermittedToTerminal,
+                Ok(None) => {
+                    event = Some(EventKind::UnknownTerminal);
+                    ResponseCode::NotPermittedToTerminal
+                }
                 Err(_) => ResponseCode::SystemMalfunction,
             };
             tracing::debug!(
@@ -188,12 +218,101 @@ async fn answer(
             Err(_) => ResponseValues::rejected(response_mti, ResponseCode::SystemMalfunction),
         },
     };
-    match iso_map::encode_response(&msg, &values, &[], out) {
-        Ok(()) => Some(values.code),
-        Err(e) => {
-            tracing::warn!(error = %e, "encode an answer");
-            None
+    if let Some(kind) = event {
+        let ksn = msg
+            .field_str(crate::security::KSN_FIELD)
+            .map(|k| k.into_owned());
+        record_event(ctx, kind, Event::new(&msg, transport, ksn)).await;
+    }
+    encode_answer(&msg, &values, &session, out)
+}
+
+/// The engine's reason for a request from a terminal it does not know.
+const UNKNOWN_TERMINAL: &str = "unknown_terminal";
+
+/// Encodes the answer; a DUKPT session's answer carries its MAC as the last field.
+fn encode_answer(
+    msg: &iso8583::Message<'_>,
+    values: &ResponseValues,
+    session: &Session,
+    out: &mut Vec<u8>,
+) -> Option<&'static str> {
+    let mac_field = [(crate::security::response_mac_field(msg), MAC_PLACEHOLDER)];
+    let extra: &[(u8, &str)] = if session.is_dukpt() { &mac_field } else { &[] };
+    if let Err(e) = iso_map::encode_response(msg, values, extra, out) {
+        tracing::warn!(error = %e, "encode an answer");
+        return None;
+    }
+    if session.is_dukpt() {
+        // The response keeps the request's header verbatim, so the MTI starts where
+        // the request's did.
+        let header_len = msg.mti_bytes().as_ptr() as usize - msg.as_bytes().as_ptr() as usize;
+        let stamped = crate::security::stamp_response(out, header_len, |data| {
+            session.response_mac(data).unwrap_or_default()
+        });
+        if !stamped {
+            tracing::warn!("place the MAC of an answer");
+            return None;
         }
+    }
+    Some(values.code)
+}
+
+/// Who raised a security event, without card data.
+struct Event {
+    terminal: String,
+    mti: String,
+    stan: Option<String>,
+    ksn: Option<String>,
+    transport: &'static str,
+}
+
+impl Event {
+    fn new(msg: &iso8583::Message<'_>, transport: &Transport, ksn: Option<String>) -> Event {
+        let text = |n| msg.field_str(n).map(|v| v.trim_end().to_owned());
+        Event {
+            terminal: text(41).unwrap_or_default(),
+            mti: msg.mti().into_owned(),
+            stan: text(11),
+            ksn,
+            transport: match transport {
+                Transport::Plain => "plain",
+                Transport::Tls => "tls",
+                Transport::MutualTls { .. } => "mtls",
+            },
+        }
+    }
+}
+
+/// Logs, counts and durably records a security event.
+async fn record_event(ctx: &LinkContext, kind: EventKind, event: Event) {
+    ctx.metrics.security_event(kind);
+    tracing::warn!(
+        event = kind.as_str(),
+        terminal = %event.terminal,
+        mti = %event.mti,
+        ksn = event.ksn.as_deref().unwrap_or(""),
+        transport = event.transport,
+        "security event"
+    );
+    let at_ms = crate::server::now_ms();
+    let record = SecurityEvent {
+        kind: kind.as_str().to_owned(),
+        terminal: event.terminal,
+        mti: event.mti,
+        stan: event.stan,
+        ksn: event.ksn,
+        transport: event.transport.to_owned(),
+        peer: None,
+        at_ms,
+    };
+    let key = crate::security::events::meta_key(at_ms, ctx.security.next_event_seq());
+    let value = serde_json::to_string(&record).unwrap_or_default();
+    if ctx.pipeline.set_meta(key, value).await.is_err() {
+        tracing::warn!(
+            event = kind.as_str(),
+            "record a security event: shutting down"
+        );
     }
 }
 

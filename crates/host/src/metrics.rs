@@ -1,6 +1,7 @@
 //! Counters for Prometheus. Label sets are bounded: response codes come from a fixed
 //! table and reasons for dropped connections from a fixed enum.
 
+use crate::security::events::{EVENT_KINDS, EventKind};
 use std::fmt::Write as _;
 use std::sync::atomic::{AtomicU64, Ordering::Relaxed};
 
@@ -57,6 +58,7 @@ pub struct Metrics {
     responses: [AtomicU64; CODE_SLOTS],
     latency: [AtomicU64; 12],
     latency_micros_total: AtomicU64,
+    security_events: [AtomicU64; EVENT_KINDS.len()],
 }
 
 impl Default for Metrics {
@@ -72,11 +74,16 @@ impl Default for Metrics {
             responses: std::array::from_fn(|_| AtomicU64::new(0)),
             latency: std::array::from_fn(|_| AtomicU64::new(0)),
             latency_micros_total: AtomicU64::new(0),
+            security_events: std::array::from_fn(|_| AtomicU64::new(0)),
         }
     }
 }
 
 impl Metrics {
+    pub fn security_event(&self, kind: EventKind) {
+        self.security_events[kind.index()].fetch_add(1, Relaxed);
+    }
+
     pub fn dropped(&self, why: Dropped) {
         self.dropped[why as usize].fetch_add(1, Relaxed);
     }
@@ -155,6 +162,18 @@ impl Metrics {
                 out,
                 "posguard_link_dropped_total{{reason=\"{label}\"}} {}",
                 self.dropped[why as usize].load(Relaxed)
+            );
+        }
+        let _ = writeln!(
+            out,
+            "# HELP posguard_security_events_total Security events on the terminal link.\n# TYPE posguard_security_events_total counter"
+        );
+        for kind in EVENT_KINDS {
+            let _ = writeln!(
+                out,
+                "posguard_security_events_total{{kind=\"{}\"}} {}",
+                kind.as_str(),
+                self.security_events[kind.index()].load(Relaxed)
             );
         }
         let _ = writeln!(

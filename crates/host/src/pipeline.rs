@@ -55,7 +55,7 @@ enum Job {
     Provision(Provision, oneshot::Sender<Result<(), ProvisionError>>),
     Read(ReadFn),
     /// Host bookkeeping made durable in decision order (e.g. a pending upstream reversal).
-    Meta(String, String, oneshot::Sender<()>),
+    Meta(Vec<(String, String)>, oneshot::Sender<()>),
 }
 
 struct Finish {
@@ -185,9 +185,14 @@ impl Pipeline {
 
     /// Makes a metadata entry durable, after every decision taken before it.
     pub async fn set_meta(&self, key: String, value: String) -> Result<(), Closed> {
+        self.set_metas(vec![(key, value)]).await
+    }
+
+    /// Makes several metadata entries durable together: all or none (one batch).
+    pub async fn set_metas(&self, entries: Vec<(String, String)>) -> Result<(), Closed> {
         let (reply, done) = oneshot::channel();
         self.tx
-            .send(Job::Meta(key, value, reply))
+            .send(Job::Meta(entries, reply))
             .await
             .map_err(|_| Closed)?;
         done.await.map_err(|_| Closed)
@@ -276,8 +281,12 @@ fn decide(engine: &mut Engine, job: Job, now: TimestampMs, batch: &mut Batch) {
             batch.replies.push(Reply::Provision(reply, result));
         }
         Job::Read(f) => f(engine),
-        Job::Meta(key, value, reply) => {
-            batch.writes.push(Write::Meta { key, value });
+        Job::Meta(entries, reply) => {
+            // One job's entries land in one batch, and a batch commits all or nothing.
+            let writes = entries
+                .into_iter()
+                .map(|(key, value)| Write::Meta { key, value });
+            batch.writes.extend(writes);
             batch.replies.push(Reply::Done(reply));
         }
     }

@@ -2,10 +2,14 @@
 //! terminal link and the HTTP API.
 
 use crate::config::Config;
-use crate::keys::{CardKeys, KeyFileError};
+use crate::keyring::{KekOrigin, Keyring, KeyringError};
+use crate::keys::CardKeys;
 use crate::link::{self, LinkContext};
 use crate::metrics::Metrics;
 use crate::pipeline::Pipeline;
+use crate::security::Security;
+use crate::security::pin::{PIN_META_PREFIX, PinRecord};
+use crate::security::profile::{PROFILE_META_PREFIX, Profile};
 use engine::{Engine, EngineConfig};
 use iso8583::Spec;
 use iso8583::frame::{FrameFormat, LengthPrefix};
@@ -23,7 +27,12 @@ pub enum StartError {
     #[error("open the store: {0}")]
     Store(#[from] store::StoreError),
     #[error("{0}")]
-    Keys(#[from] KeyFileError),
+    Keys(#[from] KeyringError),
+    #[error("create the data directory {path}: {source}")]
+    DataDir {
+        path: String,
+        source: std::io::Error,
+    },
     #[error("load the field spec {spec}: {error}")]
     Spec {
         spec: String,
@@ -52,8 +61,22 @@ pub struct App {
     pub config: Config,
     /// The upstream connector, when one is configured.
     pub upstream: Option<Arc<crate::upstream::Upstream>>,
+    /// The keystore (every key wrapped under the KEK).
+    pub keyring: Arc<Keyring>,
+    /// The terminal security gate: profiles, PIN records, DUKPT key cache.
+    pub security: Arc<Security>,
     /// SHA-256 of API tokens already found in the store (a cache; the store decides).
     pub token_hashes: std::sync::RwLock<std::collections::HashSet<String>>,
+}
+
+impl App {
+    /// Whether the keystore holds a BDK with this id.
+    pub fn bdk_known(&self, id: &str) -> bool {
+        self.keyring
+            .read()
+            .info(id)
+            .is_some_and(|info| info.usage == keystore::Usage::Bdk)
+    }
 }
 
 /// A running posguard: where it listens, and the admin token if this start made one.
@@ -144,9 +167,9 @@ fn ensure_admin_token(store: &dyn Store) -> Result<Option<String>, store::StoreE
 /// Opens the store, rebuilds the engine and starts listening. Must run inside a
 /// multi-threaded tokio runtime.
 pub async fn start(config: Config) -> Result<Running, StartError> {
-    std::fs::create_dir_all(&config.data_dir).map_err(|e| KeyFileError::Io {
+    std::fs::create_dir_all(&config.data_dir).map_err(|source| StartError::DataDir {
         path: config.data_dir.display().to_string(),
-        source: e,
+        source,
     })?;
     // The store's calls block (the PostgreSQL client runs its own runtime): open and
     // load it off the async workers.
@@ -170,7 +193,7 @@ pub async fn start(config: Config) -> Result<Running, StartError> {
             format!("open the store: {e}"),
         ))
     })??;
-    let keys = Arc::new(CardKeys::load_or_create(&config.data_dir.join("keys"))?);
+    let (keyring, keys, security) = open_keys(&config, store.clone()).await?;
     let spec = load_spec(&config.link.spec)?;
     let framing = framing(&config)?;
     let currency = Currency(config.link.default_currency);
@@ -224,6 +247,7 @@ pub async fn start(config: Config) -> Result<Running, StartError> {
         frame_timeout: Duration::from_millis(config.link.frame_timeout_ms),
         connections_max: config.link.connections_max,
         upstream: upstream.clone(),
+        security: security.clone(),
     });
     tokio::spawn(link::serve(link_listener, link_ctx));
     let app = Arc::new(App {
@@ -233,6 +257,8 @@ pub async fn start(config: Config) -> Result<Running, StartError> {
         metrics,
         config,
         upstream,
+        keyring,
+        security,
         token_hashes: Default::default(),
     });
     tokio::spawn(resume_upstream_reversals(app.clone()));
@@ -244,6 +270,75 @@ pub async fn start(config: Config) -> Result<Running, StartError> {
         http_addr,
         new_admin_token,
     })
+}
+
+/// Opens the keystore under the KEK (making and committing the host's own keys on first
+/// start), and loads the security gate's terminal profiles and PIN records.
+async fn open_keys(
+    config: &Config,
+    store: Arc<dyn Store>,
+) -> Result<(Arc<Keyring>, Arc<CardKeys>, Arc<Security>), StartError> {
+    let origin = KekOrigin::choose(config.kek_file.as_deref(), config.demo, &config.data_dir);
+    let data_dir = config.data_dir.clone();
+    let blocking = tokio::task::spawn_blocking(move || {
+        let mut keys = store.meta_with_prefix(keystore::KEY_META_PREFIX)?;
+        if let Some(kcv) = store.meta_get(keystore::KEK_KCV_META_KEY)? {
+            keys.push((keystore::KEK_KCV_META_KEY.to_owned(), kcv));
+        }
+        let mut rest = store.meta_with_prefix(PROFILE_META_PREFIX)?;
+        rest.extend(store.meta_with_prefix(PIN_META_PREFIX)?);
+        let opened = Keyring::open(origin, keys, &data_dir, now_ms())?;
+        if !opened.writes.is_empty() {
+            let writes: Vec<Write> = opened
+                .writes
+                .iter()
+                .map(|(key, value)| Write::Meta {
+                    key: key.clone(),
+                    value: value.clone(),
+                })
+                .collect();
+            store.commit(&writes)?;
+        }
+        Keyring::retire_legacy_token_key(&data_dir);
+        Ok::<_, KeyringError>((opened, rest))
+    });
+    let (opened, meta) = blocking.await.map_err(|e| {
+        StartError::Store(store::StoreError::new(
+            store::StoreErrorKind::Io,
+            format!("open the keystore: {e}"),
+        ))
+    })??;
+    let keys = CardKeys::new(&opened.token_key).ok_or_else(|| {
+        StartError::Keys(KeyringError::Keystore(
+            keystore::KeystoreError::NotPermitted {
+                what: "the PAN token key must be 32 bytes",
+            },
+        ))
+    })?;
+    let security = Security::new(opened.keyring.clone(), opened.pin_keys);
+    load_security(&security, meta);
+    Ok((opened.keyring, Arc::new(keys), Arc::new(security)))
+}
+
+/// Terminal profiles and PIN records from the store's metadata. A record that does not
+/// parse is logged and skipped (its terminal then has no profile: it is refused if the
+/// engine does not know it, and its MACs are not checked — so it is an error in the log).
+fn load_security(security: &Security, meta: Vec<(String, String)>) {
+    for (key, value) in meta {
+        if let Some(terminal) = key.strip_prefix(PROFILE_META_PREFIX) {
+            match serde_json::from_str::<Profile>(&value) {
+                Ok(profile) => security.set_profile(terminal, profile),
+                Err(e) => {
+                    tracing::error!(%terminal, error = %e, "load a terminal security profile")
+                }
+            }
+        } else if let Some(token) = key.strip_prefix(PIN_META_PREFIX) {
+            match serde_json::from_str::<PinRecord>(&value) {
+                Ok(record) => security.set_pin(token, record),
+                Err(e) => tracing::error!(error = %e, "load a card's PIN verification record"),
+            }
+        }
+    }
 }
 
 /// Sends again the reversals the upstream had not acknowledged when posguard stopped.

@@ -83,6 +83,25 @@ impl Fields {
         self.0.remove(name).filter(|v| !v.is_null())
     }
 
+    /// A nested object (or any JSON) of `name`, read as `T`; its serde error is the
+    /// validation message.
+    pub fn opt_object<T: serde::de::DeserializeOwned>(
+        &mut self,
+        name: &'static str,
+    ) -> Result<Option<T>, ApiError> {
+        self.take(name)
+            .map(|v| {
+                serde_json::from_value(v).map_err(|e| ApiError::validation(name, e.to_string()))
+            })
+            .transpose()
+    }
+
+    /// The whole body read as `T` (for bodies that are one document, e.g. a profile).
+    pub fn into_document<T: serde::de::DeserializeOwned>(self) -> Result<T, ApiError> {
+        serde_json::from_value(Value::Object(self.0))
+            .map_err(|e| ApiError::validation("body", e.to_string()))
+    }
+
     pub fn opt_string(&mut self, name: &'static str) -> Result<Option<String>, ApiError> {
         match self.take(name) {
             None => Ok(None),

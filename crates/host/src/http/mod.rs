@@ -10,10 +10,12 @@
 
 mod auth;
 mod body;
+mod keys;
 mod ledger;
 mod openapi;
 mod provision;
 mod search;
+mod security;
 mod transactions;
 mod views;
 
@@ -52,6 +54,7 @@ impl Routes {
         let filter = match method {
             "GET" => MethodFilter::GET,
             "POST" => MethodFilter::POST,
+            "PUT" => MethodFilter::PUT,
             other => unreachable!("no route uses {other}"),
         };
         let router = if public {
@@ -84,6 +87,22 @@ impl Routes {
             provision::terminal_status,
             false,
         );
+        r.add(
+            "PUT",
+            "/v1/terminals/{id}/security",
+            security::put_profile,
+            false,
+        );
+        r.add(
+            "GET",
+            "/v1/terminals/{id}/security",
+            security::get_profile,
+            false,
+        );
+        r.add("GET", "/v1/security-events", security::list_events, false);
+        r.add("POST", "/v1/keys", keys::import, false);
+        r.add("GET", "/v1/keys", keys::list, false);
+        r.add("POST", "/v1/keys/rotate-kek", keys::rotate_kek, false);
         r.add("POST", "/v1/cards", provision::put_card, false);
         r.add("GET", "/v1/cards/{token}", provision::get_card, false);
         r.add(

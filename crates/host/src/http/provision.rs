@@ -9,6 +9,7 @@ use super::views::{
 use super::{AppState, read_store};
 use crate::api_error::{ApiError, ErrorKind};
 use crate::pipeline::Provision;
+use crate::security::pin::{PIN_META_PREFIX, PinRecord};
 use axum::Json;
 use axum::extract::rejection::QueryRejection;
 use axum::extract::{Query, State};
@@ -162,6 +163,7 @@ pub async fn put_card(State(app): State<AppState>, JsonBody(mut f): JsonBody) ->
         .opt_string("kind")?
         .map(|k| choice("kind", &k, CARD_KINDS))
         .transpose()?;
+    let pin_record = card_pin_record(&app, &mut f, &pan)?;
     let card = Card {
         token: app.keys.token(&pan),
         masked: pan.masked(),
@@ -175,7 +177,53 @@ pub async fn put_card(State(app): State<AppState>, JsonBody(mut f): JsonBody) ->
     f.finish()?;
     drop(pan);
     provision(&app, Provision::Card(card.clone())).await?;
+    if let Some(record) = pin_record {
+        let value =
+            serde_json::to_string(&record).map_err(|_| ApiError::new(ErrorKind::Internal))?;
+        let key = format!("{PIN_META_PREFIX}{}", card.token.0);
+        app.pipeline.set_meta(key, value).await?;
+        app.security.set_pin(&card.token.0, record);
+    }
     card_view(&app, card).await
+}
+
+/// A card's PIN verification record: from `"pin"` (the host computes the Visa PVV and
+/// keeps only that) or from `"pin_verification"` (a PVV or IBM 3624 offset the issuer
+/// computed). The clear PIN is dropped (zeroized) here.
+fn card_pin_record(
+    app: &AppState,
+    f: &mut Fields,
+    pan: &Pan,
+) -> Result<Option<PinRecord>, ApiError> {
+    let given: Option<PinRecord> = f.opt_object("pin_verification")?;
+    let pin = f.opt_string("pin")?.map(Zeroizing::new);
+    match (given, pin) {
+        (Some(_), Some(_)) => Err(ApiError::validation(
+            "pin",
+            "give either pin or pin_verification, not both",
+        )),
+        (Some(record), None) => {
+            record
+                .validate()
+                .map_err(|why| ApiError::validation("pin_verification", why))?;
+            Ok(Some(record))
+        }
+        (None, Some(text)) => {
+            let pin = paycrypto::Pin::new(&text)
+                .map_err(|_| ApiError::validation("pin", "must be 4 to 12 digits"))?;
+            let pan = paycrypto::Pan::new(pan.expose())
+                .map_err(|_| ApiError::validation("pan", "is not a PAN a PIN can be bound to"))?;
+            let keys = app.security.pin_keys();
+            let pvk = keys
+                .pvv
+                .require(crate::security::pin::PVV_USAGE)
+                .map_err(|_| ApiError::new(ErrorKind::Internal))?;
+            let record = PinRecord::pvv_of(pvk, &pan, &pin)
+                .map_err(|why| ApiError::validation("pin", why))?;
+            Ok(Some(record))
+        }
+        (None, None) => Ok(None),
+    }
 }
 
 async fn card_view(app: &AppState, card: Card) -> Reply<CardView> {

@@ -223,6 +223,7 @@ fn card(
         masked: pan.masked(),
         luhn_ok: pan.luhn_valid(),
         expiry,
+        pin: engine::PinCheck::NotPresent,
     }))
 }
 

@@ -63,6 +63,8 @@ pub fn config(tag: &str, backend: Backend) -> Option<Config> {
     config.link.connections_max = 64;
     // Small preallocated journal segments keep the tests' disk writes small.
     config.journal_segment_mib = 1;
+    // Tests start like the demo: a KEK is made in the data directory.
+    config.demo = true;
     if backend == Backend::Postgres {
         config.store_url = Some(pg_url(tag)?);
     }

@@ -1,0 +1,358 @@
+//! The terminal security gate (issue 3, docs/terminal-security.md): before a request
+//! reaches the engine, a terminal with a security profile must arrive on an allowed
+//! transport, name a KSN of its own, and carry a MAC that verifies; its PIN block is
+//! decrypted here and checked against the card's verification value. Responses to
+//! DUKPT requests are MACed under the same KSN.
+//!
+//! Pure with respect to I/O: keys come from a [`KeySource`] (the keystore), profiles and
+//! PIN records are handed in; the link records the events this returns.
+
+pub mod events;
+mod macing;
+pub mod pin;
+pub mod profile;
+
+use crate::link::Transport;
+use engine::PinCheck;
+use events::EventKind;
+use iso8583::Message;
+use paycrypto::dukpt_aes::{self, AesDukptInitialKey, AesKsn, AesTransactionKey, KeyType};
+use paycrypto::dukpt_aes::{InitialKeyId, WorkingKey, WorkingKeyUsage};
+use paycrypto::dukpt_tdes::{self, Ipek, Ksn, TdesTransactionKey};
+use paycrypto::mac::{Padding, aes_cmac, retail_mac, verify_truncated};
+use paycrypto::pinblock::{self, PinBlock};
+use paycrypto::{AesKey, KeyUsage, Pin, TdesKey};
+use pin::{PinKeys, PinRecord};
+use profile::{Dukpt, MacPolicy, Profile};
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex, RwLock};
+
+pub use macing::{MAC_PLACEHOLDER, response_mac_field, stamp_response};
+
+/// Field carrying the KSN (hex).
+pub const KSN_FIELD: u8 = 62;
+/// TDES PIN block (16 hex) and AES format-4 PIN block (32 hex).
+pub const TDES_PIN_FIELD: u8 = 52;
+pub const AES_PIN_FIELD: u8 = 110;
+/// Initial keys (IPEK / AES initial key) kept per (BDK, key id); when full the cache is
+/// emptied and refilled on demand (a BDK unwrap and one derivation per terminal).
+pub const INITIAL_KEYS_CACHED_MAX: usize = 100_000;
+
+/// Where the gate gets BDKs and PIN verification keys: the keystore.
+pub trait KeySource: Send + Sync {
+    fn tdes_bdk(&self, id: &str) -> Option<TdesKey>;
+    fn aes_bdk(&self, id: &str) -> Option<AesKey>;
+}
+
+#[derive(Clone)]
+enum InitialKey {
+    Tdes(Ipek),
+    Aes(AesDukptInitialKey),
+}
+
+/// A refused request: why (and so the answer's field 39), and the KSN it sent.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Refusal {
+    pub kind: EventKind,
+    pub ksn: Option<String>,
+}
+
+fn refuse<T>(kind: EventKind, ksn: Option<&str>) -> Result<T, Refusal> {
+    Err(Refusal {
+        kind,
+        ksn: ksn.map(str::to_owned),
+    })
+}
+
+/// What a request that passed the gate carries on: the transaction key for its PIN
+/// and its response's MAC.
+pub enum Session {
+    Plain,
+    Tdes(TdesTransactionKey),
+    Aes(AesTransactionKey, KeyType),
+}
+
+pub struct Security {
+    profiles: RwLock<HashMap<String, Arc<Profile>>>,
+    pins: RwLock<HashMap<String, PinRecord>>,
+    pin_keys: PinKeys,
+    keys: Arc<dyn KeySource>,
+    initial_keys: Mutex<HashMap<(String, String), InitialKey>>,
+    event_seq: std::sync::atomic::AtomicU64,
+}
+
+impl Security {
+    pub fn new(keys: Arc<dyn KeySource>, pin_keys: PinKeys) -> Security {
+        Security {
+            profiles: RwLock::default(),
+            pins: RwLock::default(),
+            pin_keys,
+            keys,
+            initial_keys: Mutex::default(),
+            event_seq: std::sync::atomic::AtomicU64::new(0),
+        }
+    }
+
+    /// A number that orders security events recorded in the same millisecond.
+    pub fn next_event_seq(&self) -> u64 {
+        self.event_seq
+            .fetch_add(1, std::sync::atomic::Ordering::Relaxed)
+    }
+
+    pub fn set_profile(&self, terminal: &str, profile: Profile) {
+        let mut profiles = self.profiles.write().unwrap_or_else(|e| e.into_inner());
+        profiles.insert(terminal.to_owned(), Arc::new(profile));
+    }
+
+    pub fn profile(&self, terminal: &str) -> Option<Arc<Profile>> {
+        let profiles = self.profiles.read().unwrap_or_else(|e| e.into_inner());
+        profiles.get(terminal).cloned()
+    }
+
+    pub fn set_pin(&self, token: &str, record: PinRecord) {
+        let mut pins = self.pins.write().unwrap_or_else(|e| e.into_inner());
+        pins.insert(token.to_owned(), record);
+    }
+
+    pub fn pin_keys(&self) -> &PinKeys {
+        &self.pin_keys
+    }
+
+    /// The gate: admits `msg` (arrived over `transport`) with its session, or refuses it.
+    pub fn check(&self, msg: &Message<'_>, transport: &Transport) -> Result<Session, Refusal> {
+        let Some(terminal) = msg.field_str(41) else {
+            return Ok(Session::Plain);
+        };
+        let terminal = terminal.trim_end();
+        let Some(profile) = self.profile(terminal) else {
+            return Ok(Session::Plain);
+        };
+        if !profile.admits(transport, terminal) {
+            return refuse(EventKind::TransportRefused, None);
+        }
+        let Some(dukpt) = profile.dukpt else {
+            return Ok(Session::Plain);
+        };
+        let ksn_text = msg.field_str(KSN_FIELD);
+        let ksn = ksn_text.as_deref();
+        let session = self.session(&profile, dukpt, ksn)?;
+        match macing::request_mac(msg) {
+            Ok((mac, data)) => {
+                if !session.verify_request_mac(data, &mac) {
+                    return refuse(EventKind::MacInvalid, ksn);
+                }
+            }
+            Err(macing::MacShape::Absent) if profile.mac != MacPolicy::Required => {}
+            Err(macing::MacShape::Absent) => return refuse(EventKind::MacMissing, ksn),
+            Err(macing::MacShape::Malformed) => return refuse(EventKind::MacInvalid, ksn),
+        }
+        Ok(session)
+    }
+
+    /// The transaction key of the KSN a DUKPT terminal sent, after checking the KSN is
+    /// one of its own.
+    fn session(
+        &self,
+        profile: &Profile,
+        dukpt: Dukpt,
+        ksn: Option<&str>,
+    ) -> Result<Session, Refusal> {
+        let key_id = profile.key_id.as_deref().unwrap_or_default();
+        let bdk = profile.bdk.as_deref().unwrap_or_default();
+        let Some(text) = ksn else {
+            return refuse(EventKind::KsnMissing, None);
+        };
+        match dukpt {
+            Dukpt::Tdes => {
+                let Ok(ksn) = Ksn::from_hex(text) else {
+                    return refuse(EventKind::KsnMissing, Some(text));
+                };
+                let base = ksn.with_counter(0).map(|k| hex::encode_upper(k.as_bytes()));
+                if !base.is_ok_and(|b| b.eq_ignore_ascii_case(key_id)) {
+                    return refuse(EventKind::KsnKeyIdMismatch, Some(text));
+                }
+                let Some(InitialKey::Tdes(ipek)) = self.initial_key(dukpt, bdk, key_id) else {
+                    return refuse(EventKind::KeyUnavailable, Some(text));
+                };
+                match dukpt_tdes::derive_transaction_key(&ipek, &ksn) {
+                    Ok(key) => Ok(Session::Tdes(key)),
+                    Err(_) => refuse(EventKind::KsnCounterInvalid, Some(text)),
+                }
+            }
+            Dukpt::Aes128 | Dukpt::Aes256 => {
+                let Ok(ksn) = AesKsn::from_hex(text) else {
+                    return refuse(EventKind::KsnMissing, Some(text));
+                };
+                if !hex::encode_upper(ksn.id.0).eq_ignore_ascii_case(key_id) {
+                    return refuse(EventKind::KsnKeyIdMismatch, Some(text));
+                }
+                let Some(InitialKey::Aes(ik)) = self.initial_key(dukpt, bdk, key_id) else {
+                    return refuse(EventKind::KeyUnavailable, Some(text));
+                };
+                let key_type = if dukpt == Dukpt::Aes128 {
+                    KeyType::Aes128
+                } else {
+                    KeyType::Aes256
+                };
+                match dukpt_aes::derive_transaction_key(&ik, &ksn) {
+                    Ok(key) => Ok(Session::Aes(key, key_type)),
+                    Err(_) => refuse(EventKind::KsnCounterInvalid, Some(text)),
+                }
+            }
+        }
+    }
+
+    /// The cached initial key of (BDK, key id), derived on first use.
+    fn initial_key(&self, dukpt: Dukpt, bdk: &str, key_id: &str) -> Option<InitialKey> {
+        let slot = (bdk.to_owned(), key_id.to_ascii_uppercase());
+        if let Some(found) = self.lock_initial_keys().get(&slot) {
+            return Some(found.clone());
+        }
+        let derived = match dukpt {
+            Dukpt::Tdes => {
+                let bdk = self.keys.tdes_bdk(bdk)?;
+                let ksn = Ksn::from_hex(key_id).ok()?;
+                InitialKey::Tdes(dukpt_tdes::derive_ipek(&bdk, &ksn).ok()?)
+            }
+            Dukpt::Aes128 | Dukpt::Aes256 => {
+                let bdk = self.keys.aes_bdk(bdk)?;
+                let wanted = if dukpt == Dukpt::Aes128 { 16 } else { 32 };
+                if bdk.len() != wanted {
+                    tracing::warn!(bdk = %slot.0, "a terminal's AES BDK has the wrong length");
+                    return None;
+                }
+                let id = InitialKeyId::from_hex(key_id).ok()?;
+                InitialKey::Aes(dukpt_aes::derive_initial_key(&bdk, &id))
+            }
+        };
+        let mut cache = self.lock_initial_keys();
+        if cache.len() >= INITIAL_KEYS_CACHED_MAX {
+            cache.clear();
+        }
+        cache.insert(slot, derived.clone());
+        Some(derived)
+    }
+
+    fn lock_initial_keys(
+        &self,
+    ) -> std::sync::MutexGuard<'_, HashMap<(String, String), InitialKey>> {
+        self.initial_keys.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    /// Checks the PIN the request carries (if any) for the card `token` with clear PAN
+    /// `pan` (both in the caller's hands only while the message is parsed).
+    pub fn pin_check(
+        &self,
+        session: &Session,
+        msg: &Message<'_>,
+        pan: &str,
+        token: &str,
+    ) -> PinCheck {
+        let Ok(pan) = paycrypto::Pan::new(pan) else {
+            return PinCheck::Malformed;
+        };
+        let pin = match session.decrypt_pin(msg, &pan) {
+            None => return PinCheck::NotPresent,
+            Some(Err(())) => return PinCheck::Malformed,
+            Some(Ok(pin)) => pin,
+        };
+        let pins = self.pins.read().unwrap_or_else(|e| e.into_inner());
+        pin::verify(&self.pin_keys, pins.get(token), &pan, &pin)
+    }
+}
+
+impl Session {
+    fn verify_request_mac(&self, data: &[u8], mac: &[u8; macing::MAC_BYTES]) -> bool {
+        let computed = match self {
+            Session::Plain => return false,
+            Session::Tdes(key) => {
+                let bound = key.mac_request_key();
+                let Ok(k) = bound.require(KeyUsage::Mac) else {
+                    return false;
+                };
+                retail_mac(k, data, Padding::Method1).to_vec()
+            }
+            Session::Aes(key, key_type) => {
+                let usage = (WorkingKeyUsage::MacGenerate, KeyUsage::MacGenerate);
+                let Some(k) = aes_working_key(key, usage, *key_type) else {
+                    return false;
+                };
+                aes_cmac(&k, data).to_vec()
+            }
+        };
+        verify_truncated(&computed, mac).is_ok()
+    }
+
+    /// The response MAC over `data`, or None for a plain session.
+    pub fn response_mac(&self, data: &[u8]) -> Option<[u8; macing::MAC_BYTES]> {
+        let mut out = [0u8; macing::MAC_BYTES];
+        match self {
+            Session::Plain => return None,
+            Session::Tdes(key) => {
+                let bound = key.mac_response_key();
+                out = retail_mac(bound.require(KeyUsage::Mac).ok()?, data, Padding::Method1);
+            }
+            Session::Aes(key, key_type) => {
+                let usage = (WorkingKeyUsage::MacVerify, KeyUsage::MacVerify);
+                let k = aes_working_key(key, usage, *key_type)?;
+                out.copy_from_slice(&aes_cmac(&k, data)[..macing::MAC_BYTES]);
+            }
+        }
+        Some(out)
+    }
+
+    pub fn is_dukpt(&self) -> bool {
+        !matches!(self, Session::Plain)
+    }
+
+    /// The clear PIN of the request's PIN block: None when there is none (or the session
+    /// has no PIN key), `Err` when it does not decrypt to a valid block.
+    fn decrypt_pin(&self, msg: &Message<'_>, pan: &paycrypto::Pan) -> Option<Result<Pin, ()>> {
+        match self {
+            Session::Plain => None,
+            Session::Tdes(key) => {
+                let text = msg.field(TDES_PIN_FIELD)?;
+                let mut encrypted = [0u8; 8];
+                if hex::decode_to_slice(text, &mut encrypted).is_err() {
+                    return Some(Err(()));
+                }
+                let bound = key.pin_key();
+                let k = bound.require(KeyUsage::PinEncryption).ok()?;
+                let block = PinBlock::decrypt(k, &encrypted);
+                let pin = match block.format() {
+                    0 => pinblock::decode_format0(&block, pan),
+                    1 => pinblock::decode_format1(&block),
+                    3 => pinblock::decode_format3(&block, pan),
+                    _ => return Some(Err(())),
+                };
+                Some(pin.map_err(|_| ()))
+            }
+            Session::Aes(key, key_type) => {
+                let text = msg.field(AES_PIN_FIELD)?;
+                let mut encrypted = [0u8; 16];
+                if hex::decode_to_slice(text, &mut encrypted).is_err() {
+                    return Some(Err(()));
+                }
+                let usage = (WorkingKeyUsage::PinEncryption, KeyUsage::PinEncryption);
+                let k = aes_working_key(key, usage, *key_type)?;
+                Some(pinblock::decipher_format4(&k, &encrypted, pan).map_err(|_| ()))
+            }
+        }
+    }
+}
+
+/// An AES working key of the transaction key, checked to carry the usage it was
+/// derived for.
+fn aes_working_key(
+    key: &AesTransactionKey,
+    (derive, bound_to): (WorkingKeyUsage, KeyUsage),
+    key_type: KeyType,
+) -> Option<AesKey> {
+    match key.working_key(derive, key_type).ok()? {
+        WorkingKey::Aes(bound) => bound.require(bound_to).ok().cloned(),
+        _ => None,
+    }
+}
+
+#[cfg(test)]
+mod tests;

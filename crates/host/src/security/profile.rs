@@ -1,0 +1,163 @@
+//! A terminal's security profile: which DUKPT keys it holds, whether its messages must
+//! be MACed, and which transport it must arrive on (docs/terminal-security.md).
+
+use crate::link::Transport;
+use serde::{Deserialize, Serialize};
+
+/// Meta key prefix under which profiles are stored (`terminal_security:<terminal id>`).
+pub const PROFILE_META_PREFIX: &str = "terminal_security:";
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Dukpt {
+    Tdes,
+    Aes128,
+    Aes256,
+}
+
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum MacPolicy {
+    #[default]
+    Required,
+    Optional,
+    Off,
+}
+
+/// The weakest transport a terminal may use, in increasing strength.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum TransportRule {
+    #[default]
+    Plain,
+    Tls,
+    Mtls,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Profile {
+    #[serde(default)]
+    pub dukpt: Option<Dukpt>,
+    /// Keystore id of the BDK; required with `dukpt`.
+    #[serde(default)]
+    pub bdk: Option<String>,
+    /// TDES: the initial KSN (20 hex, counter bits zero). AES: the initial key ID (16 hex).
+    #[serde(default)]
+    pub key_id: Option<String>,
+    #[serde(default)]
+    pub mac: MacPolicy,
+    /// 64, or 128: where the terminal's MAC goes when its message has a secondary
+    /// bitmap (the MAC is always the last field). Kept for the record; the gate reads
+    /// the MAC from whichever of 64/128 is the message's last field.
+    #[serde(default = "default_mac_field")]
+    pub mac_field: u8,
+    #[serde(default)]
+    pub transport: TransportRule,
+}
+
+fn default_mac_field() -> u8 {
+    64
+}
+
+/// TDES KSN: 10 bytes, the rightmost 21 bits are the counter.
+pub const TDES_KSN_HEX: usize = 20;
+/// AES initial key ID: 8 bytes.
+pub const AES_KEY_ID_HEX: usize = 16;
+pub const TDES_COUNTER_MASK: u32 = 0x1F_FFFF;
+
+impl Profile {
+    /// Checks the profile is complete and its key id well-formed; returns the reason
+    /// (API validation message) when not.
+    pub fn validate(&self) -> Result<(), String> {
+        if !matches!(self.mac_field, 64 | 128) {
+            return Err("mac_field must be 64 or 128".into());
+        }
+        let Some(dukpt) = self.dukpt else {
+            if self.mac == MacPolicy::Required {
+                return Err("mac \"required\" needs dukpt keys".into());
+            }
+            return Ok(());
+        };
+        let bdk = self.bdk.as_deref().unwrap_or_default();
+        if bdk.is_empty() {
+            return Err("bdk (a keystore id) is required with dukpt".into());
+        }
+        let key_id = self.key_id.as_deref().unwrap_or_default();
+        let hex_len = match dukpt {
+            Dukpt::Tdes => TDES_KSN_HEX,
+            Dukpt::Aes128 | Dukpt::Aes256 => AES_KEY_ID_HEX,
+        };
+        if key_id.len() != hex_len || !key_id.bytes().all(|b| b.is_ascii_hexdigit()) {
+            return Err(format!("key_id must be {hex_len} hex digits"));
+        }
+        if dukpt == Dukpt::Tdes {
+            let tail = u32::from_str_radix(&key_id[14..], 16).unwrap_or(u32::MAX);
+            if tail & TDES_COUNTER_MASK != 0 {
+                return Err("key_id is the initial KSN: its 21 counter bits must be zero".into());
+            }
+        }
+        Ok(())
+    }
+
+    /// Whether a connection that arrived over `transport` may carry this terminal's
+    /// messages (mutual TLS must name the terminal itself).
+    pub fn admits(&self, transport: &Transport, terminal: &str) -> bool {
+        match (self.transport, transport) {
+            (TransportRule::Plain, _) => true,
+            (TransportRule::Tls, Transport::Tls | Transport::MutualTls { .. }) => true,
+            (TransportRule::Mtls, Transport::MutualTls { subject }) => subject == terminal,
+            _ => false,
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn tdes(key_id: &str) -> Profile {
+        Profile {
+            dukpt: Some(Dukpt::Tdes),
+            bdk: Some("bdk".into()),
+            key_id: Some(key_id.into()),
+            mac: MacPolicy::Required,
+            mac_field: 64,
+            transport: TransportRule::Plain,
+        }
+    }
+
+    #[test]
+    fn profiles_are_validated() {
+        assert_eq!(tdes("FFFF9876543210E00000").validate(), Ok(()));
+        assert!(
+            tdes("FFFF9876543210E00001").validate().is_err(),
+            "counter set"
+        );
+        assert!(tdes("FFFF9876543210E0000").validate().is_err(), "short");
+        assert!(tdes("FFFF9876543210E0000G").validate().is_err(), "not hex");
+        let mut no_bdk = tdes("FFFF9876543210E00000");
+        no_bdk.bdk = None;
+        assert!(no_bdk.validate().is_err());
+        let plain: Profile = serde_json::from_str(r#"{"mac":"off"}"#).unwrap();
+        assert_eq!(plain.validate(), Ok(()));
+        let required_without_keys: Profile = serde_json::from_str("{}").unwrap();
+        assert!(required_without_keys.validate().is_err());
+        assert!(serde_json::from_str::<Profile>(r#"{"mac":"off","extra":1}"#).is_err());
+    }
+
+    #[test]
+    fn transport_rules_admit_only_strong_enough_connections() {
+        let mut p = tdes("FFFF9876543210E00000");
+        let mtls = |s: &str| Transport::MutualTls { subject: s.into() };
+        assert!(p.admits(&Transport::Plain, "T1"));
+        p.transport = TransportRule::Tls;
+        assert!(!p.admits(&Transport::Plain, "T1"));
+        assert!(p.admits(&Transport::Tls, "T1"));
+        assert!(p.admits(&mtls("other"), "T1"));
+        p.transport = TransportRule::Mtls;
+        assert!(!p.admits(&Transport::Tls, "T1"));
+        assert!(!p.admits(&mtls("T2"), "T1"));
+        assert!(p.admits(&mtls("T1"), "T1"));
+    }
+}
