@@ -21,8 +21,10 @@ run() {
   local label=$1 store_args=$2
   local dir
   dir=$(mktemp -d /tmp/posguard-bench.XXXXXX)
+  # A production start needs a master key (KEK): a fresh one per run, mode 0600.
+  (umask 077 && head -c 32 /dev/urandom | od -An -tx1 | tr -d ' \n' >"$dir/kek.hex")
   # shellcheck disable=SC2086
-  "$bin" serve --data-dir "$dir" $store_args --link-listen "$LINK" --http-listen "$HTTP" >"$dir/serve.out" 2>"$dir/serve.err" &
+  "$bin" serve --data-dir "$dir" --kek-file "$dir/kek.hex" $store_args --link-listen "$LINK" --http-listen "$HTTP" >"$dir/serve.out" 2>"$dir/serve.err" &
   local pid=$!
   trap 'kill $pid 2>/dev/null || true' EXIT
   for _ in $(seq 50); do grep -q 'pgt_' "$dir/serve.out" 2>/dev/null && break; sleep 0.2; done

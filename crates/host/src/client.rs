@@ -107,15 +107,31 @@ impl TerminalClient {
         self.read_reply().await
     }
 
+    /// Frames and sends an encoded message body (e.g. one a DUKPT terminal has MACed),
+    /// then returns the answer's body as it arrived, for the caller to verify its MAC.
+    pub async fn request_body(&mut self, body: &[u8]) -> Result<Vec<u8>, ClientError> {
+        let header = vec![0u8; self.framing.header_bytes];
+        let mut frame = Vec::with_capacity(body.len() + 8);
+        self.framing.write(&header, body, &mut frame)?;
+        self.stream.write_all(&frame).await?;
+        self.read_body().await
+    }
+
     /// Reads one framed answer.
     pub async fn read_reply(&mut self) -> Result<Reply, ClientError> {
+        let body = self.read_body().await?;
+        let msg = self.spec.decode(&body)?;
+        Ok(Reply::of(&msg))
+    }
+
+    /// Reads one framed answer's body.
+    pub async fn read_body(&mut self) -> Result<Vec<u8>, ClientError> {
         let mut chunk = [0u8; 4096];
         loop {
             if let Some(frame) = self.framing.parse(&self.buf)? {
-                let msg = self.spec.decode(&self.buf[frame.body.clone()])?;
-                let reply = Reply::of(&msg);
+                let body = self.buf[frame.body.clone()].to_vec();
                 self.buf.drain(..frame.consumed);
-                return Ok(reply);
+                return Ok(body);
             }
             let read = tokio::time::timeout(self.timeout, self.stream.read(&mut chunk)).await;
             match read {

@@ -100,8 +100,8 @@ impl Keyring {
     ) -> Result<Opened, KeyringError> {
         let Some(origin) = origin else {
             return Err(KeystoreError::KekNotFound {
-                origin: format!(
-                    "neither kek_file (POSGUARD_KEK_FILE, --kek-file) nor {KEK_ENV_VAR}"
+                missing: format!(
+                    "neither kek_file (POSGUARD_KEK_FILE, --kek-file) nor {KEK_ENV_VAR} is set"
                 ),
             }
             .into());

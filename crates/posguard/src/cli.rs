@@ -35,6 +35,47 @@ pub enum Command {
     Sim(SimCommand),
     /// Simulated terminals over TCP: throughput, latency percentiles and an ack log.
     Loadgen(crate::loadgen_cmd::LoadgenArgs),
+    /// The keystore (through the HTTP API): import keys, list check values, rotate the KEK.
+    #[command(subcommand)]
+    Keys(KeysCommand),
+}
+
+#[derive(Subcommand)]
+pub enum KeysCommand {
+    /// Every key's id, usage, algorithm and check value (never the key).
+    List {
+        #[command(flatten)]
+        api: ApiArgs,
+    },
+    /// Import a key as 2 or 3 clear components (`--component HEX:KCV`, one per custodian),
+    /// or as a TR-31 key block under a stored KBPK.
+    Import {
+        #[command(flatten)]
+        api: ApiArgs,
+        #[arg(long)]
+        id: String,
+        /// bdk, kbpk, zone_pin, pin_verification_pvv, pin_verification_ibm3624...
+        #[arg(long)]
+        usage: Option<String>,
+        /// tdes, aes128, aes192, aes256.
+        #[arg(long)]
+        algorithm: Option<String>,
+        #[arg(long = "component")]
+        components: Vec<String>,
+        #[arg(long)]
+        tr31: Option<String>,
+        #[arg(long)]
+        kbpk: Option<String>,
+    },
+    /// Re-wrap every key under a new master key while the host keeps serving.
+    RotateKek {
+        #[command(flatten)]
+        api: ApiArgs,
+        /// A file on the host with the new KEK (64 hex digits, mode 0600). Without it, a
+        /// host whose KEK is a file generates the new one and replaces the file.
+        #[arg(long)]
+        new_kek_file: Option<String>,
+    },
 }
 
 #[derive(Args, Clone)]
@@ -80,6 +121,10 @@ pub struct ServeArgs {
     /// When the upstream is down: stand_in or decline.
     #[arg(long, env = "POSGUARD_UPSTREAM_ON_UNAVAILABLE")]
     pub upstream_on_unavailable: Option<String>,
+    /// The master key-encrypting key: a file of 64 hex digits, mode 0600 (or set
+    /// POSGUARD_KEK to the hex itself). `--demo` creates one in the data directory.
+    #[arg(long, env = "POSGUARD_KEK_FILE")]
+    pub kek_file: Option<String>,
 }
 
 #[derive(Args)]
@@ -127,6 +172,8 @@ pub struct SendArgs {
     /// Seconds to wait for the answer.
     #[arg(long, default_value_t = 10)]
     pub timeout_secs: u64,
+    #[command(flatten)]
+    pub dukpt: crate::send::DukptArgs,
 }
 
 #[derive(Subcommand)]
@@ -183,6 +230,33 @@ pub enum TerminalCommand {
         #[command(flatten)]
         api: ApiArgs,
     },
+    /// Set a terminal's security profile (docs/terminal-security.md).
+    Security {
+        #[command(flatten)]
+        api: ApiArgs,
+        #[arg(long)]
+        id: String,
+        /// tdes, aes128 or aes256.
+        #[arg(long)]
+        dukpt: Option<String>,
+        /// Keystore id of the BDK.
+        #[arg(long)]
+        bdk: Option<String>,
+        /// TDES: the initial KSN (20 hex); AES: the initial key ID (16 hex).
+        #[arg(long)]
+        key_id: Option<String>,
+        /// required, optional or off.
+        #[arg(long, default_value = "required")]
+        mac: String,
+        /// plain, tls or mtls.
+        #[arg(long, default_value = "plain")]
+        transport: String,
+    },
+    /// The newest security events (bad MACs, unknown terminals, foreign KSNs...).
+    Events {
+        #[command(flatten)]
+        api: ApiArgs,
+    },
 }
 
 #[derive(Subcommand)]
@@ -202,6 +276,9 @@ pub enum CardCommand {
         limit_minor: i64,
         #[arg(long)]
         daily_limit_minor: i64,
+        /// A PIN for a test card: the host keeps only its Visa PVV.
+        #[arg(long)]
+        pin: Option<String>,
     },
 }
 

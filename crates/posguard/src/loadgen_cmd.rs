@@ -1,17 +1,23 @@
 //! `posguard loadgen`: simulated terminals over the real link (the `loadgen` crate),
 //! with optional provisioning of their merchant, terminals and cards through the API.
+//! With `--dukpt` every terminal is a DUKPT terminal (docs/terminal-security.md), and
+//! `--setup` also imports the run's test BDK and sets each terminal's security profile.
 
 use crate::http_client::Api;
 use anyhow::{Context, bail};
 use clap::Args;
 use iso8583::frame::{FrameFormat, LengthPrefix};
-use loadgen::{LoadgenConfig, Mix, fixtures};
+use loadgen::{DukptConfig, LoadgenConfig, Mix, fixtures};
+use serde::Serialize;
 use serde_json::json;
 use std::path::PathBuf;
 use std::time::Duration;
+use terminal::{KeyId, MacField, Pin, Scheme};
 
 /// Cards provisioned and used when neither `--pans` nor `--demo` names others.
 const CARDS_DEFAULT: usize = 64;
+/// Share of purchases with a PIN in `--dukpt` runs unless `--pin-percent` says.
+const PIN_PERCENT_DEFAULT: u32 = 10;
 
 #[derive(Args)]
 pub struct LoadgenArgs {
@@ -78,8 +84,17 @@ pub struct LoadgenArgs {
     pub token: Option<String>,
     /// Use `posguard serve --demo`'s terminals and its two approving cards instead
     /// (their limits soon decline a long run with 51/61).
-    #[arg(long, conflicts_with = "setup")]
+    #[arg(long, conflicts_with_all = ["setup", "dukpt"])]
     pub demo: bool,
+    /// Make every connection a DUKPT terminal (tdes, aes128 or aes256): a KSN and a MAC
+    /// on every request, PINs on some purchases, every answer's MAC verified. Uses its
+    /// own terminals (LT../LA../LB..) and cards with PIN 1234; one connection per
+    /// terminal. The BDKs are published test keys.
+    #[arg(long, value_name = "SCHEME")]
+    pub dukpt: Option<String>,
+    /// Purchases that carry a PIN block, percent (with --dukpt; default 10).
+    #[arg(long, requires = "dukpt")]
+    pub pin_percent: Option<u32>,
     #[arg(long, default_value = "posguard-ascii")]
     pub spec: String,
     #[arg(long, default_value = "binary2")]
@@ -93,6 +108,15 @@ struct Fixtures {
     merchant: Option<String>,
     /// Made by this tool (so `--setup` may provision them).
     generated: bool,
+}
+
+/// The `--dukpt` scheme, if any.
+fn scheme(args: &LoadgenArgs) -> anyhow::Result<Option<Scheme>> {
+    args.dukpt
+        .as_deref()
+        .map(Scheme::parse)
+        .transpose()
+        .context("--dukpt")
 }
 
 fn fixtures(args: &LoadgenArgs) -> anyhow::Result<Fixtures> {
@@ -122,13 +146,23 @@ fn fixtures(args: &LoadgenArgs) -> anyhow::Result<Fixtures> {
         );
     }
     let generated = terminals.is_empty();
+    let dukpt = scheme(args)?;
     if generated {
         let count = args.terminal_count.unwrap_or(args.connections);
-        terminals = (0..count).map(fixtures::terminal_id).collect();
+        terminals = match dukpt {
+            Some(scheme) => (0..count)
+                .map(|i| fixtures::dukpt_terminal_id(scheme, i))
+                .collect(),
+            None => (0..count).map(fixtures::terminal_id).collect(),
+        };
     }
+    let pan = match dukpt {
+        Some(_) => fixtures::pin_card_pan,
+        None => fixtures::card_pan,
+    };
     let pans = if args.pans.is_empty() {
         (0..args.cards)
-            .map(|i| (fixtures::card_pan(i), fixtures::CARD_EXPIRY.to_owned()))
+            .map(|i| (pan(i), fixtures::CARD_EXPIRY.to_owned()))
             .collect()
     } else {
         let split = |p: &String| {
@@ -154,13 +188,124 @@ fn fixtures(args: &LoadgenArgs) -> anyhow::Result<Fixtures> {
 
 /// Posts one provisioning request; any 2xx is fine (the API upserts).
 fn post(api: &Api, path: &str, body: serde_json::Value) -> anyhow::Result<()> {
+    send(api, "POST", path, body).map(drop)
+}
+
+/// One API call that must answer 2xx; returns the answer.
+fn send(
+    api: &Api,
+    method: &str,
+    path: &str,
+    body: serde_json::Value,
+) -> anyhow::Result<serde_json::Value> {
     let (status, answer) = api
-        .call("POST", path, Some(&body), None)
-        .with_context(|| format!("POST {path}"))?;
+        .call(method, path, Some(&body), None)
+        .with_context(|| format!("{method} {path}"))?;
     if !(200..300).contains(&status) {
-        bail!("POST {path} answered {status}: {answer}");
+        bail!("{method} {path} answered {status}: {answer}");
+    }
+    Ok(answer)
+}
+
+/// `POST /v1/keys` with clear components (docs/terminal-security.md).
+#[derive(Serialize)]
+struct KeyImport {
+    id: String,
+    usage: &'static str,
+    algorithm: &'static str,
+    components: Vec<KeyComponent>,
+}
+
+#[derive(Serialize)]
+struct KeyComponent {
+    key: String,
+    kcv: String,
+}
+
+/// `PUT /v1/terminals/{id}/security` (docs/terminal-security.md).
+#[derive(Serialize)]
+struct SecurityProfile {
+    dukpt: &'static str,
+    bdk: String,
+    key_id: String,
+    mac: &'static str,
+    mac_field: u8,
+    transport: &'static str,
+}
+
+fn key_import(scheme: Scheme) -> KeyImport {
+    KeyImport {
+        id: fixtures::test_bdk_id(scheme),
+        usage: "bdk",
+        algorithm: scheme.name(),
+        components: fixtures::test_bdk_components(scheme)
+            .into_iter()
+            .map(|(key, kcv)| KeyComponent { key, kcv })
+            .collect(),
+    }
+}
+
+fn security_profile(scheme: Scheme, key_id: &KeyId) -> SecurityProfile {
+    SecurityProfile {
+        dukpt: scheme.name(),
+        bdk: fixtures::test_bdk_id(scheme),
+        key_id: key_id.to_hex(),
+        mac: "required",
+        mac_field: MacField::F64.number(),
+        transport: "plain",
+    }
+}
+
+/// Imports the run's test BDK. A BDK already imported under that id with the same
+/// check value (an earlier `--setup`) is fine; another one is not.
+fn import_bdk(api: &Api, scheme: Scheme) -> anyhow::Result<()> {
+    let import = key_import(scheme);
+    let expected = fixtures::test_bdk(scheme).kcv().to_string();
+    let body = serde_json::to_value(&import).context("encode the key import")?;
+    let (status, answer) = api
+        .call("POST", "/v1/keys", Some(&body), None)
+        .context("POST /v1/keys")?;
+    let kcv = if (200..300).contains(&status) {
+        answer["kcv"].as_str().map(str::to_owned)
+    } else {
+        let (_, keys) = api
+            .call("GET", "/v1/keys", None, None)
+            .context("GET /v1/keys")?;
+        let known = keys.as_array().into_iter().flatten();
+        let mut same_id = known.filter(|k| k["id"] == import.id.as_str());
+        match same_id.next() {
+            Some(k) => k["kcv"].as_str().map(str::to_owned),
+            None => bail!("POST /v1/keys answered {status}: {answer}"),
+        }
+    };
+    if !kcv.is_some_and(|k| k.eq_ignore_ascii_case(&expected)) {
+        bail!(
+            "key {} on the host does not have the test BDK's check value {expected}",
+            import.id
+        );
     }
     Ok(())
+}
+
+/// Imports the BDK and gives every terminal its DUKPT profile.
+fn setup_dukpt(api: &Api, scheme: Scheme, terminals: &[String]) -> anyhow::Result<()> {
+    import_bdk(api, scheme)?;
+    for (i, id) in terminals.iter().enumerate() {
+        let key_id = key_id(scheme, i)?;
+        let body = serde_json::to_value(security_profile(scheme, &key_id))
+            .context("encode the security profile")?;
+        send(api, "PUT", &format!("/v1/terminals/{id}/security"), body)?;
+    }
+    Ok(())
+}
+
+fn key_id(scheme: Scheme, index: usize) -> anyhow::Result<KeyId> {
+    fixtures::key_id(scheme, index).with_context(|| {
+        format!(
+            "--dukpt runs at most {} terminals",
+            fixtures::DUKPT_TERMINALS_MAX
+        )
+    })
 }
 
 /// Provisions the merchant, terminals and cards the run uses.
@@ -185,17 +330,48 @@ fn setup(args: &LoadgenArgs, fx: &Fixtures) -> anyhow::Result<()> {
             json!({"id": id, "merchant_id": merchant, "floor_limit_minor": 0}),
         )?;
     }
+    let dukpt = scheme(args)?;
     for (pan, expiry) in &fx.pans {
-        let body = json!({"pan": pan, "expiry": expiry, "kind": "debit", "currency": args.currency,
+        let mut body = json!({"pan": pan, "expiry": expiry, "kind": "debit", "currency": args.currency,
                           "limit_minor": fixtures::CARD_LIMIT_MINOR, "daily_limit_minor": fixtures::CARD_LIMIT_MINOR});
+        if dukpt.is_some() {
+            body["pin"] = fixtures::CARD_PIN.into();
+        }
         post(&api, "/v1/cards", body)?;
     }
+    if let Some(scheme) = dukpt {
+        setup_dukpt(&api, scheme, &fx.terminals)?;
+    }
     println!(
-        "loadgen setup: merchant {merchant}, {} terminals, {} cards",
+        "loadgen setup: merchant {merchant}, {} terminals, {} cards{}",
         fx.terminals.len(),
-        fx.pans.len()
+        fx.pans.len(),
+        match dukpt {
+            Some(s) => format!(
+                ", {s} DUKPT profiles under test BDK {} (PIN {})",
+                fixtures::test_bdk_id(s),
+                fixtures::CARD_PIN
+            ),
+            None => String::new(),
+        }
     );
     Ok(())
+}
+
+/// The run's DUKPT settings, from `--dukpt` and `--pin-percent`.
+fn dukpt_config(args: &LoadgenArgs, terminals: usize) -> anyhow::Result<Option<DukptConfig>> {
+    let Some(scheme) = scheme(args)? else {
+        return Ok(None);
+    };
+    Ok(Some(DukptConfig {
+        bdk: fixtures::test_bdk(scheme),
+        key_ids: (0..terminals)
+            .map(|i| key_id(scheme, i))
+            .collect::<anyhow::Result<_>>()?,
+        pin_percent: args.pin_percent.unwrap_or(PIN_PERCENT_DEFAULT),
+        pin: Pin::new(fixtures::CARD_PIN).context("the cards' PIN")?,
+        mac_field: MacField::F64,
+    }))
 }
 
 fn config(args: &LoadgenArgs, fx: Fixtures, seed: u64) -> anyhow::Result<LoadgenConfig> {
@@ -204,7 +380,9 @@ fn config(args: &LoadgenArgs, fx: Fixtures, seed: u64) -> anyhow::Result<Loadgen
         "ascii4" => LengthPrefix::Ascii4,
         other => bail!("--framing must be binary2 or ascii4, not {other:?}"),
     };
+    let dukpt = dukpt_config(args, fx.terminals.len())?;
     let config = LoadgenConfig {
+        dukpt,
         link_addr: args.link.clone(),
         connections: args.connections,
         duration: Duration::from_secs(args.duration_secs),
@@ -244,13 +422,20 @@ pub fn run(args: LoadgenArgs) -> anyhow::Result<()> {
     }
     let config = config(&args, fx, seed)?;
     println!(
-        "loadgen: seed {seed}, {} connections, {} s, mix {}, {}",
+        "loadgen: seed {seed}, {} connections, {} s, mix {}, {}{}",
         config.connections,
         args.duration_secs,
         config.mix,
         match config.rate {
             Some(r) => format!("{r} requests/s"),
             None => "open throttle".to_owned(),
+        },
+        match (&args.dukpt, &config.dukpt) {
+            (Some(s), Some(d)) => format!(
+                ", DUKPT {s} with MACs, PIN on {}% of purchases",
+                d.pin_percent
+            ),
+            _ => String::new(),
         }
     );
     if config.duration.is_zero() {
@@ -270,4 +455,66 @@ pub fn run(args: LoadgenArgs) -> anyhow::Result<()> {
         bail!("no request was answered (seed {seed})");
     }
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::collections::BTreeSet;
+
+    const CONTRACT: &str = include_str!("../../../docs/terminal-security.md");
+
+    fn keys(v: &serde_json::Value) -> BTreeSet<String> {
+        v.as_object().unwrap().keys().cloned().collect()
+    }
+
+    /// The profile body has exactly the contract's fields, with values it allows.
+    #[test]
+    fn security_profile_matches_the_contract() {
+        let block = CONTRACT
+            .split("```json")
+            .nth(1)
+            .and_then(|rest| rest.split("```").next())
+            .unwrap();
+        let json: String = block
+            .lines()
+            .map(|l| l.split("//").next().unwrap())
+            .collect::<Vec<_>>()
+            .join("\n");
+        let example: serde_json::Value = serde_json::from_str(&json).unwrap();
+        for scheme in Scheme::ALL {
+            let key_id = fixtures::key_id(scheme, 3).unwrap();
+            let ours = serde_json::to_value(security_profile(scheme, &key_id)).unwrap();
+            assert_eq!(keys(&ours), keys(&example));
+            assert_eq!(ours["mac_field"], example["mac_field"]);
+            assert_eq!(ours["transport"], example["transport"]);
+            assert_eq!(ours["mac"], "required");
+            assert!(CONTRACT.contains(&format!("\"{}\"", scheme.name())));
+        }
+        let tdes = fixtures::key_id(Scheme::Tdes, 0).unwrap().to_hex();
+        assert_eq!(tdes.len(), example["key_id"].as_str().unwrap().len());
+    }
+
+    #[test]
+    fn key_import_matches_the_contract() {
+        let line = CONTRACT
+            .lines()
+            .find(|l| l.contains("\"components\": [{"))
+            .unwrap();
+        for scheme in Scheme::ALL {
+            let body = serde_json::to_value(key_import(scheme)).unwrap();
+            for field in keys(&body) {
+                assert!(line.contains(&format!("\"{field}\"")), "{field} in {line}");
+            }
+            assert_eq!(body["usage"], "bdk");
+            let components = body["components"].as_array().unwrap();
+            assert_eq!(components.len(), 2);
+            for c in components {
+                let fields = keys(c);
+                assert_eq!(fields, ["kcv", "key"].map(String::from).into());
+                assert!(line.contains("\"key\": \"<hex>\", \"kcv\": \"<hex 6>\""));
+                assert_eq!(c["kcv"].as_str().unwrap().len(), 6);
+            }
+        }
+    }
 }

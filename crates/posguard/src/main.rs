@@ -33,6 +33,7 @@ fn try_main(args: cli::Cli) -> anyhow::Result<()> {
         cli::Command::Ledger(cli::LedgerCommand::Verify(a)) => ledger_cmd::verify(a),
         cli::Command::Merchant(c) => txn_cmd::merchant(c),
         cli::Command::Terminal(c) => txn_cmd::terminal(c),
+        cli::Command::Keys(c) => txn_cmd::keys(c),
         cli::Command::Card(c) => txn_cmd::card(c),
         cli::Command::Txn(c) => txn_cmd::txn(c),
         cli::Command::Sim(cli::SimCommand::Handbook(a)) => sim_cmd::handbook(a),

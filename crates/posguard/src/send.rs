@@ -1,11 +1,53 @@
-//! `posguard send`: one request over the terminal link, as a terminal would send it.
+//! `posguard send`: one request over the terminal link, as a terminal would send it;
+//! with `--dukpt`, as a DUKPT terminal (docs/terminal-security.md): KSN in field 62, PIN
+//! block with `--pin`, MAC, and the answer's MAC checked.
 
 use crate::cli::SendArgs;
 use anyhow::{Context, bail};
-use host::client::TerminalClient;
-use iso8583::MessageBuilder;
+use clap::Args;
 use iso8583::frame::{FrameFormat, LengthPrefix};
+use iso8583::{MessageBuilder, Spec};
 use std::time::Duration;
+use terminal::{Bdk, KeyId, MacField, Pan, PendingResponse, Pin, PinEntry, Scheme, Transaction};
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::net::TcpStream;
+
+/// The `posguard serve --demo` DUKPT terminals' published test BDKs and key ids.
+const DEMO_TDES: (&str, &str) = ("0123456789ABCDEFFEDCBA9876543210", "FFFF9876543210E00000");
+const DEMO_AES128: (&str, &str) = ("FEDCBA9876543210F1F1F1F1F1F1F1F1", "1234567890123456");
+/// Largest answer read.
+const READ_CHUNK_BYTES: usize = 4096;
+
+/// `posguard send --dukpt ...`: how the request is protected.
+#[derive(Args)]
+pub struct DukptArgs {
+    /// Send as a DUKPT terminal: tdes, aes128 or aes256. Defaults fit the demo's
+    /// TDES0001 and AES00001 (--terminal TDES0001 --dukpt tdes --pin 1234).
+    #[arg(long, value_name = "SCHEME")]
+    pub dukpt: Option<String>,
+    /// The BDK, hex (a test tool derives the terminal's key itself). Default: the
+    /// demo's published test BDK (tdes, aes128).
+    #[arg(long, requires = "dukpt")]
+    pub bdk: Option<String>,
+    /// The whole KSN, hex (20 digits TDES, 24 AES), instead of --key-id and --counter.
+    #[arg(long, requires = "dukpt", conflicts_with_all = ["key_id", "counter"])]
+    pub ksn: Option<String>,
+    /// The terminal's key id (its profile's key_id). Default: the demo terminal's.
+    #[arg(long, requires = "dukpt")]
+    pub key_id: Option<String>,
+    /// The KSN's transaction counter. Default: from the clock, so each send uses a
+    /// new KSN.
+    #[arg(long, requires = "dukpt")]
+    pub counter: Option<u32>,
+    /// A PIN to send encrypted (field 52 TDES, 110 AES); needs --pan. Test PINs only:
+    /// a command line is visible to other users of the machine.
+    #[arg(long, requires_all = ["dukpt", "pan"])]
+    pub pin: Option<String>,
+    /// The profile's mac_field: 64 or 128 (a message with fields above 64 always
+    /// carries its MAC in 128).
+    #[arg(long, default_value_t = 64, requires = "dukpt")]
+    pub mac_field: u16,
+}
 
 /// MTI and processing code of each kind of request.
 fn mti_and_proc(
@@ -39,7 +81,136 @@ fn transmission_now() -> (String, String) {
     (f7, stan)
 }
 
+/// A counter a device may use, from the clock (seconds), so repeated sends move on.
+fn counter_from_clock(scheme: Scheme) -> anyhow::Result<u32> {
+    let rule = scheme.counter_rule();
+    let secs = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap_or_default()
+        .as_secs();
+    let counter = rule
+        .next_usable(secs % rule.mask())
+        .or_else(|| rule.next_usable(0))
+        .context("no usable DUKPT counter")?;
+    u32::try_from(counter).context("DUKPT counters fit 32 bits")
+}
+
+/// The DUKPT transaction of this request, if `--dukpt` is given.
+fn dukpt_transaction(args: &SendArgs) -> anyhow::Result<Option<Transaction>> {
+    let d = &args.dukpt;
+    let Some(scheme) = d.dukpt.as_deref() else {
+        return Ok(None);
+    };
+    let scheme = Scheme::parse(scheme)?;
+    let demo = match scheme {
+        Scheme::Tdes => Some(DEMO_TDES),
+        Scheme::Aes128 => Some(DEMO_AES128),
+        Scheme::Aes256 => None,
+    };
+    let bdk = match (&d.bdk, demo) {
+        (Some(hex), _) => hex.as_str(),
+        (None, Some((bdk, _))) => {
+            println!("DUKPT {scheme}: the demo's published test BDK");
+            bdk
+        }
+        (None, None) => bail!("--dukpt {scheme} needs --bdk"),
+    };
+    let bdk = Bdk::from_hex(scheme, bdk).context("--bdk")?;
+    let ksn = match (&d.ksn, &d.key_id, demo) {
+        (Some(ksn), _, _) => ksn.clone(),
+        (None, key_id, demo) => {
+            let key_id = match (key_id, demo) {
+                (Some(k), _) => k.as_str(),
+                (None, Some((_, k))) => k,
+                (None, None) => bail!("--dukpt {scheme} needs --key-id or --ksn"),
+            };
+            let key_id = KeyId::parse(scheme, key_id).context("--key-id")?;
+            let counter = match d.counter {
+                Some(c) => c,
+                None => counter_from_clock(scheme)?,
+            };
+            key_id.ksn_hex(counter).context("--counter")?
+        }
+    };
+    let mac_field = MacField::from_number(d.mac_field).context("--mac-field must be 64 or 128")?;
+    let pin = d
+        .pin
+        .as_deref()
+        .map(Pin::new)
+        .transpose()
+        .context("--pin")?;
+    let pan = match (&pin, &args.pan) {
+        (Some(_), Some(pan)) => Some(Pan::new(pan).context("--pan")?),
+        _ => None,
+    };
+    let entry = pin
+        .as_ref()
+        .zip(pan.as_ref())
+        .map(|(pin, pan)| PinEntry { pin, pan });
+    let txn = terminal::transaction_at(&bdk, &ksn, entry, mac_field, &mut rand::rng())
+        .with_context(|| format!("DUKPT transaction for KSN {ksn}"))?;
+    Ok(Some(txn))
+}
+
+/// Sends one framed request and reads one framed answer's body.
+async fn exchange(
+    addr: &str,
+    framing: FrameFormat,
+    body: &[u8],
+    timeout: Duration,
+) -> anyhow::Result<Vec<u8>> {
+    let mut frame = Vec::with_capacity(body.len() + 8);
+    let header = vec![0u8; framing.header_bytes];
+    framing.write(&header, body, &mut frame)?;
+    let mut stream = TcpStream::connect(addr)
+        .await
+        .with_context(|| format!("connect to {addr}"))?;
+    stream.set_nodelay(true)?;
+    stream.write_all(&frame).await.context("send the request")?;
+    let mut buf = Vec::new();
+    let mut chunk = [0u8; READ_CHUNK_BYTES];
+    loop {
+        if let Some(frame) = framing.parse(&buf)? {
+            return Ok(buf[frame.body].to_vec());
+        }
+        match tokio::time::timeout(timeout, stream.read(&mut chunk)).await {
+            Err(_) => bail!("no answer within {timeout:?}"),
+            Ok(Ok(0)) => bail!("the host closed the connection"),
+            Ok(Ok(n)) => buf.extend_from_slice(&chunk[..n]),
+            Ok(Err(e)) => return Err(e).context("read the answer"),
+        }
+    }
+}
+
+/// Prints the answer and, for a DUKPT request, whether its MAC verified; a MAC that
+/// is there but wrong is an error.
+fn report(spec: &Spec, body: &[u8], pending: Option<&PendingResponse>) -> anyhow::Result<()> {
+    let reply = spec.decode(body).context("decode the answer")?;
+    let code = reply.field_str(39).unwrap_or_default().into_owned();
+    let words = model::ResponseCode::from_iso(&code)
+        .map(|c| format!("{} / {}", c.text_en(), c.text_zh()))
+        .unwrap_or_default();
+    println!("{} response {code} {words}", reply.mti());
+    for n in reply.fields() {
+        let value = reply.field_str(n).unwrap_or_default();
+        println!("  field {n:>3}: {value}");
+    }
+    let Some(pending) = pending else {
+        return Ok(());
+    };
+    match pending.verify_response(&reply) {
+        Ok(()) => println!("response MAC: verified"),
+        Err(terminal::TerminalError::MacMissing) => println!("response MAC: absent"),
+        Err(e) => {
+            println!("response MAC: FAILED ({e})");
+            bail!("the response MAC does not verify");
+        }
+    }
+    Ok(())
+}
+
 pub fn run(args: SendArgs) -> anyhow::Result<()> {
+    let security = dukpt_transaction(&args)?;
     let (mti, proc_code) = mti_and_proc(&args.what, args.original_rrn.is_some())?;
     let (now_f7, now_stan) = transmission_now();
     let f7 = args.transmitted.clone().unwrap_or(now_f7);
@@ -105,31 +276,34 @@ pub fn run(args: SendArgs) -> anyhow::Result<()> {
         "ascii4" => LengthPrefix::Ascii4,
         other => bail!("--framing must be binary2 or ascii4, not {other:?}"),
     };
+    let framing = FrameFormat {
+        prefix,
+        header_bytes: 0,
+    };
+    let mut body = Vec::with_capacity(256);
+    let pending = match &security {
+        Some(txn) => {
+            let pending = txn
+                .sign_request(&mut msg, &spec, &mut body)
+                .context("sign the request")?;
+            let pin = match txn.pin_block() {
+                Some((field, _)) => format!(", PIN block in field {field}"),
+                None => String::new(),
+            };
+            println!("DUKPT {}: KSN {}{pin}, MAC", txn.scheme(), txn.ksn_hex());
+            Some(pending)
+        }
+        None => {
+            msg.encode_into(&spec, &mut body)
+                .context("encode the request")?;
+            None
+        }
+    };
     let runtime = tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()
         .context("start the runtime")?;
-    let reply = runtime.block_on(async {
-        let framing = FrameFormat {
-            prefix,
-            header_bytes: 0,
-        };
-        let mut client = TerminalClient::connect(
-            &args.link,
-            spec,
-            framing,
-            Duration::from_secs(args.timeout_secs),
-        )
-        .await?;
-        client.request(&msg).await
-    })?;
-    let code = reply.code().to_owned();
-    let words = model::ResponseCode::from_iso(&code)
-        .map(|c| format!("{} / {}", c.text_en(), c.text_zh()))
-        .unwrap_or_default();
-    println!("{} response {code} {words}", reply.mti);
-    for (n, v) in &reply.fields {
-        println!("  field {n:>3}: {v}");
-    }
-    Ok(())
+    let timeout = Duration::from_secs(args.timeout_secs);
+    let answer = runtime.block_on(exchange(&args.link, framing, &body, timeout))?;
+    report(&spec, &answer, pending.as_ref())
 }

@@ -34,6 +34,10 @@ pub fn config(args: &ServeArgs) -> anyhow::Result<Config> {
     if let Some(v) = args.idle_timeout_ms {
         config.link.idle_timeout_ms = v;
     }
+    if let Some(v) = &args.kek_file {
+        config.kek_file = Some(v.clone());
+    }
+    config.demo |= args.demo;
     if let Some(addr) = &args.upstream {
         config.upstream.get_or_insert_with(Default::default).addr = addr.clone();
     }

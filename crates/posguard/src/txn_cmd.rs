@@ -1,6 +1,6 @@
 //! Provisioning and transaction queries through the HTTP API.
 
-use crate::cli::{ApiArgs, CardCommand, MerchantCommand, TerminalCommand, TxnCommand};
+use crate::cli::{ApiArgs, CardCommand, KeysCommand, MerchantCommand, TerminalCommand, TxnCommand};
 use crate::http_client::Api;
 use serde_json::json;
 
@@ -56,6 +56,62 @@ pub fn terminal(cmd: TerminalCommand) -> anyhow::Result<()> {
             ),
         ),
         TerminalCommand::List { api } => show(&api, "GET", "/v1/terminals", None),
+        TerminalCommand::Security {
+            api,
+            id,
+            dukpt,
+            bdk,
+            key_id,
+            mac,
+            transport,
+        } => show(
+            &api,
+            "PUT",
+            &format!("/v1/terminals/{id}/security"),
+            Some(
+                json!({"dukpt": dukpt, "bdk": bdk, "key_id": key_id, "mac": mac, "transport": transport}),
+            ),
+        ),
+        TerminalCommand::Events { api } => show(&api, "GET", "/v1/security-events", None),
+    }
+}
+
+pub fn keys(cmd: KeysCommand) -> anyhow::Result<()> {
+    match cmd {
+        KeysCommand::List { api } => show(&api, "GET", "/v1/keys", None),
+        KeysCommand::Import {
+            api,
+            id,
+            usage,
+            algorithm,
+            components,
+            tr31,
+            kbpk,
+        } => {
+            let mut body = json!({"id": id, "usage": usage, "algorithm": algorithm,
+                                  "tr31": tr31, "kbpk": kbpk});
+            if !components.is_empty() {
+                let parts = components
+                    .iter()
+                    .map(|c| {
+                        let (key, kcv) = c.split_once(':').ok_or_else(|| {
+                            anyhow::anyhow!(
+                                "a --component is HEX:KCV (the key, a colon, its check value)"
+                            )
+                        })?;
+                        Ok(json!({"key": key, "kcv": kcv}))
+                    })
+                    .collect::<anyhow::Result<Vec<_>>>()?;
+                body["components"] = serde_json::Value::Array(parts);
+            }
+            show(&api, "POST", "/v1/keys", Some(body))
+        }
+        KeysCommand::RotateKek { api, new_kek_file } => show(
+            &api,
+            "POST",
+            "/v1/keys/rotate-kek",
+            Some(json!({"new_kek_file": new_kek_file})),
+        ),
     }
 }
 
@@ -69,13 +125,15 @@ pub fn card(cmd: CardCommand) -> anyhow::Result<()> {
             currency,
             limit_minor,
             daily_limit_minor,
+            pin,
         } => show(
             &api,
             "POST",
             "/v1/cards",
             Some(
                 json!({"pan": pan, "expiry": expiry, "kind": kind, "currency": currency,
-                        "limit_minor": limit_minor, "daily_limit_minor": daily_limit_minor}),
+                        "limit_minor": limit_minor, "daily_limit_minor": daily_limit_minor,
+                        "pin": pin}),
             ),
         ),
     }

@@ -39,6 +39,10 @@ impl Drop for Proc {
     }
 }
 
+/// The master key of these runs (a production start needs one; tests pass it the way an
+/// operator may, through the environment).
+const TEST_KEK: &str = "6A0D9F3C2B1E4D5A69788796A5B4C3D2E1F00F1E2D3C4B5A6978877665544332";
+
 fn free_port() -> u16 {
     let listener = TcpListener::bind("127.0.0.1:0").expect("bind an ephemeral port");
     listener.local_addr().expect("local address").port()
@@ -85,7 +89,8 @@ impl Setup {
         let log = std::fs::File::create(self.dir.join(format!("serve-{start}.err"))).unwrap();
         cmd.stdout(Stdio::piped())
             .stderr(log)
-            .env("RUST_LOG", "warn");
+            .env("RUST_LOG", "warn")
+            .env("POSGUARD_KEK", TEST_KEK);
         let mut child = cmd.spawn().expect("start posguard serve");
         let stdout = child.stdout.take().unwrap();
         let child = Proc(child);
