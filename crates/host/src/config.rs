@@ -122,6 +122,10 @@ pub struct UpstreamConfig {
     /// Field spec and framing the upstream speaks.
     pub spec: String,
     pub framing: String,
+    /// Keystore id of the zone PIN key (usage `zone_pin`) shared with the upstream: a
+    /// terminal's PIN block is translated to it (ISO format 0). Without one, requests
+    /// with a PIN are not forwarded (a DUKPT PIN block means nothing upstream).
+    pub zpk: Option<String>,
 }
 
 impl Default for UpstreamConfig {
@@ -133,6 +137,7 @@ impl Default for UpstreamConfig {
             bins: Vec::new(),
             spec: "posguard-ascii".into(),
             framing: "binary2".into(),
+            zpk: None,
         }
     }
 }

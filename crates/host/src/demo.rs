@@ -224,6 +224,7 @@ async fn seed_dukpt(app: &App) -> Result<(), DemoError> {
             mac: MacPolicy::Required,
             mac_field: 64,
             transport: TransportRule::Plain,
+            pin_key: None,
         };
         let value = serde_json::to_string(&profile).expect("profiles serialize");
         app.pipeline

@@ -141,6 +141,19 @@ fn amount(msg: &Message<'_>, currency: Currency) -> Result<Option<Money>, Reject
     Ok(Some(Money::new(minor, currency)))
 }
 
+/// The clear PAN of a request (field 2, else track 2), for the moments it is needed in
+/// clear (tokenizing, PIN translation); the caller drops it as soon as it can.
+pub fn card_pan(msg: &Message<'_>) -> Option<Pan> {
+    let text = match text(msg, 2) {
+        Some(p) => p,
+        None => {
+            let track = text(msg, 35)?;
+            Cow::Owned(track.split_once(['=', 'D'])?.0.to_owned())
+        }
+    };
+    Pan::parse(&text).ok()
+}
+
 /// Checks the PIN a request carries, given the clear PAN and the card's token (see
 /// `security::Security::pin_check`).
 pub type PinChecker<'a> = &'a dyn Fn(&str, &model::CardToken) -> PinCheck;

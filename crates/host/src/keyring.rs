@@ -316,4 +316,8 @@ impl KeySource for Keyring {
     fn aes_bdk(&self, id: &str) -> Option<AesKey> {
         self.read().bdk_aes(id).ok()
     }
+
+    fn zone_pin(&self, id: &str) -> Option<TdesKey> {
+        self.read().tdes(id, Usage::ZonePin).ok()
+    }
 }

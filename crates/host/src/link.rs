@@ -35,6 +35,8 @@ pub struct LinkContext {
     pub connections_max: usize,
     pub upstream: Option<Arc<Upstream>>,
     pub security: Arc<Security>,
+    /// The zone PIN key shared with the upstream (`upstream.zpk`), unwrapped at start.
+    pub upstream_zpk: Option<paycrypto::TdesKey>,
 }
 
 /// How a connection reached posguard: what a terminal's security profile may demand.
@@ -178,7 +180,7 @@ async fn answer(
             {
                 event = Some(EventKind::PinBlockInvalid);
             }
-            match decide(req, &msg, ctx).await {
+            match decide(req, &msg, &session, ctx).await {
                 Some(answer) => {
                     if answer.reason == UNKNOWN_TERMINAL {
                         event = Some(EventKind::UnknownTerminal);
@@ -318,7 +320,12 @@ async fn record_event(ctx: &LinkContext, kind: EventKind, event: Event) {
 
 /// Decides a transaction request: with the stand-in issuer, or with the upstream
 /// issuer when its card routes there. None when posguard is shutting down.
-async fn decide(req: Request, msg: &iso8583::Message<'_>, ctx: &LinkContext) -> Option<Answer> {
+async fn decide(
+    req: Request,
+    msg: &iso8583::Message<'_>,
+    session: &Session,
+    ctx: &LinkContext,
+) -> Option<Answer> {
     let Some(upstream) = &ctx.upstream else {
         return ctx.pipeline.authorize(req).await.ok();
     };
@@ -326,7 +333,12 @@ async fn decide(req: Request, msg: &iso8583::Message<'_>, ctx: &LinkContext) -> 
     let answer = match ctx.pipeline.begin(req.clone(), routed).await.ok()? {
         Begin::Answer(answer) => answer,
         Begin::Forward(forward) => {
-            let (result, too_late) = upstream.forward(msg, &forward).await;
+            let (result, too_late) = match upstream_pin(msg, session, ctx) {
+                Ok(pin) => upstream.forward(msg, &forward, pin.as_deref()).await,
+                // A PIN the upstream cannot be given: as if it were down for this request
+                // (the stand-in issuer checks the PIN itself, or the answer is 91).
+                Err(()) => (engine::UpstreamResult::Unavailable, false),
+            };
             let answer = ctx
                 .pipeline
                 .finish(req, forward, result, upstream.policy)
@@ -343,6 +355,26 @@ async fn decide(req: Request, msg: &iso8583::Message<'_>, ctx: &LinkContext) -> 
         reverse_upstream(ctx, upstream, original).await?;
     }
     Some(answer)
+}
+
+/// The request's PIN translated to the upstream's zone PIN key: `Ok(None)` without a
+/// PIN, `Err` when there is one but no zone key (or it does not decrypt).
+fn upstream_pin(
+    msg: &iso8583::Message<'_>,
+    session: &Session,
+    ctx: &LinkContext,
+) -> Result<Option<String>, ()> {
+    let Some(pan) = iso_map::card_pan(msg) else {
+        return Ok(None);
+    };
+    match &ctx.upstream_zpk {
+        Some(zpk) => ctx
+            .security
+            .translate_pin(session, msg, pan.expose(), zpk)
+            .transpose(),
+        None if session.carries_pin(msg) => Err(()),
+        None => Ok(None),
+    }
 }
 
 /// Records that `txn` must be reversed upstream (durably, before the terminal hears

@@ -248,6 +248,7 @@ pub async fn start(config: Config) -> Result<Running, StartError> {
         connections_max: config.link.connections_max,
         upstream: upstream.clone(),
         security: security.clone(),
+        upstream_zpk: upstream_zpk(&config, &keyring)?,
     });
     tokio::spawn(link::serve(link_listener, link_ctx));
     let app = Arc::new(App {
@@ -308,7 +309,7 @@ async fn open_keys(
             format!("open the keystore: {e}"),
         ))
     })??;
-    let keys = CardKeys::new(&opened.token_key).ok_or_else(|| {
+    let keys = CardKeys::new(&opened.token_key).ok_or({
         StartError::Keys(KeyringError::Keystore(
             keystore::KeystoreError::NotPermitted {
                 what: "the PAN token key must be 32 bytes",
@@ -318,6 +319,21 @@ async fn open_keys(
     let security = Security::new(opened.keyring.clone(), opened.pin_keys);
     load_security(&security, meta);
     Ok((opened.keyring, Arc::new(keys), Arc::new(security)))
+}
+
+/// The upstream's zone PIN key, when one is configured: it must be in the keystore.
+fn upstream_zpk(
+    config: &Config,
+    keyring: &Keyring,
+) -> Result<Option<paycrypto::TdesKey>, StartError> {
+    let Some(id) = config.upstream.as_ref().and_then(|u| u.zpk.as_deref()) else {
+        return Ok(None);
+    };
+    let key = keyring
+        .read()
+        .tdes(id, keystore::Usage::ZonePin)
+        .map_err(|e| StartError::Keys(KeyringError::Keystore(e)))?;
+    Ok(Some(key))
 }
 
 /// Terminal profiles and PIN records from the store's metadata. A record that does not

@@ -30,6 +30,10 @@ pub const INTENT_PREFIX: &str = "upstream_reversal:";
 pub const INTENT_PENDING: &str = "pending";
 const INTENT_DONE: &str = "done";
 
+/// Fields of the terminal's own link security, never forwarded: its PIN blocks (under
+/// its DUKPT keys; the upstream gets the PIN under the zone key), KSN and MACs.
+const TERMINAL_SECURITY_FIELDS: [u8; 5] = [52, 62, 64, 110, 128];
+
 pub fn intent_key(txn: TxnId) -> String {
     format!("{INTENT_PREFIX}{txn}")
 }
@@ -125,12 +129,19 @@ impl Upstream {
 
     /// Forwards a terminal's request and returns the upstream's decision, and whether
     /// the answer came too late (the caller then reverses it upstream: `reverse`).
-    pub async fn forward(&self, msg: &Message<'_>, forward: &Forward) -> (UpstreamResult, bool) {
+    /// `pin_block`: the terminal's PIN translated under the zone PIN key (16 hex), when
+    /// the request carried one.
+    pub async fn forward(
+        &self,
+        msg: &Message<'_>,
+        forward: &Forward,
+        pin_block: Option<&str>,
+    ) -> (UpstreamResult, bool) {
         let original = forward
             .original
             .as_ref()
             .map(|o| (o.stan.as_str(), o.transmitted.as_str()));
-        let Some((body, key)) = self.build(msg, msg.mti().as_ref(), original) else {
+        let Some((body, key)) = self.build(msg, msg.mti().as_ref(), original, pin_block) else {
             return (UpstreamResult::Unavailable, false);
         };
         match self.call(body, key).await {
@@ -212,12 +223,16 @@ impl Upstream {
         msg: &Message<'_>,
         mti: &str,
         original: Option<(&str, &str)>,
+        pin_block: Option<&str>,
     ) -> Option<(Vec<u8>, String)> {
-        let values: Vec<(u8, String)> = msg
+        let mut values: Vec<(u8, String)> = msg
             .fields()
-            .filter(|n| *n != 37 && *n != 90)
+            .filter(|n| *n != 37 && *n != 90 && !TERMINAL_SECURITY_FIELDS.contains(n))
             .filter_map(|n| msg.field_str(n).map(|v| (n, v.into_owned())))
             .collect();
+        if let Some(block) = pin_block {
+            values.push((crate::security::TDES_PIN_FIELD, block.to_owned()));
+        }
         let f90 = original.map(|(stan, f7)| format!("0200{stan:0>6}{f7:0>10}{:022}", 0));
         let mut b = MessageBuilder::new();
         b.set_mti(mti);

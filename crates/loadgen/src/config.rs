@@ -3,8 +3,10 @@
 use crate::mix::{Mix, MixError};
 use iso8583::Spec;
 use iso8583::frame::FrameFormat;
+use paycrypto::Pin;
 use std::path::PathBuf;
 use std::time::Duration;
+use terminal::{Bdk, KeyId, MacField};
 
 /// STANs (field 11) run 000001..=999999.
 pub const STAN_MAX: u32 = 999_999;
@@ -50,6 +52,25 @@ pub struct LoadgenConfig {
     pub reconnect: bool,
     pub spec: Spec,
     pub framing: FrameFormat,
+    /// Each connection a DUKPT terminal: KSN and MAC on every request, PINs on some
+    /// purchases, response MACs verified. None: plain terminals.
+    pub dukpt: Option<DukptConfig>,
+}
+
+/// How the simulated terminals protect their messages (docs/terminal-security.md).
+/// `Debug` shows no key or PIN.
+#[derive(Clone, Debug)]
+pub struct DukptConfig {
+    /// The BDK the terminals' initial keys derive from (a test key).
+    pub bdk: Bdk,
+    /// The key id of each terminal, in the order of `LoadgenConfig::terminals`.
+    pub key_ids: Vec<KeyId>,
+    /// Purchases that carry a PIN block, percent.
+    pub pin_percent: u32,
+    /// The PIN entered (every card of the run has it).
+    pub pin: Pin,
+    /// The profiles' `mac_field`.
+    pub mac_field: MacField,
 }
 
 impl Default for LoadgenConfig {
@@ -73,6 +94,7 @@ impl Default for LoadgenConfig {
             reconnect: true,
             spec: Spec::posguard_ascii(),
             framing: FrameFormat::default(),
+            dukpt: None,
         }
     }
 }
@@ -108,6 +130,20 @@ pub enum ConfigError {
         connections: usize,
         terminals: usize,
     },
+    #[error(
+        "with DUKPT each connection is its own terminal (its own KSN counter): \
+         {connections} connections need at least as many terminals, not {terminals}"
+    )]
+    DukptSharers {
+        connections: usize,
+        terminals: usize,
+    },
+    #[error("DUKPT needs one key id per terminal: {terminals} terminals, {key_ids} key ids")]
+    DukptKeyIds { terminals: usize, key_ids: usize },
+    #[error("key id {0} is not one for the BDK's DUKPT")]
+    DukptKeyIdScheme(String),
+    #[error("the PIN percentage must be 0..=100, not {0}")]
+    PinPercent(u32),
 }
 
 /// A connection sharing its terminal needs room for this many STANs before it wraps.
@@ -168,7 +204,43 @@ impl LoadgenConfig {
                 terminals: self.terminals.len(),
             });
         }
+        match &self.dukpt {
+            Some(d) => self.check_dukpt(d),
+            None => Ok(()),
+        }
+    }
+
+    fn check_dukpt(&self, d: &DukptConfig) -> Result<(), ConfigError> {
+        if self.connections > self.terminals.len() {
+            return Err(ConfigError::DukptSharers {
+                connections: self.connections,
+                terminals: self.terminals.len(),
+            });
+        }
+        if d.key_ids.len() != self.terminals.len() {
+            return Err(ConfigError::DukptKeyIds {
+                terminals: self.terminals.len(),
+                key_ids: d.key_ids.len(),
+            });
+        }
+        let tdes = matches!(d.bdk, Bdk::Tdes(_));
+        if let Some(k) = d
+            .key_ids
+            .iter()
+            .find(|k| matches!(k, KeyId::Tdes(_)) != tdes)
+        {
+            return Err(ConfigError::DukptKeyIdScheme(k.to_hex()));
+        }
+        if d.pin_percent > 100 {
+            return Err(ConfigError::PinPercent(d.pin_percent));
+        }
         Ok(())
+    }
+
+    /// Connection `i`'s key id, when the run is DUKPT.
+    pub fn key_id_of(&self, i: usize) -> Option<&KeyId> {
+        let d = self.dukpt.as_ref()?;
+        d.key_ids.get(i % self.terminals.len())
     }
 
     /// Connection `i`'s terminal.
@@ -229,5 +301,42 @@ mod tests {
         let mut c = config(1, 1);
         c.amount_min_minor = 0;
         assert_eq!(c.check(), Err(ConfigError::Amounts));
+    }
+
+    fn dukpt(terminals: usize) -> DukptConfig {
+        let scheme = terminal::Scheme::Tdes;
+        DukptConfig {
+            bdk: crate::fixtures::test_bdk(scheme),
+            key_ids: (0..terminals)
+                .map(|i| crate::fixtures::key_id(scheme, i).unwrap())
+                .collect(),
+            pin_percent: 10,
+            pin: Pin::new(crate::fixtures::CARD_PIN).unwrap(),
+            mac_field: MacField::F64,
+        }
+    }
+
+    #[test]
+    fn dukpt_terminals_are_never_shared() {
+        let mut c = config(3, 3);
+        c.dukpt = Some(dukpt(3));
+        assert_eq!(c.check(), Ok(()));
+        assert_eq!(c.key_id_of(2).unwrap().to_hex(), "FFFF4C47310000400000");
+        let mut c = config(4, 3);
+        c.dukpt = Some(dukpt(3));
+        assert!(matches!(c.check(), Err(ConfigError::DukptSharers { .. })));
+        let mut c = config(2, 3);
+        c.dukpt = Some(dukpt(2));
+        assert!(matches!(c.check(), Err(ConfigError::DukptKeyIds { .. })));
+        let mut c = config(1, 1);
+        let mut d = dukpt(1);
+        d.pin_percent = 101;
+        c.dukpt = Some(d);
+        assert_eq!(c.check(), Err(ConfigError::PinPercent(101)));
+        let mut c = config(1, 1);
+        let mut d = dukpt(1);
+        d.key_ids = vec![crate::fixtures::key_id(terminal::Scheme::Aes128, 0).unwrap()];
+        c.dukpt = Some(d);
+        assert!(matches!(c.check(), Err(ConfigError::DukptKeyIdScheme(_))));
     }
 }

@@ -12,9 +12,11 @@ use crate::message::{Answer, BadFrame, Original, Station, Txn, transmission_time
 use crate::mix::Kind;
 use crate::report::Stats;
 use crate::rng::SplitMix64;
+use paycrypto::Pan;
 use std::collections::VecDeque;
 use std::sync::Arc;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
+use terminal::{DukptTerminal, PinEntry, TerminalError, Transaction};
 use tokio::time::Instant;
 
 /// Approved purchases a terminal remembers for refunds and reversals.
@@ -23,6 +25,9 @@ const RECENT_PURCHASES_MAX: usize = 64;
 const RECENT_ANSWERS_MAX: usize = 16;
 const APPROVED: &str = "00";
 const FORMAT_ERROR: &str = "30";
+/// Stream of the PIN choices and PIN block fill, apart from the request mix's stream,
+/// so a DUKPT run sends the same mix as a plain run with the same seed.
+const PIN_STREAM: u64 = 1 << 62;
 
 /// What every terminal of a run shares.
 pub(crate) struct Shared {
@@ -47,6 +52,9 @@ pub(crate) struct Terminal {
     shared: Arc<Shared>,
     station: Station,
     rng: SplitMix64,
+    /// This connection's DUKPT device, in DUKPT runs.
+    device: Option<DukptTerminal>,
+    pin_rng: SplitMix64,
     stan_first: u32,
     stan_count: u32,
     stan_step: u32,
@@ -72,8 +80,12 @@ fn unix_secs() -> u64 {
 }
 
 impl Terminal {
-    pub(crate) fn new(index: usize, shared: Arc<Shared>) -> Terminal {
+    pub(crate) fn new(index: usize, shared: Arc<Shared>) -> Result<Terminal, LoadgenError> {
         let cfg = &shared.cfg;
+        let device = match (&cfg.dukpt, cfg.key_id_of(index)) {
+            (Some(d), Some(key_id)) => Some(DukptTerminal::from_bdk(&d.bdk, key_id)?),
+            _ => None,
+        };
         let station = Station {
             spec: cfg.spec.clone(),
             framing: cfg.framing,
@@ -88,10 +100,12 @@ impl Terminal {
         let mut rng = SplitMix64::stream(cfg.seed, index as u64);
         // Start somewhere in the range so two runs a second apart do not reuse keys.
         let stan_step = rng.below(u64::from(stan_count)) as u32;
-        Terminal {
+        Ok(Terminal {
             index,
             station,
             rng,
+            device,
+            pin_rng: SplitMix64::stream(cfg.seed, index as u64 ^ PIN_STREAM),
             stan_first,
             stan_count,
             stan_step,
@@ -104,7 +118,35 @@ impl Terminal {
             gave_up: false,
             connected_once: false,
             shared,
+        })
+    }
+
+    /// The DUKPT protection of a new request (None for a plain terminal): the next KSN,
+    /// and a PIN on the configured share of purchases.
+    fn secure(
+        &mut self,
+        kind: Kind,
+        card: usize,
+    ) -> Result<Option<Arc<Transaction>>, TerminalError> {
+        let (Some(device), Some(d)) = (&mut self.device, &self.shared.cfg.dukpt) else {
+            return Ok(None);
+        };
+        let with_pin = kind == Kind::Purchase && self.pin_rng.below(100) < u64::from(d.pin_percent);
+        let pan = with_pin.then(|| {
+            Pan::new(&self.shared.cfg.pans[card].0).expect("LoadgenConfig::check checked PANs")
+        });
+        let entry = pan.as_ref().map(|pan| PinEntry { pin: &d.pin, pan });
+        let txn = device.next_transaction(entry, d.mac_field, &mut self.pin_rng)?;
+        if with_pin {
+            self.stats.pin_purchases += 1;
         }
+        Ok(Some(Arc::new(txn)))
+    }
+
+    /// The device has used its last KSN: this terminal stops, as a real one must.
+    fn exhausted(&mut self) {
+        self.stats.ksn_exhausted += 1;
+        self.gave_up = true;
     }
 
     fn next_stan(&mut self) -> String {
@@ -157,6 +199,13 @@ impl Terminal {
         let card = self.rng.below(self.shared.cfg.pans.len() as u64) as usize;
         let cfg = &self.shared.cfg;
         let amount_minor = self.rng.between(cfg.amount_min_minor, cfg.amount_max_minor);
+        let security = match self.secure(Kind::Purchase, card) {
+            Err(TerminalError::CounterExhausted) => {
+                self.exhausted();
+                return Ok(());
+            }
+            other => other?,
+        };
         let txn = Txn {
             kind: Kind::Purchase,
             stan: self.next_stan(),
@@ -164,6 +213,7 @@ impl Terminal {
             amount_minor,
             card,
             original: None,
+            security,
         };
         if let Some(answer) = self.exchange(&txn, false, due).await? {
             self.answered(txn, answer)?;
@@ -183,6 +233,13 @@ impl Terminal {
             Kind::Refund => self.rng.between(1, left.max(1)),
             _ => sale.txn.amount_minor,
         };
+        let security = match self.secure(kind, sale.txn.card) {
+            Err(TerminalError::CounterExhausted) => {
+                self.exhausted();
+                return Ok(());
+            }
+            other => other?,
+        };
         let txn = Txn {
             kind,
             stan: self.next_stan(),
@@ -194,6 +251,7 @@ impl Terminal {
                 stan: sale.txn.stan.clone(),
                 f7: sale.txn.f7.clone(),
             }),
+            security,
         };
         let Some(answer) = self.exchange(&txn, false, due).await? else {
             return Ok(());
@@ -301,7 +359,8 @@ impl Terminal {
                 return Ok(None);
             };
             let (pan, expiry) = &self.shared.cfg.pans[txn.card];
-            self.station
+            let pending = self
+                .station
                 .encode(txn, (pan, expiry), as_repeat, &mut self.frame)?;
             self.stats.sent += 1;
             if as_repeat && !repeat {
@@ -309,12 +368,19 @@ impl Terminal {
             }
             let cfg = &self.shared.cfg;
             let result = link
-                .round_trip(&self.frame, &cfg.spec, cfg.framing, cfg.request_timeout)
+                .round_trip(
+                    &self.frame,
+                    &cfg.spec,
+                    cfg.framing,
+                    cfg.request_timeout,
+                    pending.as_ref(),
+                )
                 .await;
             match result {
                 Ok(answer) if answer.stan.as_deref() == Some(txn.stan.as_str()) => {
                     self.link = Some(link);
                     self.stats.answer(&answer.code);
+                    self.stats.mac(answer.mac);
                     self.latency.record(due.elapsed().as_micros() as u64);
                     return Ok(Some(answer));
                 }
@@ -343,6 +409,7 @@ impl Terminal {
             amount_minor: 1,
             card: 0,
             original: None,
+            security: None,
         };
         let (pan, expiry) = &self.shared.cfg.pans[0];
         self.station
@@ -356,7 +423,13 @@ impl Terminal {
         self.stats.bad_frames += 1;
         let cfg = &self.shared.cfg;
         let result = link
-            .round_trip(&self.frame, &cfg.spec, cfg.framing, cfg.request_timeout)
+            .round_trip(
+                &self.frame,
+                &cfg.spec,
+                cfg.framing,
+                cfg.request_timeout,
+                None,
+            )
             .await;
         match result {
             Ok(answer) if answer.code == FORMAT_ERROR => {

@@ -1,6 +1,12 @@
 //! The terminals and cards a load run uses when it provisions its own (`--setup`).
 //! They depend only on their index, never on the seed, so a setup made once serves
 //! every later run whatever its seed.
+//!
+//! `--dukpt` runs have their own terminals (`LT..` TDES, `LA..` AES-128, `LB..` AES-256)
+//! and their own cards with a PIN, so plain and DUKPT setups on one host never change
+//! each other's terminals or cards. Their BDKs are published test keys: TEST ONLY.
+
+use terminal::{Bdk, KeyId, Scheme};
 
 /// The merchant every provisioned terminal belongs to.
 pub const MERCHANT_ID: &str = "LOADGEN00000001";
@@ -43,6 +49,87 @@ pub fn card_pan(index: usize) -> String {
     format!("{body}{check}")
 }
 
+/// The PIN of every card provisioned for `--dukpt` runs.
+pub const CARD_PIN: &str = "1234";
+/// Cards with a PIN: this prefix plus an index, then a Luhn check digit.
+const PIN_PAN_BODY_BASE: u64 = 999_100_000_000_000;
+/// TDES key ids give the terminal index 19 bits (80-bit KSN: 16 bits FFFF, 24 bits of
+/// BDK id, 19 of device, 21 of counter).
+pub const DUKPT_TERMINALS_MAX: usize = 1 << 19;
+const TDES_COUNTER_BITS: u32 = 21;
+
+/// The 16-digit PAN of provisioned card `index` with a PIN ([`CARD_PIN`]).
+pub fn pin_card_pan(index: usize) -> String {
+    let body = (PIN_PAN_BODY_BASE + index as u64).to_string();
+    let check = luhn_check_digit(&body);
+    format!("{body}{check}")
+}
+
+/// Terminal ids of `--dukpt` runs: `LT000001` (TDES), `LA000001` (AES-128),
+/// `LB000001` (AES-256).
+pub fn dukpt_terminal_id(scheme: Scheme, index: usize) -> String {
+    let prefix = match scheme {
+        Scheme::Tdes => "LT",
+        Scheme::Aes128 => "LA",
+        Scheme::Aes256 => "LB",
+    };
+    format!("{prefix}{:06}", index + 1)
+}
+
+/// The key id (profile `key_id`) of the terminal at `index` in the run's list. TDES:
+/// initial KSN `FFFF` + BDK id `4C4731` + the index in 19 bits + 21 zero counter bits.
+/// AES: BDK ID `4C474131` (AES-128) or `4C474132` (AES-256), then the index as the
+/// derivation ID. `None` past [`DUKPT_TERMINALS_MAX`].
+pub fn key_id(scheme: Scheme, index: usize) -> Option<KeyId> {
+    if index >= DUKPT_TERMINALS_MAX {
+        return None;
+    }
+    let hex = match scheme {
+        Scheme::Tdes => format!("FFFF4C4731{:010X}", (index as u64) << TDES_COUNTER_BITS),
+        Scheme::Aes128 => format!("4C474131{index:08X}"),
+        Scheme::Aes256 => format!("4C474132{index:08X}"),
+    };
+    KeyId::parse(scheme, &hex).ok()
+}
+
+/// The keystore id loadgen imports its BDK under.
+pub fn test_bdk_id(scheme: Scheme) -> String {
+    format!("loadgen-bdk-{}", scheme.name())
+}
+
+/// TEST ONLY: the published X9.24-1 / X9.24-3 test BDKs (shared/docs/VECTORS.md).
+fn test_bdk_hex(scheme: Scheme) -> String {
+    const TDES: &str = "0123456789ABCDEFFEDCBA9876543210";
+    const AES128: &str = "FEDCBA9876543210F1F1F1F1F1F1F1F1";
+    match scheme {
+        Scheme::Tdes => TDES.to_owned(),
+        Scheme::Aes128 => AES128.to_owned(),
+        Scheme::Aes256 => AES128.repeat(2),
+    }
+}
+
+/// The test BDK of `scheme`.
+pub fn test_bdk(scheme: Scheme) -> Bdk {
+    Bdk::from_hex(scheme, &test_bdk_hex(scheme)).expect("test BDKs have the scheme's length")
+}
+
+/// The test BDK as two components whose XOR it is, each with its KCV (hex), as
+/// `POST /v1/keys` takes them. The first component is a fixed pattern.
+pub fn test_bdk_components(scheme: Scheme) -> [(String, String); 2] {
+    let bdk = hex::decode(test_bdk_hex(scheme)).expect("hex constant");
+    let first: Vec<u8> = (0..bdk.len())
+        .map(|i| 0x5A ^ (i as u8).wrapping_mul(0x11))
+        .collect();
+    let second: Vec<u8> = bdk.iter().zip(&first).map(|(a, b)| a ^ b).collect();
+    [first, second].map(|bytes| {
+        let hex = hex::encode_upper(&bytes);
+        let kcv = Bdk::from_hex(scheme, &hex)
+            .expect("component has the scheme's length")
+            .kcv();
+        (hex, kcv.to_string())
+    })
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -56,5 +143,40 @@ mod tests {
         }
         assert_eq!(luhn_check_digit("7992739871"), 3);
         assert_eq!(terminal_id(0), "LG000001");
+        assert!(model::luhn_valid(&pin_card_pan(3)));
+        assert_ne!(pin_card_pan(0), card_pan(0));
+    }
+
+    #[test]
+    fn dukpt_key_ids_depend_on_the_index_only_and_have_zero_counters() {
+        let tdes = key_id(Scheme::Tdes, 5).unwrap().to_hex();
+        assert_eq!(tdes, "FFFF4C47310000A00000");
+        assert_eq!(
+            key_id(Scheme::Tdes, DUKPT_TERMINALS_MAX - 1)
+                .unwrap()
+                .to_hex(),
+            "FFFF4C4731FFFFE00000"
+        );
+        assert!(key_id(Scheme::Tdes, DUKPT_TERMINALS_MAX).is_none());
+        let aes = key_id(Scheme::Aes128, 5).unwrap().to_hex();
+        assert_eq!(aes, "4C47413100000005");
+        assert_eq!(dukpt_terminal_id(Scheme::Aes128, 0), "LA000001");
+    }
+
+    #[test]
+    fn bdk_components_combine_to_the_test_bdk() {
+        for scheme in Scheme::ALL {
+            let [(a, ka), (b, kb)] = test_bdk_components(scheme);
+            let xor: Vec<u8> = hex::decode(&a)
+                .unwrap()
+                .iter()
+                .zip(hex::decode(&b).unwrap())
+                .map(|(x, y)| x ^ y)
+                .collect();
+            let combined = Bdk::from_hex(scheme, &hex::encode_upper(xor)).unwrap();
+            assert_eq!(combined, test_bdk(scheme));
+            assert_eq!((ka.len(), kb.len()), (6, 6));
+            assert_ne!(a, b);
+        }
     }
 }

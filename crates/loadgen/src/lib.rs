@@ -12,6 +12,11 @@
 //! Runs are replayable: every choice comes from the seed (field 7 comes from the
 //! clock, so keys differ between runs).
 //!
+//! With [`DukptConfig`] each connection is its own DUKPT terminal (the `terminal`
+//! crate): every request carries the next KSN of its device and a MAC, a share of
+//! purchases carry a PIN block, and every answer's MAC is verified; a missing or wrong
+//! one is a violation. A retransmission or repeat reuses its request's KSN and PIN block.
+//!
 //! **Architecture Invariant:** the load generator knows the link protocol only; it
 //! never reads the host's store, so what it checks is what a terminal can see.
 
@@ -27,7 +32,7 @@ mod report;
 mod rng;
 
 pub use acklog::{AckLine, AckLog, AckLogError};
-pub use config::{ConfigError, LoadgenConfig, STAN_MAX};
+pub use config::{ConfigError, DukptConfig, LoadgenConfig, STAN_MAX};
 pub use histogram::Histogram;
 pub use mix::{Kind, Mix, MixError};
 pub use report::{Latency, Report, Stats};
@@ -45,6 +50,8 @@ pub enum LoadgenError {
     AckLog(#[from] AckLogError),
     #[error("encode a request: {0}")]
     Encode(#[from] iso8583::EncodeError),
+    #[error("DUKPT terminal: {0}")]
+    Dukpt(#[from] terminal::TerminalError),
     #[error("a simulated terminal stopped unexpectedly: {0}")]
     Task(#[from] tokio::task::JoinError),
 }
@@ -65,8 +72,12 @@ pub async fn run(cfg: LoadgenConfig) -> Result<Report, LoadgenError> {
         deadline,
         retry_end,
     });
-    let tasks: Vec<_> = (0..connections)
-        .map(|i| tokio::spawn(Terminal::new(i, shared.clone()).run()))
+    let terminals = (0..connections)
+        .map(|i| Terminal::new(i, shared.clone()))
+        .collect::<Result<Vec<_>, _>>()?;
+    let tasks: Vec<_> = terminals
+        .into_iter()
+        .map(|t| tokio::spawn(t.run()))
         .collect();
     let mut stats = Stats::default();
     let mut latency = Histogram::default();

@@ -5,6 +5,7 @@ use crate::message::{Answer, read_answer};
 use iso8583::Spec;
 use iso8583::frame::{FRAME_SIZE_MAX_BYTES, FrameFormat};
 use std::time::Duration;
+use terminal::PendingResponse;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
 use tokio::time::Instant;
@@ -61,16 +62,17 @@ impl Link {
         }
     }
 
-    /// Sends one frame and reads one answer.
+    /// Sends one frame and reads one answer, checking its MAC when `pending` is given.
     pub(crate) async fn round_trip(
         &mut self,
         frame: &[u8],
         spec: &Spec,
         framing: FrameFormat,
         timeout: Duration,
+        pending: Option<&PendingResponse>,
     ) -> Result<Answer, LinkError> {
         self.stream.write_all(frame).await?;
-        self.read(spec, framing, timeout).await
+        self.read(spec, framing, timeout, pending).await
     }
 
     async fn read(
@@ -78,12 +80,13 @@ impl Link {
         spec: &Spec,
         framing: FrameFormat,
         timeout: Duration,
+        pending: Option<&PendingResponse>,
     ) -> Result<Answer, LinkError> {
         let deadline = Instant::now() + timeout;
         let mut chunk = [0u8; READ_CHUNK_BYTES];
         loop {
             if let Some(frame) = framing.parse(&self.buf)? {
-                let answer = read_answer(spec, &self.buf[frame.body.clone()]);
+                let answer = read_answer(spec, &self.buf[frame.body.clone()], pending);
                 self.buf.drain(..frame.consumed);
                 return Ok(answer?);
             }

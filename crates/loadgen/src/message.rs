@@ -4,12 +4,16 @@
 use crate::mix::Kind;
 use iso8583::frame::{FrameFormat, LengthPrefix};
 use iso8583::{EncodeError, MessageBuilder, Spec};
+use std::sync::Arc;
+use terminal::{PendingResponse, TerminalError, Transaction};
 
 /// Original data elements (field 90) after MTI, STAN and field 7: acquirer and
 /// forwarding institution ids, which posguard does not use.
 const F90_TRAILER: &str = "0000000000000000000000";
-/// POS entry mode (field 22): manual key entry, no PIN.
+/// POS entry mode (field 22): manual key entry, no PIN entry capability.
 const ENTRY_MODE: &str = "012";
+/// POS entry mode of a DUKPT terminal: manual key entry, a PIN pad.
+const ENTRY_MODE_PIN_PAD: &str = "011";
 
 /// What a request refers to: a recent approved purchase.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -20,8 +24,8 @@ pub(crate) struct Original {
 }
 
 /// A financial request as the terminal keeps it until it is answered: enough to send
-/// it again, byte for byte, as a repeat.
-#[derive(Clone, Debug, PartialEq, Eq)]
+/// it again, byte for byte, as a repeat (only the MTI and so the MAC change).
+#[derive(Clone, Debug)]
 pub(crate) struct Txn {
     /// Purchase, Refund or Reversal.
     pub kind: Kind,
@@ -32,6 +36,8 @@ pub(crate) struct Txn {
     /// Index into the run's cards.
     pub card: usize,
     pub original: Option<Original>,
+    /// The DUKPT KSN, PIN block and MAC keys every sending of this request uses.
+    pub security: Option<Arc<Transaction>>,
 }
 
 /// What every message of one terminal shares.
@@ -59,14 +65,15 @@ pub(crate) enum BadFrame {
 }
 
 impl Station {
-    /// The framed request, as first sent (`repeat` false) or repeated (MTI x2x1).
+    /// The framed request, as first sent (`repeat` false) or repeated (MTI x2x1); for a
+    /// DUKPT request, signed, with what verifies its answer.
     pub(crate) fn encode(
         &self,
         txn: &Txn,
         pan: (&str, &str),
         repeat: bool,
         out: &mut Vec<u8>,
-    ) -> Result<(), EncodeError> {
+    ) -> Result<Option<PendingResponse>, TerminalError> {
         let mti = match (txn.kind, repeat) {
             (Kind::Reversal, false) => "0400",
             (Kind::Reversal, true) => "0401",
@@ -87,7 +94,13 @@ impl Station {
             .set(7, txn.f7.as_str())
             .set(11, txn.stan.as_str())
             .set(14, pan.1)
-            .set(22, ENTRY_MODE)
+            .set(
+                22,
+                match txn.security {
+                    Some(_) => ENTRY_MODE_PIN_PAD,
+                    None => ENTRY_MODE,
+                },
+            )
             .set(41, self.terminal.as_str())
             .set(49, self.currency.as_str());
         if let Some(m) = &self.merchant {
@@ -104,7 +117,14 @@ impl Station {
             }
             _ => {}
         }
-        self.frame(&msg, out)
+        let Some(security) = &txn.security else {
+            self.frame(&msg, out)?;
+            return Ok(None);
+        };
+        let mut body = Vec::with_capacity(256);
+        let pending = security.sign_request(&mut msg, &self.spec, &mut body)?;
+        self.wrap(&body, out);
+        Ok(Some(pending))
     }
 
     fn frame(&self, msg: &MessageBuilder<'_>, out: &mut Vec<u8>) -> Result<(), EncodeError> {
@@ -129,7 +149,7 @@ impl Station {
         sample: &Txn,
         pan: (&str, &str),
         out: &mut Vec<u8>,
-    ) -> Result<(), EncodeError> {
+    ) -> Result<(), TerminalError> {
         match which {
             BadFrame::Garbage => self.wrap(b"0200ZZZZZZZZZZZZZZZZ0000", out),
             BadFrame::Truncated => {
@@ -152,6 +172,19 @@ impl Station {
     }
 }
 
+/// What the response MAC check found.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub(crate) enum MacCheck {
+    /// A plain request: no MAC expected.
+    #[default]
+    NotExpected,
+    Verified,
+    /// A DUKPT request answered without a MAC.
+    Missing,
+    /// A MAC that does not verify under the request's KSN (or is malformed).
+    Invalid,
+}
+
 /// The answer fields the terminal acts on.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub(crate) struct Answer {
@@ -159,16 +192,29 @@ pub(crate) struct Answer {
     pub stan: Option<String>,
     pub rrn: Option<String>,
     pub code: String,
+    pub mac: MacCheck,
 }
 
-pub(crate) fn read_answer(spec: &Spec, body: &[u8]) -> Result<Answer, iso8583::DecodeError> {
+/// Reads an answer; `pending` verifies its MAC when the request was signed.
+pub(crate) fn read_answer(
+    spec: &Spec,
+    body: &[u8],
+    pending: Option<&PendingResponse>,
+) -> Result<Answer, iso8583::DecodeError> {
     let msg = spec.decode(body)?;
     let text = |n| msg.field_str(n).map(|v| v.into_owned());
+    let mac = match pending.map(|p| p.verify_response(&msg)) {
+        None => MacCheck::NotExpected,
+        Some(Ok(())) => MacCheck::Verified,
+        Some(Err(TerminalError::MacMissing)) => MacCheck::Missing,
+        Some(Err(_)) => MacCheck::Invalid,
+    };
     Ok(Answer {
         mti: msg.mti().into_owned(),
         stan: text(11),
         rrn: text(37),
         code: text(39).unwrap_or_default(),
+        mac,
     })
 }
 
@@ -180,6 +226,8 @@ pub(crate) fn transmission_time(unix_secs: u64) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use paycrypto::{Pan, Pin};
+    use terminal::{DukptTerminal, MacField, PinEntry, Scheme};
 
     fn station() -> Station {
         Station {
@@ -213,6 +261,7 @@ mod tests {
             amount_minor: 1250,
             card: 0,
             original: Some(original.clone()),
+            security: None,
         };
         s.encode(&reversal, PAN, true, &mut out).unwrap();
         let msg = s.spec.decode(body(&out)).unwrap();
@@ -246,6 +295,7 @@ mod tests {
             amount_minor: 1,
             card: 0,
             original: None,
+            security: None,
         };
         let mut out = Vec::new();
         for which in [BadFrame::Garbage, BadFrame::Truncated] {
@@ -258,6 +308,94 @@ mod tests {
         s.bad_frame(BadFrame::BadLength, &sample, PAN, &mut out)
             .unwrap();
         assert!(s.framing.parse(&out).is_err());
+    }
+
+    /// A response as the host signs it: retail MAC under the KSN's response variant.
+    fn host_response(ksn_hex: &str, code: &str, stan: &str) -> Vec<u8> {
+        use paycrypto::dukpt_tdes::{Ksn, derive_ipek, derive_transaction_key};
+        let terminal::Bdk::Tdes(bdk) = crate::fixtures::test_bdk(Scheme::Tdes) else {
+            unreachable!("a TDES BDK")
+        };
+        let ksn = Ksn::from_hex(ksn_hex).unwrap();
+        let key = derive_transaction_key(&derive_ipek(&bdk, &ksn).unwrap(), &ksn).unwrap();
+        let spec = Spec::posguard_ascii();
+        let mut out = Vec::new();
+        MessageBuilder::new()
+            .set_mti("0210")
+            .set(11, stan)
+            .set(39, code)
+            .set(64, "0000000000000000")
+            .encode_into(&spec, &mut out)
+            .unwrap();
+        let n = out.len() - 16;
+        let mac_key = key.mac_response_key();
+        let mac_key = mac_key.require(paycrypto::KeyUsage::MacVerify).unwrap();
+        let mac = paycrypto::mac::x9_19_mac(mac_key, &out[..n]);
+        out[n..].copy_from_slice(hex::encode_upper(mac).as_bytes());
+        out
+    }
+
+    #[test]
+    fn dukpt_requests_are_signed_and_answers_checked() {
+        let s = station();
+        let key_id = crate::fixtures::key_id(Scheme::Tdes, 0).unwrap();
+        let mut device =
+            DukptTerminal::from_bdk(&crate::fixtures::test_bdk(Scheme::Tdes), &key_id).unwrap();
+        let (pin, pan) = (Pin::new("1234").unwrap(), Pan::new(PAN.0).unwrap());
+        let entry = PinEntry {
+            pin: &pin,
+            pan: &pan,
+        };
+        let mut rng = crate::rng::SplitMix64::new(1);
+        let security = device
+            .next_transaction(Some(entry), MacField::F64, &mut rng)
+            .unwrap();
+        let txn = Txn {
+            kind: Kind::Purchase,
+            stan: "000001".into(),
+            f7: "1122083000".into(),
+            amount_minor: 1250,
+            card: 0,
+            original: None,
+            security: Some(Arc::new(security)),
+        };
+        let mut out = Vec::new();
+        let pending = s.encode(&txn, PAN, false, &mut out).unwrap().unwrap();
+        let first = body(&out).to_vec();
+        let msg = s.spec.decode(&first).unwrap();
+        assert_eq!(msg.field_str(62).unwrap(), "FFFF4C47310000000001");
+        assert_eq!(msg.field_str(22).unwrap(), ENTRY_MODE_PIN_PAD);
+        assert_eq!(
+            (msg.field(52).unwrap().len(), msg.fields().last()),
+            (16, Some(64))
+        );
+        // The repeat: same KSN and PIN block, MTI 0201, so another MAC.
+        s.encode(&txn, PAN, true, &mut out).unwrap();
+        let again = s.spec.decode(body(&out)).unwrap();
+        assert_eq!(again.mti(), "0201");
+        assert_eq!(
+            (again.field(62), again.field(52)),
+            (msg.field(62), msg.field(52))
+        );
+        assert_ne!(again.field(64), msg.field(64));
+
+        let answer = host_response("FFFF4C47310000000001", "00", "000001");
+        let check = |body: &[u8], pending| read_answer(&s.spec, body, pending).unwrap().mac;
+        assert_eq!(check(&answer, Some(&pending)), MacCheck::Verified);
+        assert_eq!(check(&answer, None), MacCheck::NotExpected);
+        let mut tampered = answer.clone();
+        let last_before_mac = tampered.len() - 17;
+        tampered[last_before_mac] = b'9';
+        assert_eq!(check(&tampered, Some(&pending)), MacCheck::Invalid);
+        let other_ksn = host_response("FFFF4C47310000000002", "00", "000001");
+        assert_eq!(check(&other_ksn, Some(&pending)), MacCheck::Invalid);
+        let mut plain = Vec::new();
+        MessageBuilder::new()
+            .set_mti("0210")
+            .set(39, "58")
+            .encode_into(&s.spec, &mut plain)
+            .unwrap();
+        assert_eq!(check(&plain, Some(&pending)), MacCheck::Missing);
     }
 
     #[test]

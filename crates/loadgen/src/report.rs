@@ -1,6 +1,7 @@
 //! Counters of one terminal, merged into the run's report.
 
 use crate::histogram::Histogram;
+use crate::message::MacCheck;
 use std::collections::BTreeMap;
 use std::fmt;
 use std::time::Duration;
@@ -38,6 +39,14 @@ pub struct Stats {
     pub bad_frames_other: u64,
     /// Answers that did not belong to the request (wrong STAN).
     pub unexpected_answers: u64,
+    /// DUKPT runs: purchases sent with a PIN block.
+    pub pin_purchases: u64,
+    /// DUKPT runs: answers whose MAC verified, was missing, or did not verify.
+    pub macs_verified: u64,
+    pub macs_missing: u64,
+    pub macs_invalid: u64,
+    /// DUKPT devices that used their last KSN (each then stopped).
+    pub ksn_exhausted: u64,
 }
 
 impl Stats {
@@ -62,11 +71,35 @@ impl Stats {
         self.bad_frames_closed += other.bad_frames_closed;
         self.bad_frames_other += other.bad_frames_other;
         self.unexpected_answers += other.unexpected_answers;
+        self.pin_purchases += other.pin_purchases;
+        self.macs_verified += other.macs_verified;
+        self.macs_missing += other.macs_missing;
+        self.macs_invalid += other.macs_invalid;
+        self.ksn_exhausted += other.ksn_exhausted;
     }
 
     pub(crate) fn answer(&mut self, code: &str) {
         self.answered += 1;
         *self.by_code.entry(code.to_owned()).or_default() += 1;
+    }
+
+    pub(crate) fn mac(&mut self, check: MacCheck) {
+        match check {
+            MacCheck::NotExpected => {}
+            MacCheck::Verified => self.macs_verified += 1,
+            MacCheck::Missing => self.macs_missing += 1,
+            MacCheck::Invalid => self.macs_invalid += 1,
+        }
+    }
+
+    /// Answers to DUKPT requests whose MAC was missing or wrong.
+    pub fn mac_failures(&self) -> u64 {
+        self.macs_missing + self.macs_invalid
+    }
+
+    /// Whether the run's terminals were DUKPT terminals (anything was signed).
+    fn dukpt(&self) -> bool {
+        self.macs_verified + self.mac_failures() + self.pin_purchases + self.ksn_exhausted > 0
     }
 }
 
@@ -151,6 +184,14 @@ impl Report {
                 s.unexpected_answers
             ));
         }
+        if s.mac_failures() > 0 {
+            v.push(format!(
+                "{} response MACs failed ({} missing, {} not verifying)",
+                s.mac_failures(),
+                s.macs_missing,
+                s.macs_invalid
+            ));
+        }
         v
     }
 
@@ -203,6 +244,19 @@ impl fmt::Display for Report {
             s.bad_frames_closed,
             s.bad_frames_other
         )?;
+        if s.dukpt() {
+            writeln!(
+                f,
+                "  dukpt: PIN purchases {}  response MACs verified {}  MAC failures {} \
+                 (missing {}, invalid {})  KSNs exhausted {}",
+                s.pin_purchases,
+                s.macs_verified,
+                s.mac_failures(),
+                s.macs_missing,
+                s.macs_invalid,
+                s.ksn_exhausted
+            )?;
+        }
         for v in self.violations() {
             writeln!(f, "  VIOLATION: {v}")?;
         }

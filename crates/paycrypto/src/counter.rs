@@ -6,6 +6,8 @@
 //! transaction key is at most that many derivation steps from the initial key and the
 //! device needs only one future-key register per counter bit.
 
+use zeroize::Zeroize;
+
 /// The counter rules of one DUKPT flavour.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct CounterRule {
@@ -112,6 +114,95 @@ impl<K> FutureKeys<K> {
     }
 }
 
+/// The host's memory of one device's last derivation (X9.24-1 A.3, X9.24-3 6.5 host
+/// side): the intermediate key after each set bit of the last counter, most significant
+/// bit first, so `keys[i]` is the key of the counter's top `i + 1` set bits.
+///
+/// The key for a new counter is `step` applied once per set bit, from the initial key,
+/// with the register holding the counter's set bits so far. Two counters that agree
+/// above some bit share those steps, so only the set bits at or below the highest bit
+/// where the new counter differs from the last one are derived. A device's counter
+/// goes up one transaction at a time, which costs exactly one step: `c + 1` keeps the
+/// bits of `c` above its lowest clear bit and sets that bit (the same holds for the
+/// jump `c + (c & -c)` past counters with too many one bits).
+///
+/// The keys are raw byte arrays of a fixed size, zeroized when overwritten by a shorter
+/// chain and on drop.
+pub(crate) struct KeyChain<K: Zeroize, const N: usize> {
+    /// The counter whose chain `keys[..counter.count_ones()]` holds; 0 before any.
+    counter: u64,
+    keys: [K; N],
+}
+
+impl<K: Zeroize + Default, const N: usize> KeyChain<K, N> {
+    /// An empty chain: the first counter derives every step from the initial key.
+    pub(crate) fn new() -> Self {
+        Self {
+            counter: 0,
+            keys: core::array::from_fn(|_| K::default()),
+        }
+    }
+}
+
+impl<K: Zeroize, const N: usize> KeyChain<K, N> {
+    /// Brings the chain to `counter` (non-zero, at most `N` one bits: the caller checks
+    /// the counter rule first) and returns its key and the number of steps derived.
+    /// `step(parent, register, out)` writes into `out` the key for `register` from
+    /// `parent`, the key of `register` with its lowest set bit cleared.
+    pub(crate) fn advance_to(
+        &mut self,
+        initial: &K,
+        counter: u64,
+        mut step: impl FnMut(&K, u64, &mut K),
+    ) -> (&K, u32) {
+        assert!(
+            counter != 0 && counter.count_ones() as usize <= N,
+            "counter checked by the caller"
+        );
+        let old_len = self.counter.count_ones() as usize;
+        let diff = self.counter ^ counter;
+        // Bits 0..=top: from the highest bit where the counters differ down. Above it
+        // the counters agree, so those steps are already in the chain.
+        let low_mask = if diff == 0 {
+            0
+        } else {
+            u64::MAX >> diff.leading_zeros()
+        };
+        let mut register = counter & !low_mask;
+        let mut len = register.count_ones() as usize;
+        let mut rest = counter & low_mask;
+        let mut steps = 0;
+        while rest != 0 {
+            let bit = 1u64 << (63 - rest.leading_zeros());
+            rest &= !bit;
+            register |= bit;
+            let (done, todo) = self.keys.split_at_mut(len);
+            step(done.last().unwrap_or(initial), register, &mut todo[0]);
+            len += 1;
+            steps += 1;
+        }
+        // Deeper keys of the previous chain are of no further use.
+        for stale in self.keys.iter_mut().take(old_len).skip(len) {
+            stale.zeroize();
+        }
+        self.counter = counter;
+        (&self.keys[len - 1], steps)
+    }
+
+    /// The counter the chain was last brought to (0 before any).
+    pub(crate) fn counter(&self) -> u64 {
+        self.counter
+    }
+}
+
+impl<K: Zeroize, const N: usize> Drop for KeyChain<K, N> {
+    fn drop(&mut self) {
+        for key in &mut self.keys {
+            key.zeroize();
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -193,6 +284,44 @@ mod tests {
             }
             assert_eq!(expected, None, "registers stopped early under {rule:?}");
             assert!(regs.advance(toy_derive).is_none(), "exhaustion is sticky");
+        }
+    }
+
+    #[test]
+    fn key_chain_agrees_with_host_derivation_in_any_order() {
+        let rule = CounterRule {
+            bits: 12,
+            ones_max: 4,
+        };
+        let step = |parent: &u64, register: u64, out: &mut u64| *out = toy_derive(parent, register);
+        let mut chain = KeyChain::<u64, 4>::new();
+        // Every usable counter in order: one step each, from the empty chain on.
+        let mut counter = rule.next_usable(0);
+        while let Some(c) = counter {
+            let (key, steps) = chain.advance_to(&7, c, step);
+            assert_eq!(*key, toy_host(c, rule), "counter {c:#x}");
+            assert_eq!(steps, 1, "counter {c:#x}");
+            counter = rule.next_usable(c);
+        }
+        // Then jumps in every direction, repeats included (a deterministic scramble).
+        let usable: Vec<u64> = (1..=rule.mask()).filter(|&c| rule.is_usable(c)).collect();
+        let mut previous = chain.counter();
+        for i in 0..4 * usable.len() {
+            let c = usable[(i * 7919 + i / 3) % usable.len()];
+            let (key, steps) = chain.advance_to(&7, c, step);
+            assert_eq!(
+                *key,
+                toy_host(c, rule),
+                "counter {c:#x} after {previous:#x}"
+            );
+            let diff = previous ^ c;
+            let expected = if diff == 0 {
+                0
+            } else {
+                (c & (u64::MAX >> diff.leading_zeros())).count_ones()
+            };
+            assert_eq!(steps, expected, "counter {c:#x} after {previous:#x}");
+            previous = c;
         }
     }
 }

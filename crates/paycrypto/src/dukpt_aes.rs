@@ -8,10 +8,10 @@
 
 use zeroize::{Zeroize, ZeroizeOnDrop};
 
-use crate::counter::{AES_COUNTER_RULE, FutureKeys};
+use crate::counter::{AES_COUNTER_RULE, FutureKeys, KeyChain};
 use crate::error::{Error, Result};
 use crate::hexutil;
-use crate::keys::{AES_BLOCK_BYTES, AesKey, HmacKey, TdesKey};
+use crate::keys::{AES_BLOCK_BYTES, AesKey, HmacKey, TdesKey, aes_with_encryptor};
 use crate::usage::{Bound, KeyUsage};
 
 /// Initial key id length (BDK id 4 bytes || derivation id 4 bytes).
@@ -237,67 +237,194 @@ fn counter_tail(id: &InitialKeyId, counter: u32) -> [u8; 8] {
     t
 }
 
-/// 6.3.1: AES-ECB of the derivation data under `parent`, one block per 128 bits of
-/// output with the block counter (byte 1) incremented, truncated to the key length.
-fn derive(parent: &AesKey, mut data: [u8; AES_BLOCK_BYTES]) -> ([u8; 32], usize) {
+/// 6.3.1: AES-ECB of the derivation data under `parent` (16, 24 or 32 bytes), one
+/// block per 128 bits of output with the block counter (byte 1) incremented, truncated
+/// to the key length, written into `out`. Returns the length. Builds only the
+/// encryption key schedule.
+fn derive_into(parent: &[u8], mut data: [u8; AES_BLOCK_BYTES], out: &mut [u8; 32]) -> usize {
     let len = usize::from(u16::from_be_bytes([data[6], data[7]]) / 8);
-    let cipher = parent.cipher();
-    let mut out = [0u8; 32];
-    for chunk in out[..len.next_multiple_of(AES_BLOCK_BYTES)].chunks_exact_mut(AES_BLOCK_BYTES) {
-        let mut block = data;
-        cipher.encrypt(&mut block);
-        chunk.copy_from_slice(&block);
-        block.zeroize();
-        data[1] += 1;
-    }
+    aes_with_encryptor(parent, |cipher| {
+        for chunk in out[..len.next_multiple_of(AES_BLOCK_BYTES)].chunks_exact_mut(AES_BLOCK_BYTES)
+        {
+            let block: &mut [u8; AES_BLOCK_BYTES] = chunk.try_into().expect("16-byte chunk");
+            *block = data;
+            cipher.apply(block);
+            data[1] += 1;
+        }
+    });
     out[len..].zeroize();
-    (out, len)
+    len
 }
 
-fn derive_aes(parent: &AesKey, data: [u8; AES_BLOCK_BYTES]) -> AesKey {
-    let (mut bytes, len) = derive(parent, data);
+fn derive_aes(parent: &[u8], data: [u8; AES_BLOCK_BYTES]) -> AesKey {
+    let mut bytes = [0u8; 32];
+    let len = derive_into(parent, data, &mut bytes);
     let key = AesKey::from_bytes(&bytes[..len]).expect("AES lengths only");
     bytes.zeroize();
     key
 }
 
-/// The next intermediate key: derivation usage, the parent's own AES type.
-fn derive_intermediate(parent: &AesKey, id: &InitialKeyId, counter: u32) -> AesKey {
+/// The next intermediate key on raw bytes: derivation usage, the parent's own AES type.
+fn intermediate_step(parent: &[u8], id: &InitialKeyId, counter: u32, out: &mut [u8; 32]) {
     let key_type = KeyType::of_aes_len(parent.len());
-    derive_aes(
+    derive_into(
         parent,
         derivation_data(USAGE_DERIVATION, key_type, counter_tail(id, counter)),
-    )
+        out,
+    );
+}
+
+/// [`intermediate_step`] on key types (the terminal's future-key registers).
+fn derive_intermediate(parent: &AesKey, id: &InitialKeyId, counter: u32) -> AesKey {
+    let mut bytes = [0u8; 32];
+    intermediate_step(parent.expose_bytes(), id, counter, &mut bytes);
+    let key = AesKey::from_bytes(&bytes[..parent.len()]).expect("AES lengths only");
+    bytes.zeroize();
+    key
 }
 
 /// 6.3.3: the initial key of the device `id` from an AES-128, -192 or -256 BDK.
 pub fn derive_initial_key(bdk: &AesKey, id: &InitialKeyId) -> AesDukptInitialKey {
     let key_type = KeyType::of_aes_len(bdk.len());
     AesDukptInitialKey(derive_aes(
-        bdk,
+        bdk.expose_bytes(),
         derivation_data(USAGE_INITIAL_KEY, key_type, id.0),
     ))
 }
 
+fn check_counter(counter: u32) -> Result<()> {
+    if AES_COUNTER_RULE.is_usable(counter.into()) {
+        Ok(())
+    } else {
+        Err(Error::InvalidCounter {
+            counter: counter.into(),
+        })
+    }
+}
+
 /// Host side: the transaction key for `ksn`, deriving through the set bits of the
-/// counter from the most significant (one AES block per set bit, at most 16).
+/// counter from the most significant (one AES block per set bit, at most 16). A host
+/// that sees the same device again can keep an [`AesTransactionKeyCache`], which
+/// derives only the steps the new counter does not share with the last one.
 ///
 /// Rejects counters a device never uses (zero, or more than sixteen 1 bits).
 pub fn derive_transaction_key(ik: &AesDukptInitialKey, ksn: &AesKsn) -> Result<AesTransactionKey> {
-    if !AES_COUNTER_RULE.is_usable(ksn.counter.into()) {
-        return Err(Error::InvalidCounter {
-            counter: ksn.counter.into(),
-        });
-    }
-    let mut key = ik.0.clone();
+    check_counter(ksn.counter)?;
+    let len = ik.0.len();
+    let mut key = [0u8; 32];
+    key[..len].copy_from_slice(ik.0.expose_bytes());
+    let mut next = [0u8; 32];
     let mut register = 0u32;
     for bit in (0..AES_COUNTER_RULE.bits).rev() {
         if ksn.counter & (1 << bit) != 0 {
             register |= 1 << bit;
-            key = derive_intermediate(&key, &ksn.id, register);
+            intermediate_step(&key[..len], &ksn.id, register, &mut next);
+            key = next;
         }
     }
-    Ok(AesTransactionKey { key, ksn: *ksn })
+    let txn = AesTransactionKey {
+        key: AesKey::from_bytes(&key[..len]).expect("AES lengths only"),
+        ksn: *ksn,
+    };
+    key.zeroize();
+    next.zeroize();
+    Ok(txn)
+}
+
+/// The most steps a transaction key takes (sixteen one bits).
+const CHAIN_STEPS_MAX: usize = AES_COUNTER_RULE.ones_max as usize;
+
+/// Host side, one per terminal: the device's initial key and the intermediate keys of
+/// the last KSN it derived (the key after each set bit of the counter, most significant
+/// first). A new KSN derives only the steps below the highest counter bit in which it
+/// differs from the last one: one step for the next counter in a device's sequence,
+/// instead of one per set bit (up to sixteen). Any counter order works; the keys are
+/// exactly those of [`derive_transaction_key`].
+///
+/// Pure: no I/O, no global state; about 570 bytes. The keys are zeroized on drop and
+/// `Debug` shows only the initial key id and counter.
+pub struct AesTransactionKeyCache {
+    initial: [u8; 32],
+    len: usize,
+    id: InitialKeyId,
+    chain: KeyChain<[u8; 32], CHAIN_STEPS_MAX>,
+    last_steps: u32,
+}
+
+impl AesTransactionKeyCache {
+    /// A cache for the device `id` and its initial key.
+    pub fn new(ik: &AesDukptInitialKey, id: InitialKeyId) -> Self {
+        let mut initial = [0u8; 32];
+        initial[..ik.0.len()].copy_from_slice(ik.0.expose_bytes());
+        Self {
+            initial,
+            len: ik.0.len(),
+            id,
+            chain: KeyChain::new(),
+            last_steps: 0,
+        }
+    }
+
+    /// The transaction key for `ksn`: as [`derive_transaction_key`] with this cache's
+    /// initial key, deriving only the steps the counter does not share with the last
+    /// KSN.
+    ///
+    /// Rejects counters a device never uses ([`Error::InvalidCounter`]) and KSNs of
+    /// another device ([`Error::KsnDevice`]); the cache is unchanged on error.
+    pub fn derive(&mut self, ksn: &AesKsn) -> Result<AesTransactionKey> {
+        check_counter(ksn.counter)?;
+        if ksn.id != self.id {
+            return Err(Error::KsnDevice);
+        }
+        let (len, id) = (self.len, self.id);
+        let (key, steps) = self.chain.advance_to(
+            &self.initial,
+            ksn.counter.into(),
+            |parent, register, out| {
+                let register = u32::try_from(register).expect("32-bit counter");
+                intermediate_step(&parent[..len], &id, register, out);
+            },
+        );
+        let txn = AesTransactionKey {
+            key: AesKey::from_bytes(&key[..len]).expect("AES lengths only"),
+            ksn: *ksn,
+        };
+        self.last_steps = steps;
+        Ok(txn)
+    }
+
+    /// The device's initial key id.
+    pub fn id(&self) -> &InitialKeyId {
+        &self.id
+    }
+
+    /// The counter of the last KSN derived (0 before any).
+    pub fn last_counter(&self) -> u32 {
+        u32::try_from(self.chain.counter()).expect("32-bit counter")
+    }
+
+    /// How many derivation steps the last [`derive`](Self::derive) ran (0 for a
+    /// repeated KSN; 1 for the next counter of a device).
+    pub fn last_steps(&self) -> u32 {
+        self.last_steps
+    }
+}
+
+impl Drop for AesTransactionKeyCache {
+    fn drop(&mut self) {
+        self.initial.zeroize();
+    }
+}
+
+impl ZeroizeOnDrop for AesTransactionKeyCache {}
+
+impl core::fmt::Debug for AesTransactionKeyCache {
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        f.debug_struct("AesTransactionKeyCache")
+            .field("id", &self.id)
+            .field("last_counter", &self.last_counter())
+            .finish_non_exhaustive()
+    }
 }
 
 impl AesTransactionKey {
@@ -323,7 +450,8 @@ impl AesTransactionKey {
             key_type,
             counter_tail(&self.ksn.id, self.ksn.counter),
         );
-        let (mut bytes, len) = derive(&self.key, data);
+        let mut bytes = [0u8; 32];
+        let len = derive_into(self.key.expose_bytes(), data, &mut bytes);
         let bound = usage.key_usage();
         let key = match key_type {
             KeyType::Tdes2 | KeyType::Tdes3 => {

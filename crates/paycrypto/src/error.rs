@@ -39,6 +39,9 @@ pub enum Error {
     /// A KSN carries a counter a device may never use (zero, or too many 1 bits).
     #[error("DUKPT transaction counter {counter:#x} is not one a device may use")]
     InvalidCounter { counter: u64 },
+    /// A KSN names another DUKPT device than the key cache it was presented to.
+    #[error("KSN belongs to another DUKPT device than this key cache")]
+    KsnDevice,
     /// A key is bound to a usage that does not permit the requested operation.
     #[error("key usage {bound:?} does not permit {wanted:?}")]
     KeyUsage {

@@ -1,8 +1,11 @@
 //! posguard's payment cryptography. Pure: no I/O, no clocks, no global randomness
 //! (callers pass an RNG where fill bytes are needed).
 //!
-//! - [`dukpt_tdes`]: TDES DUKPT (ANSI X9.24-1:2009), host and terminal side.
-//! - [`dukpt_aes`]: AES DUKPT (ANSI X9.24-3:2017), host and terminal side.
+//! - [`dukpt_tdes`]: TDES DUKPT (ANSI X9.24-1:2009), host and terminal side; the host
+//!   keeps a [`dukpt_tdes::TransactionKeyCache`] per terminal so that a transaction
+//!   costs one key generation, not one per counter bit.
+//! - [`dukpt_aes`]: AES DUKPT (ANSI X9.24-3:2017), host and terminal side, with
+//!   [`dukpt_aes::AesTransactionKeyCache`] likewise.
 //! - [`pinblock`]: ISO 9564-1 PIN block formats 0, 1, 3 and 4.
 //! - [`pinverify`]: IBM 3624 PIN offset, Visa PVV.
 //! - [`translate`]: PIN translation between terminal and zone keys.

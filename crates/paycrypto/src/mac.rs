@@ -6,7 +6,9 @@ use subtle::ConstantTimeEq;
 
 use crate::error::{Error, Result};
 use crate::hexutil;
-use crate::keys::{AES_BLOCK_BYTES, AesKey, DES_BLOCK_BYTES, DesBlockCipher, HmacKey, TdesKey};
+use crate::keys::{
+    AES_BLOCK_BYTES, AesKey, DES_BLOCK_BYTES, DesBlockCipher, DesSchedule, HmacKey, TdesKey, be64,
+};
 use crate::usage::{Bound, KeyUsage};
 
 /// Shortest MAC accepted for verification (ISO 9797-1 allows truncation; below 4
@@ -48,10 +50,39 @@ fn cbc_mac<C: DesBlockCipher + ?Sized>(
 
 /// ISO 9797-1 MAC algorithm 3 (retail MAC): single-DES CBC-MAC under K1, then the
 /// output transformation D(K2), E(K1). Uses the first 16 bytes of the key.
+///
+/// Builds two single-DES key schedules per message (K1 for the chain and the final
+/// encryption, K2 for the one decryption), then one DES block per 8 bytes of padded
+/// data plus two: the block function of `des` is all the remaining cost.
 pub fn retail_mac(key: &TdesKey, data: &[u8], padding: Padding) -> [u8; DES_BLOCK_BYTES] {
-    let (k1, k2) = key.k1_k2();
-    let h = cbc_mac(&k1, data, padding);
-    k1.encrypt_block(&k2.decrypt_block(&h))
+    let bytes = key.expose_bytes();
+    let k1 = DesSchedule::new(be64(&bytes[..8]));
+    let mut h = des_cbc_mac(&k1, data, padding);
+    h = DesSchedule::new(be64(&bytes[8..16])).decrypt(h);
+    k1.encrypt(h).to_be_bytes()
+}
+
+/// Single-DES CBC-MAC (zero IV) of padded `data` under one key schedule.
+fn des_cbc_mac(k: &DesSchedule, data: &[u8], padding: Padding) -> u64 {
+    let mut blocks = data.chunks_exact(DES_BLOCK_BYTES);
+    let mut h = 0u64;
+    for block in &mut blocks {
+        h = k.encrypt(h ^ be64(block));
+    }
+    let rest = blocks.remainder();
+    let mut last = [0u8; DES_BLOCK_BYTES];
+    last[..rest.len()].copy_from_slice(rest);
+    let tail = match padding {
+        Padding::Method1 => !rest.is_empty() || data.is_empty(),
+        Padding::Method2 => {
+            last[rest.len()] = 0x80;
+            true
+        }
+    };
+    if tail {
+        h = k.encrypt(h ^ u64::from_be_bytes(last));
+    }
+    h
 }
 
 /// ANSI X9.19: the retail MAC with zero padding.
@@ -113,11 +144,12 @@ pub fn aes_cmac(key: &AesKey, data: &[u8]) -> [u8; AES_BLOCK_BYTES] {
         out.copy_from_slice(&m.finalize().into_bytes());
         out
     }
+    // CMAC only encrypts: the encryption-only ciphers skip the decryption round keys.
     let k = key.expose_bytes();
     match k.len() {
-        16 => run::<cmac::Cmac<aes::Aes128>>(k, data),
-        24 => run::<cmac::Cmac<aes::Aes192>>(k, data),
-        _ => run::<cmac::Cmac<aes::Aes256>>(k, data),
+        16 => run::<cmac::Cmac<aes::Aes128Enc>>(k, data),
+        24 => run::<cmac::Cmac<aes::Aes192Enc>>(k, data),
+        _ => run::<cmac::Cmac<aes::Aes256Enc>>(k, data),
     }
 }
 

@@ -290,21 +290,25 @@ pub fn encipher_format4(
 
 /// Format 4 enciphering of an already encoded PIN field.
 pub fn encipher_format4_field(key: &AesKey, field: &PinField, pan: &Pan) -> [u8; AES_BLOCK_BYTES] {
-    let cipher = key.cipher();
+    let pan_field = format4_pan_field(pan);
     let mut block = field.0;
-    cipher.encrypt(&mut block);
-    hexutil::xor_in_place(&mut block, &format4_pan_field(pan));
-    cipher.encrypt(&mut block);
+    key.with_encryptor(|cipher| {
+        cipher.apply(&mut block);
+        hexutil::xor_in_place(&mut block, &pan_field);
+        cipher.apply(&mut block);
+    });
     block
 }
 
 /// Format 4 deciphering: PIN field = D(K, D(K, C) XOR PAN field), then decode.
 pub fn decipher_format4(key: &AesKey, block: &[u8; AES_BLOCK_BYTES], pan: &Pan) -> Result<Pin> {
-    let cipher = key.cipher();
+    let pan_field = format4_pan_field(pan);
     let mut b = *block;
-    cipher.decrypt(&mut b);
-    hexutil::xor_in_place(&mut b, &format4_pan_field(pan));
-    cipher.decrypt(&mut b);
+    key.with_decryptor(|cipher| {
+        cipher.apply(&mut b);
+        hexutil::xor_in_place(&mut b, &pan_field);
+        cipher.apply(&mut b);
+    });
     let field = PinField(b);
     b.zeroize();
     decode_format4_pin_field(&field)

@@ -16,9 +16,9 @@ use crate::link::Transport;
 use engine::PinCheck;
 use events::EventKind;
 use iso8583::Message;
-use paycrypto::dukpt_aes::{self, AesDukptInitialKey, AesKsn, AesTransactionKey, KeyType};
+use paycrypto::dukpt_aes::{self, AesKsn, AesTransactionKey, AesTransactionKeyCache, KeyType};
 use paycrypto::dukpt_aes::{InitialKeyId, WorkingKey, WorkingKeyUsage};
-use paycrypto::dukpt_tdes::{self, Ipek, Ksn, TdesTransactionKey};
+use paycrypto::dukpt_tdes::{self, Ksn, TdesTransactionKey, TransactionKeyCache};
 use paycrypto::mac::{Padding, aes_cmac, retail_mac, verify_truncated};
 use paycrypto::pinblock::{self, PinBlock};
 use paycrypto::{AesKey, KeyUsage, Pin, TdesKey};
@@ -34,21 +34,33 @@ pub const KSN_FIELD: u8 = 62;
 /// TDES PIN block (16 hex) and AES format-4 PIN block (32 hex).
 pub const TDES_PIN_FIELD: u8 = 52;
 pub const AES_PIN_FIELD: u8 = 110;
-/// Initial keys (IPEK / AES initial key) kept per (BDK, key id); when full the cache is
-/// emptied and refilled on demand (a BDK unwrap and one derivation per terminal).
-pub const INITIAL_KEYS_CACHED_MAX: usize = 100_000;
+/// Key chains (about 200 bytes each) kept per (BDK, key id), one per terminal; when full
+/// the cache is emptied and refilled on demand (a BDK unwrap and a full derivation per
+/// terminal).
+pub const KEY_CHAINS_CACHED_MAX: usize = 100_000;
+
+/// Locks a mutex whose holder cannot leave it inconsistent (every critical section is a
+/// lookup, an insert or one derivation that either completes or changes nothing).
+fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
+    m.lock().unwrap_or_else(|e| e.into_inner())
+}
 
 /// Where the gate gets BDKs and PIN verification keys: the keystore.
 pub trait KeySource: Send + Sync {
     fn tdes_bdk(&self, id: &str) -> Option<TdesKey>;
     fn aes_bdk(&self, id: &str) -> Option<AesKey>;
+    /// A zone PIN key (usage `zone_pin`): PIN blocks between hosts.
+    fn zone_pin(&self, id: &str) -> Option<TdesKey>;
 }
 
-#[derive(Clone)]
-enum InitialKey {
-    Tdes(Ipek),
-    Aes(AesDukptInitialKey),
+/// A terminal's derivation state: its initial key and the chain of keys of its last
+/// counter, so its next (usually consecutive) counter costs one derivation step.
+enum KeyChain {
+    Tdes(TransactionKeyCache),
+    Aes(AesTransactionKeyCache),
 }
+
+type SharedChain = Arc<Mutex<KeyChain>>;
 
 /// A refused request: why (and so the answer's field 39), and the KSN it sent.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -70,6 +82,9 @@ pub enum Session {
     Plain,
     Tdes(TdesTransactionKey),
     Aes(AesTransactionKey, KeyType),
+    /// A host-to-host link (an acquirer forwarding to posguard as issuer): PIN blocks
+    /// under a shared zone PIN key, ISO format 0 (no MAC).
+    Zone(TdesKey),
 }
 
 pub struct Security {
@@ -77,7 +92,7 @@ pub struct Security {
     pins: RwLock<HashMap<String, PinRecord>>,
     pin_keys: PinKeys,
     keys: Arc<dyn KeySource>,
-    initial_keys: Mutex<HashMap<(String, String), InitialKey>>,
+    chains: Mutex<HashMap<(String, String), SharedChain>>,
     event_seq: std::sync::atomic::AtomicU64,
 }
 
@@ -88,7 +103,7 @@ impl Security {
             pins: RwLock::default(),
             pin_keys,
             keys,
-            initial_keys: Mutex::default(),
+            chains: Mutex::default(),
             event_seq: std::sync::atomic::AtomicU64::new(0),
         }
     }
@@ -131,7 +146,13 @@ impl Security {
             return refuse(EventKind::TransportRefused, None);
         }
         let Some(dukpt) = profile.dukpt else {
-            return Ok(Session::Plain);
+            return match &profile.pin_key {
+                None => Ok(Session::Plain),
+                Some(id) => match self.keys.zone_pin(id) {
+                    Some(zpk) => Ok(Session::Zone(zpk)),
+                    None => refuse(EventKind::KeyUnavailable, None),
+                },
+            };
         };
         let ksn_text = msg.field_str(KSN_FIELD);
         let ksn = ksn_text.as_deref();
@@ -171,10 +192,14 @@ impl Security {
                 if !base.is_ok_and(|b| b.eq_ignore_ascii_case(key_id)) {
                     return refuse(EventKind::KsnKeyIdMismatch, Some(text));
                 }
-                let Some(InitialKey::Tdes(ipek)) = self.initial_key(dukpt, bdk, key_id) else {
+                let Some(chain) = self.chain(dukpt, bdk, key_id) else {
                     return refuse(EventKind::KeyUnavailable, Some(text));
                 };
-                match dukpt_tdes::derive_transaction_key(&ipek, &ksn) {
+                let derived = match &mut *lock(&chain) {
+                    KeyChain::Tdes(cache) => cache.derive(&ksn),
+                    KeyChain::Aes(_) => return refuse(EventKind::KeyUnavailable, Some(text)),
+                };
+                match derived {
                     Ok(key) => Ok(Session::Tdes(key)),
                     Err(_) => refuse(EventKind::KsnCounterInvalid, Some(text)),
                 }
@@ -186,7 +211,7 @@ impl Security {
                 if !hex::encode_upper(ksn.id.0).eq_ignore_ascii_case(key_id) {
                     return refuse(EventKind::KsnKeyIdMismatch, Some(text));
                 }
-                let Some(InitialKey::Aes(ik)) = self.initial_key(dukpt, bdk, key_id) else {
+                let Some(chain) = self.chain(dukpt, bdk, key_id) else {
                     return refuse(EventKind::KeyUnavailable, Some(text));
                 };
                 let key_type = if dukpt == Dukpt::Aes128 {
@@ -194,7 +219,11 @@ impl Security {
                 } else {
                     KeyType::Aes256
                 };
-                match dukpt_aes::derive_transaction_key(&ik, &ksn) {
+                let derived = match &mut *lock(&chain) {
+                    KeyChain::Aes(cache) => cache.derive(&ksn),
+                    KeyChain::Tdes(_) => return refuse(EventKind::KeyUnavailable, Some(text)),
+                };
+                match derived {
                     Ok(key) => Ok(Session::Aes(key, key_type)),
                     Err(_) => refuse(EventKind::KsnCounterInvalid, Some(text)),
                 }
@@ -202,17 +231,18 @@ impl Security {
         }
     }
 
-    /// The cached initial key of (BDK, key id), derived on first use.
-    fn initial_key(&self, dukpt: Dukpt, bdk: &str, key_id: &str) -> Option<InitialKey> {
+    /// The key chain of (BDK, key id), made from the BDK on first use.
+    fn chain(&self, dukpt: Dukpt, bdk: &str, key_id: &str) -> Option<SharedChain> {
         let slot = (bdk.to_owned(), key_id.to_ascii_uppercase());
-        if let Some(found) = self.lock_initial_keys().get(&slot) {
+        if let Some(found) = lock(&self.chains).get(&slot) {
             return Some(found.clone());
         }
-        let derived = match dukpt {
+        let made = match dukpt {
             Dukpt::Tdes => {
                 let bdk = self.keys.tdes_bdk(bdk)?;
                 let ksn = Ksn::from_hex(key_id).ok()?;
-                InitialKey::Tdes(dukpt_tdes::derive_ipek(&bdk, &ksn).ok()?)
+                let ipek = dukpt_tdes::derive_ipek(&bdk, &ksn).ok()?;
+                KeyChain::Tdes(TransactionKeyCache::new(&ipek, &ksn))
             }
             Dukpt::Aes128 | Dukpt::Aes256 => {
                 let bdk = self.keys.aes_bdk(bdk)?;
@@ -222,21 +252,16 @@ impl Security {
                     return None;
                 }
                 let id = InitialKeyId::from_hex(key_id).ok()?;
-                InitialKey::Aes(dukpt_aes::derive_initial_key(&bdk, &id))
+                let ik = dukpt_aes::derive_initial_key(&bdk, &id);
+                KeyChain::Aes(AesTransactionKeyCache::new(&ik, id))
             }
         };
-        let mut cache = self.lock_initial_keys();
-        if cache.len() >= INITIAL_KEYS_CACHED_MAX {
-            cache.clear();
+        let made = Arc::new(Mutex::new(made));
+        let mut chains = lock(&self.chains);
+        if chains.len() >= KEY_CHAINS_CACHED_MAX {
+            chains.clear();
         }
-        cache.insert(slot, derived.clone());
-        Some(derived)
-    }
-
-    fn lock_initial_keys(
-        &self,
-    ) -> std::sync::MutexGuard<'_, HashMap<(String, String), InitialKey>> {
-        self.initial_keys.lock().unwrap_or_else(|e| e.into_inner())
+        Some(chains.entry(slot).or_insert(made).clone())
     }
 
     /// Checks the PIN the request carries (if any) for the card `token` with clear PAN
@@ -259,12 +284,36 @@ impl Security {
         let pins = self.pins.read().unwrap_or_else(|e| e.into_inner());
         pin::verify(&self.pin_keys, pins.get(token), &pan, &pin)
     }
+
+    /// The request's PIN re-encrypted under `zpk` as an ISO format 0 block (16 hex),
+    /// for the upstream issuer: None when the request has no PIN, `Err` when its block
+    /// does not decrypt.
+    pub fn translate_pin(
+        &self,
+        session: &Session,
+        msg: &Message<'_>,
+        pan: &str,
+        zpk: &TdesKey,
+    ) -> Option<Result<String, ()>> {
+        let Ok(pan) = paycrypto::Pan::new(pan) else {
+            return Some(Err(()));
+        };
+        let pin = match session.decrypt_pin(msg, &pan)? {
+            Ok(pin) => pin,
+            Err(()) => return Some(Err(())),
+        };
+        Some(
+            pinblock::encrypt_format0(zpk, &pin, &pan)
+                .map(hex::encode_upper)
+                .map_err(|_| ()),
+        )
+    }
 }
 
 impl Session {
     fn verify_request_mac(&self, data: &[u8], mac: &[u8; macing::MAC_BYTES]) -> bool {
         let computed = match self {
-            Session::Plain => return false,
+            Session::Plain | Session::Zone(_) => return false,
             Session::Tdes(key) => {
                 let bound = key.mac_request_key();
                 let Ok(k) = bound.require(KeyUsage::Mac) else {
@@ -287,7 +336,7 @@ impl Session {
     pub fn response_mac(&self, data: &[u8]) -> Option<[u8; macing::MAC_BYTES]> {
         let mut out = [0u8; macing::MAC_BYTES];
         match self {
-            Session::Plain => return None,
+            Session::Plain | Session::Zone(_) => return None,
             Session::Tdes(key) => {
                 let bound = key.mac_response_key();
                 out = retail_mac(bound.require(KeyUsage::Mac).ok()?, data, Padding::Method1);
@@ -301,8 +350,18 @@ impl Session {
         Some(out)
     }
 
+    /// Whether the request carries a PIN block this session could decrypt.
+    pub fn carries_pin(&self, msg: &Message<'_>) -> bool {
+        match self {
+            Session::Plain => false,
+            Session::Tdes(_) | Session::Zone(_) => msg.has(TDES_PIN_FIELD),
+            Session::Aes(..) => msg.has(AES_PIN_FIELD),
+        }
+    }
+
+    /// Whether the session's answers carry a MAC (DUKPT terminals).
     pub fn is_dukpt(&self) -> bool {
-        !matches!(self, Session::Plain)
+        matches!(self, Session::Tdes(_) | Session::Aes(..))
     }
 
     /// The clear PIN of the request's PIN block: None when there is none (or the session
@@ -311,22 +370,11 @@ impl Session {
         match self {
             Session::Plain => None,
             Session::Tdes(key) => {
-                let text = msg.field(TDES_PIN_FIELD)?;
-                let mut encrypted = [0u8; 8];
-                if hex::decode_to_slice(text, &mut encrypted).is_err() {
-                    return Some(Err(()));
-                }
                 let bound = key.pin_key();
                 let k = bound.require(KeyUsage::PinEncryption).ok()?;
-                let block = PinBlock::decrypt(k, &encrypted);
-                let pin = match block.format() {
-                    0 => pinblock::decode_format0(&block, pan),
-                    1 => pinblock::decode_format1(&block),
-                    3 => pinblock::decode_format3(&block, pan),
-                    _ => return Some(Err(())),
-                };
-                Some(pin.map_err(|_| ()))
+                decrypt_tdes_block(k, msg.field(TDES_PIN_FIELD)?, pan)
             }
+            Session::Zone(zpk) => decrypt_tdes_block(zpk, msg.field(TDES_PIN_FIELD)?, pan),
             Session::Aes(key, key_type) => {
                 let text = msg.field(AES_PIN_FIELD)?;
                 let mut encrypted = [0u8; 16];
@@ -339,6 +387,22 @@ impl Session {
             }
         }
     }
+}
+
+/// A TDES PIN block (16 hex) decrypted and decoded (formats 0, 1 and 3).
+fn decrypt_tdes_block(key: &TdesKey, text: &[u8], pan: &paycrypto::Pan) -> Option<Result<Pin, ()>> {
+    let mut encrypted = [0u8; 8];
+    if hex::decode_to_slice(text, &mut encrypted).is_err() {
+        return Some(Err(()));
+    }
+    let block = PinBlock::decrypt(key, &encrypted);
+    let pin = match block.format() {
+        0 => pinblock::decode_format0(&block, pan),
+        1 => pinblock::decode_format1(&block),
+        3 => pinblock::decode_format3(&block, pan),
+        _ => return Some(Err(())),
+    };
+    Some(pin.map_err(|_| ()))
 }
 
 /// An AES working key of the transaction key, checked to carry the usage it was

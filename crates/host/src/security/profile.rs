@@ -54,6 +54,10 @@ pub struct Profile {
     pub mac_field: u8,
     #[serde(default)]
     pub transport: TransportRule,
+    /// A host-to-host link without DUKPT: keystore id of the zone PIN key its PIN
+    /// blocks (field 52, ISO format 0/1/3) are under.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub pin_key: Option<String>,
 }
 
 fn default_mac_field() -> u8 {
@@ -79,6 +83,9 @@ impl Profile {
             }
             return Ok(());
         };
+        if self.pin_key.is_some() {
+            return Err("pin_key is for links without dukpt (PINs under a zone key)".into());
+        }
         let bdk = self.bdk.as_deref().unwrap_or_default();
         if bdk.is_empty() {
             return Err("bdk (a keystore id) is required with dukpt".into());
@@ -124,6 +131,7 @@ mod tests {
             mac: MacPolicy::Required,
             mac_field: 64,
             transport: TransportRule::Plain,
+            pin_key: None,
         }
     }
 

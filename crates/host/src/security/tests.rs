@@ -13,6 +13,7 @@ const TDES_KEY_ID: &str = "FFFF9876543210E00000";
 const AES_BDK: &str = "FEDCBA9876543210F1F1F1F1F1F1F1F1";
 const AES_KEY_ID: &str = "1234567890123456";
 const PAN: &str = "4761739001010010";
+const ZPK: &str = "A1B2C3D4E5F60718293A4B5C6D7E8F90";
 
 struct TestKeys;
 
@@ -22,6 +23,9 @@ impl KeySource for TestKeys {
     }
     fn aes_bdk(&self, id: &str) -> Option<AesKey> {
         (id == "aes").then(|| AesKey::from_hex(AES_BDK).unwrap())
+    }
+    fn zone_pin(&self, id: &str) -> Option<TdesKey> {
+        (id == "zpk").then(|| TdesKey::from_hex(ZPK).unwrap())
     }
 }
 
@@ -46,6 +50,7 @@ fn profile(dukpt: Dukpt, bdk: &str, key_id: &str) -> Profile {
         mac: MacPolicy::Required,
         mac_field: 64,
         transport: TransportRule::Plain,
+        pin_key: None,
     }
 }
 
@@ -63,12 +68,11 @@ fn security() -> Security {
     s
 }
 
+/// How a test terminal MACs: the 8 bytes over what the MAC covers.
+type MacFn<'a> = &'a dyn Fn(&[u8]) -> [u8; 8];
+
 /// A terminal's request: fields in order, then the MAC (when `mac` says how).
-fn request(
-    terminal: &str,
-    extra: &[(u8, String)],
-    mac: Option<&dyn Fn(&[u8]) -> [u8; 8]>,
-) -> Vec<u8> {
+fn request(terminal: &str, extra: &[(u8, String)], mac: Option<MacFn<'_>>) -> Vec<u8> {
     let spec = Spec::posguard_ascii();
     let mut fields: Vec<(u8, String)> = vec![
         (2, PAN.into()),
@@ -328,4 +332,40 @@ fn aes_terminals_mac_with_cmac_and_send_format_4_pins() {
         });
         assert_eq!(got, want, "pin {pin} tamper {tamper}");
     }
+}
+
+/// A DUKPT PIN translated for the upstream is the same PIN under the zone key, and an
+/// issuer-side zone link decrypts and verifies it.
+#[test]
+fn pins_translate_from_dukpt_to_the_zone_key_and_verify_on_a_zone_link() {
+    let s = security();
+    let (bytes, _) = tdes_request("TDES0001", "1234", false);
+    let session = gate(&s, &bytes, Transport::Plain).unwrap();
+    let spec = Spec::posguard_ascii();
+    let msg = spec.decode(&bytes).unwrap();
+    assert!(session.carries_pin(&msg));
+    let zpk = TdesKey::from_hex(ZPK).unwrap();
+    let translated = s.translate_pin(&session, &msg, PAN, &zpk).unwrap().unwrap();
+    let pan = paycrypto::Pan::new(PAN).unwrap();
+    let mut block = [0u8; 8];
+    hex::decode_to_slice(&translated, &mut block).unwrap();
+    let pin = pinblock::decrypt_format0(&zpk, &block, &pan).unwrap();
+    assert_eq!(pin.expose_digits(), &[1, 2, 3, 4]);
+
+    let mut zone = profile(Dukpt::Tdes, "tdes", TDES_KEY_ID);
+    zone.dukpt = None;
+    zone.bdk = None;
+    zone.key_id = None;
+    zone.mac = MacPolicy::Off;
+    zone.pin_key = Some("zpk".into());
+    assert_eq!(zone.validate(), Ok(()));
+    s.set_profile("ACQ00001", zone);
+    let forwarded = request("ACQ00001", &[(TDES_PIN_FIELD, translated)], None);
+    let session = gate(&s, &forwarded, Transport::Plain).expect("a zone link has no MAC");
+    let msg = spec.decode(&forwarded).unwrap();
+    assert_eq!(
+        s.pin_check(&session, &msg, PAN, "token"),
+        PinCheck::Verified
+    );
+    assert!(!session.is_dukpt(), "no MAC on a zone link's answers");
 }
