@@ -38,6 +38,8 @@ pub enum KeyringError {
     },
     #[error("the PAN token key file {path} is malformed (not 64 hex digits)")]
     LegacyTokenKey { path: String },
+    #[error("open the vault: {0}")]
+    Vault(String),
 }
 
 /// Where this host's KEK comes from.

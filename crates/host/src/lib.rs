@@ -20,6 +20,7 @@ pub mod pipeline;
 pub mod security;
 pub mod server;
 pub mod upstream;
+pub mod vault;
 
 pub use config::Config;
 pub use server::{App, Running, StartError, start};

@@ -37,6 +37,8 @@ pub struct LinkContext {
     pub security: Arc<Security>,
     /// The zone PIN key shared with the upstream (`upstream.zpk`), unwrapped at start.
     pub upstream_zpk: Option<paycrypto::TdesKey>,
+    pub vault: Arc<crate::vault::Vault>,
+    pub store: Arc<dyn store::Store>,
 }
 
 /// How a connection reached posguard: what a terminal's security profile may demand.
@@ -333,6 +335,7 @@ async fn decide(
     let answer = match ctx.pipeline.begin(req.clone(), routed).await.ok()? {
         Begin::Answer(answer) => answer,
         Begin::Forward(forward) => {
+            vault_pan(msg, &req, ctx).await?;
             let (result, too_late) = match upstream_pin(msg, session, ctx) {
                 Ok(pin) => upstream.forward(msg, &forward, pin.as_deref()).await,
                 // A PIN the upstream cannot be given: as if it were down for this request
@@ -355,6 +358,40 @@ async fn decide(
         reverse_upstream(ctx, upstream, original).await?;
     }
     Some(answer)
+}
+
+/// The vaulted PAN of a transaction's card, if any.
+async fn recover_pan(
+    ctx: &LinkContext,
+    record: &model::TxnRecord,
+) -> Option<zeroize::Zeroizing<String>> {
+    let token = record.card_token.as_ref()?.0.clone();
+    let (store, vault) = (ctx.store.clone(), ctx.vault.clone());
+    tokio::task::spawn_blocking(move || crate::vault::recover_pan(store.as_ref(), &vault, &token))
+        .await
+        .ok()
+        .flatten()
+}
+
+/// Seals the PAN of a card going upstream into the vault (once per card), durably before
+/// the request leaves: a later reversal or advice for it can then carry field 2.
+async fn vault_pan(msg: &iso8583::Message<'_>, req: &Request, ctx: &LinkContext) -> Option<()> {
+    let (Some(card), Some(pan)) = (&req.card, iso_map::card_pan(msg)) else {
+        return Some(());
+    };
+    let token = &card.token.0;
+    if !ctx.vault.mark_vaulted(token) {
+        return Some(());
+    }
+    let sealed = ctx
+        .vault
+        .seal(&crate::vault::pan_binding(token), pan.expose().as_bytes());
+    let key = format!("{}{token}", crate::vault::PAN_META_PREFIX);
+    if ctx.pipeline.set_meta(key, sealed).await.is_err() {
+        ctx.vault.unmark_vaulted(token);
+        return None;
+    }
+    Some(())
 }
 
 /// The request's PIN translated to the upstream's zone PIN key: `Ok(None)` without a
@@ -394,7 +431,8 @@ async fn reverse_upstream(
         .set_meta(intent, crate::upstream::INTENT_PENDING.into())
         .await
         .ok()?;
-    upstream.reverse(&record, ctx.pipeline.clone());
+    let pan = recover_pan(ctx, &record).await;
+    upstream.reverse(&record, pan, ctx.pipeline.clone());
     Some(())
 }
 

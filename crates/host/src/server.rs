@@ -10,6 +10,7 @@ use crate::pipeline::Pipeline;
 use crate::security::Security;
 use crate::security::pin::{PIN_META_PREFIX, PinRecord};
 use crate::security::profile::{PROFILE_META_PREFIX, Profile};
+use crate::vault::Vault;
 use engine::{Engine, EngineConfig};
 use iso8583::Spec;
 use iso8583::frame::{FrameFormat, LengthPrefix};
@@ -65,6 +66,8 @@ pub struct App {
     pub keyring: Arc<Keyring>,
     /// The terminal security gate: profiles, PIN records, DUKPT key cache.
     pub security: Arc<Security>,
+    /// Sealed PANs and merchants' personal data (AES-256-GCM under keystore keys).
+    pub vault: Arc<crate::vault::Vault>,
     /// SHA-256 of API tokens already found in the store (a cache; the store decides).
     pub token_hashes: std::sync::RwLock<std::collections::HashSet<String>>,
 }
@@ -193,7 +196,7 @@ pub async fn start(config: Config) -> Result<Running, StartError> {
             format!("open the store: {e}"),
         ))
     })??;
-    let (keyring, keys, security) = open_keys(&config, store.clone()).await?;
+    let (keyring, keys, security, vault) = open_keys(&config, store.clone()).await?;
     let spec = load_spec(&config.link.spec)?;
     let framing = framing(&config)?;
     let currency = Currency(config.link.default_currency);
@@ -249,6 +252,8 @@ pub async fn start(config: Config) -> Result<Running, StartError> {
         upstream: upstream.clone(),
         security: security.clone(),
         upstream_zpk: upstream_zpk(&config, &keyring)?,
+        vault: vault.clone(),
+        store: store.clone(),
     });
     tokio::spawn(link::serve(link_listener, link_ctx));
     let app = Arc::new(App {
@@ -260,6 +265,7 @@ pub async fn start(config: Config) -> Result<Running, StartError> {
         upstream,
         keyring,
         security,
+        vault,
         token_hashes: Default::default(),
     });
     tokio::spawn(resume_upstream_reversals(app.clone()));
@@ -278,7 +284,7 @@ pub async fn start(config: Config) -> Result<Running, StartError> {
 async fn open_keys(
     config: &Config,
     store: Arc<dyn Store>,
-) -> Result<(Arc<Keyring>, Arc<CardKeys>, Arc<Security>), StartError> {
+) -> Result<(Arc<Keyring>, Arc<CardKeys>, Arc<Security>, Arc<Vault>), StartError> {
     let origin = KekOrigin::choose(config.kek_file.as_deref(), config.demo, &config.data_dir);
     let data_dir = config.data_dir.clone();
     let blocking = tokio::task::spawn_blocking(move || {
@@ -288,7 +294,13 @@ async fn open_keys(
         }
         let mut rest = store.meta_with_prefix(PROFILE_META_PREFIX)?;
         rest.extend(store.meta_with_prefix(PIN_META_PREFIX)?);
-        let opened = Keyring::open(origin, keys, &data_dir, now_ms())?;
+        let mut opened = Keyring::open(origin, keys, &data_dir, now_ms())?;
+        let (vault, vault_writes) = Vault::open(&opened.keyring, now_ms())
+            .map_err(|e| KeyringError::Vault(e.to_string()))?;
+        opened.writes.extend(vault_writes);
+        for (key, _) in store.meta_with_prefix(crate::vault::PAN_META_PREFIX)? {
+            vault.mark_vaulted(&key[crate::vault::PAN_META_PREFIX.len()..]);
+        }
         if !opened.writes.is_empty() {
             let writes: Vec<Write> = opened
                 .writes
@@ -301,9 +313,9 @@ async fn open_keys(
             store.commit(&writes)?;
         }
         Keyring::retire_legacy_token_key(&data_dir);
-        Ok::<_, KeyringError>((opened, rest))
+        Ok::<_, KeyringError>((opened, rest, vault))
     });
-    let (opened, meta) = blocking.await.map_err(|e| {
+    let (opened, meta, vault) = blocking.await.map_err(|e| {
         StartError::Store(store::StoreError::new(
             store::StoreErrorKind::Io,
             format!("open the keystore: {e}"),
@@ -318,7 +330,12 @@ async fn open_keys(
     })?;
     let security = Security::new(opened.keyring.clone(), opened.pin_keys);
     load_security(&security, meta);
-    Ok((opened.keyring, Arc::new(keys), Arc::new(security)))
+    Ok((
+        opened.keyring,
+        Arc::new(keys),
+        Arc::new(security),
+        Arc::new(vault),
+    ))
 }
 
 /// The upstream's zone PIN key, when one is configured: it must be in the keystore.
@@ -388,7 +405,20 @@ async fn resume_upstream_reversals(app: Arc<App>) {
                 );
             }
             for txn in owed {
-                upstream.reverse(&txn, app.pipeline.clone());
+                let pan = match &txn.card_token {
+                    Some(token) => {
+                        let (store, vault, token) =
+                            (app.store.clone(), app.vault.clone(), token.0.clone());
+                        tokio::task::spawn_blocking(move || {
+                            crate::vault::recover_pan(store.as_ref(), &vault, &token)
+                        })
+                        .await
+                        .ok()
+                        .flatten()
+                    }
+                    None => None,
+                };
+                upstream.reverse(&txn, pan, app.pipeline.clone());
             }
         }
         Ok(Err(e)) => tracing::error!(error = %e, "read the reversals owed to the upstream"),

@@ -156,9 +156,15 @@ impl Upstream {
 
     /// Sends a reversal advice (0420) for `txn` upstream in the background, retrying
     /// until it is acknowledged, then marks its durable intent (`intent_key`) done. The
-    /// advice carries no card data: the issuer finds the original by field 90.
-    pub fn reverse(self: &Arc<Self>, txn: &TxnRecord, pipeline: Pipeline) {
-        let Some((body, key)) = self.build_reversal(txn) else {
+    /// issuer finds the original by field 90; field 2 is added when the card's PAN is in
+    /// the vault (`pan`).
+    pub fn reverse(
+        self: &Arc<Self>,
+        txn: &TxnRecord,
+        pan: Option<zeroize::Zeroizing<String>>,
+        pipeline: Pipeline,
+    ) {
+        let Some((body, key)) = self.build_reversal(txn, pan.as_deref().map(String::as_str)) else {
             return;
         };
         let this = Arc::clone(self);
@@ -178,7 +184,7 @@ impl Upstream {
     }
 
     /// The 0420 for a transaction, from its record alone.
-    fn build_reversal(&self, txn: &TxnRecord) -> Option<(Vec<u8>, String)> {
+    fn build_reversal(&self, txn: &TxnRecord, pan: Option<&str>) -> Option<(Vec<u8>, String)> {
         let proc_code = match txn.kind {
             TxnKind::Refund => "200000",
             TxnKind::Void => "020000",
@@ -192,6 +198,9 @@ impl Upstream {
             txn.mti, txn.stan, txn.transmitted, 0
         );
         let mut b = MessageBuilder::new();
+        if let Some(pan) = pan {
+            b.set(2, pan);
+        }
         b.set_mti("0420")
             .set(3, proc_code)
             .set(4, amount.as_str())

@@ -124,3 +124,74 @@ pub async fn rotate_kek(State(app): State<AppState>, JsonBody(mut f): JsonBody) 
         keys: done.2,
     }))
 }
+
+/// Values re-sealed per durable batch during a vault key rotation.
+const RESEAL_BATCH: usize = 500;
+
+#[derive(Serialize)]
+pub struct VaultRotated {
+    key: String,
+    resealed: usize,
+}
+
+/// Makes a new vault key current and re-seals every vaulted PAN and merchant's personal
+/// data under it (in batches; values sealed under older keys stay readable meanwhile).
+pub async fn rotate_vault(State(app): State<AppState>) -> Reply<VaultRotated> {
+    use crate::http::views::MerchantPii;
+    use crate::vault::{PAN_META_PREFIX, PII_META_PREFIX, pan_binding, pii_binding};
+    let _changing = app.keyring.changes.lock().await;
+    let (number, writes) = app
+        .vault
+        .rotate(&app.keyring, crate::server::now_ms())
+        .map_err(|e| ApiError::with_detail(ErrorKind::Internal, e.to_string()))?;
+    app.pipeline.set_metas(writes).await?;
+    let (pans, pii) = super::read_store(&app, |s| {
+        Ok((
+            s.meta_with_prefix(PAN_META_PREFIX)?,
+            s.meta_with_prefix(PII_META_PREFIX)?,
+        ))
+    })
+    .await?;
+    let vault = &app.vault;
+    let mut resealed = Vec::new();
+    for (key, sealed) in pans {
+        let binding = pan_binding(&key[PAN_META_PREFIX.len()..]);
+        if vault.is_stale(&sealed)
+            && let Ok(clear) = vault.open_sealed(&binding, &sealed)
+        {
+            resealed.push((key, vault.seal(&binding, &clear)));
+        }
+    }
+    for (key, value) in pii {
+        let merchant = key[PII_META_PREFIX.len()..].to_owned();
+        let Ok(mut record) = serde_json::from_str::<MerchantPii>(&value) else {
+            continue;
+        };
+        let mut changed = false;
+        for (field, f) in record.fields.iter_mut() {
+            let binding = pii_binding(&merchant, field);
+            if vault.is_stale(&f.sealed)
+                && let Ok(clear) = vault.open_sealed(&binding, &f.sealed)
+            {
+                f.sealed = vault.seal(&binding, &clear);
+                changed = true;
+            }
+        }
+        if changed {
+            let value =
+                serde_json::to_string(&record).map_err(|_| ApiError::new(ErrorKind::Internal))?;
+            resealed.push((key, value));
+        }
+    }
+    let count = resealed.len();
+    let mut rest = resealed;
+    while !rest.is_empty() {
+        let batch: Vec<_> = rest.drain(..rest.len().min(RESEAL_BATCH)).collect();
+        app.pipeline.set_metas(batch).await?;
+    }
+    tracing::info!(key = number, resealed = count, "rotate the vault key");
+    Ok(Json(VaultRotated {
+        key: format!("{}{number}", crate::vault::VAULT_KEY_PREFIX),
+        resealed: count,
+    }))
+}

@@ -17,7 +17,7 @@ mod provision;
 mod search;
 mod security;
 mod transactions;
-mod views;
+pub(crate) mod views;
 
 use crate::api_error::{ApiError, ErrorKind};
 use crate::server::App;
@@ -103,6 +103,7 @@ impl Routes {
         r.add("POST", "/v1/keys", keys::import, false);
         r.add("GET", "/v1/keys", keys::list, false);
         r.add("POST", "/v1/keys/rotate-kek", keys::rotate_kek, false);
+        r.add("POST", "/v1/vault/rotate", keys::rotate_vault, false);
         r.add("POST", "/v1/cards", provision::put_card, false);
         r.add("GET", "/v1/cards/{token}", provision::get_card, false);
         r.add(

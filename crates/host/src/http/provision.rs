@@ -4,7 +4,8 @@
 
 use super::body::{Fields, JsonBody, PathText, choice};
 use super::views::{
-    CARD_KINDS, CARD_STATUSES, CardView, MerchantView, TERMINAL_STATUSES, TerminalView,
+    CARD_KINDS, CARD_STATUSES, CardView, MerchantPii, MerchantView, SealedField, TERMINAL_STATUSES,
+    TerminalView,
 };
 use super::{AppState, read_store};
 use crate::api_error::{ApiError, ErrorKind};
@@ -40,10 +41,33 @@ fn provision_error(e: ProvisionError) -> ApiError {
     }
 }
 
+/// Merchants' personal data fields: sealed in the vault, shown masked.
+pub const PERSONAL_DATA_FIELDS: [&str; 3] = ["id_number", "licence_number", "bank_account"];
+/// Longest personal-data value accepted (characters).
+const PERSONAL_DATA_CHARS_MAX: usize = 64;
+
 pub async fn put_merchant(
     State(app): State<AppState>,
     JsonBody(mut f): JsonBody,
 ) -> Reply<MerchantView> {
+    let mut personal = Vec::new();
+    for field in PERSONAL_DATA_FIELDS {
+        if let Some(value) = f.opt_string(field)? {
+            let value = Zeroizing::new(value);
+            let ok = !value.is_empty()
+                && value.chars().count() <= PERSONAL_DATA_CHARS_MAX
+                && value
+                    .chars()
+                    .all(|c| c.is_ascii_alphanumeric() || c == '-' || c == ' ');
+            if !ok {
+                return Err(ApiError::validation(
+                    field,
+                    "must be 1 to 64 letters, digits, spaces or dashes",
+                ));
+            }
+            personal.push((field, value));
+        }
+    }
     let merchant = Merchant {
         id: MerchantId(f.string("id")?),
         name: f.string("name")?,
@@ -54,23 +78,71 @@ pub async fn put_merchant(
     };
     f.finish()?;
     provision(&app, Provision::Merchant(merchant.clone())).await?;
-    Ok(Json(merchant.into()))
+    let id = merchant.id.0.clone();
+    let mut record = merchant_pii(&app, &id).await?.unwrap_or_default();
+    if !personal.is_empty() {
+        for (field, value) in personal {
+            let sealed = app
+                .vault
+                .seal(&crate::vault::pii_binding(&id, field), value.as_bytes());
+            let masked = crate::vault::mask(&value);
+            record
+                .fields
+                .insert(field.to_owned(), SealedField { sealed, masked });
+        }
+        let value =
+            serde_json::to_string(&record).map_err(|_| ApiError::new(ErrorKind::Internal))?;
+        app.pipeline
+            .set_meta(format!("{}{id}", crate::vault::PII_META_PREFIX), value)
+            .await?;
+    }
+    Ok(Json(
+        MerchantView::from(merchant).with_personal_data(Some(&record)),
+    ))
+}
+
+/// A merchant's sealed personal data, if any.
+async fn merchant_pii(app: &AppState, id: &str) -> Result<Option<MerchantPii>, ApiError> {
+    let key = format!("{}{id}", crate::vault::PII_META_PREFIX);
+    let stored = read_store(app, move |s| s.meta_get(&key)).await?;
+    Ok(stored.and_then(|v| serde_json::from_str(&v).ok()))
 }
 
 pub async fn list_merchants(State(app): State<AppState>) -> Reply<Vec<MerchantView>> {
-    let merchants = read_store(&app, |s| s.merchants()).await?;
-    Ok(Json(merchants.into_iter().map(Into::into).collect()))
+    let (merchants, pii) = read_store(&app, |s| {
+        Ok((
+            s.merchants()?,
+            s.meta_with_prefix(crate::vault::PII_META_PREFIX)?,
+        ))
+    })
+    .await?;
+    let pii: std::collections::HashMap<String, MerchantPii> = pii
+        .into_iter()
+        .filter_map(|(k, v)| {
+            let id = k.strip_prefix(crate::vault::PII_META_PREFIX)?.to_owned();
+            Some((id, serde_json::from_str(&v).ok()?))
+        })
+        .collect();
+    Ok(Json(
+        merchants
+            .into_iter()
+            .map(|m| {
+                let record = pii.get(&m.id.0);
+                MerchantView::from(m).with_personal_data(record)
+            })
+            .collect(),
+    ))
 }
 
 pub async fn get_merchant(
     State(app): State<AppState>,
     PathText(id): PathText,
 ) -> Reply<MerchantView> {
+    let pii = merchant_pii(&app, &id).await?;
     let merchant = read_store(&app, move |s| s.merchant(&MerchantId(id))).await?;
+    let merchant = merchant.ok_or(ApiError::new(ErrorKind::UnknownMerchant))?;
     Ok(Json(
-        merchant
-            .ok_or(ApiError::new(ErrorKind::UnknownMerchant))?
-            .into(),
+        MerchantView::from(merchant).with_personal_data(pii.as_ref()),
     ))
 }
 

@@ -39,6 +39,36 @@ pub struct MerchantView {
     currency: u16,
     currency_alpha: Option<&'static str>,
     fee_bps: u32,
+    /// Personal data, masked (the clear values are sealed in the vault).
+    #[serde(skip_serializing_if = "std::collections::BTreeMap::is_empty")]
+    personal_data: std::collections::BTreeMap<String, String>,
+}
+
+impl MerchantView {
+    /// With the masked forms of the merchant's sealed personal data.
+    pub fn with_personal_data(mut self, record: Option<&MerchantPii>) -> MerchantView {
+        if let Some(record) = record {
+            self.personal_data = record
+                .fields
+                .iter()
+                .map(|(k, v)| (k.clone(), v.masked.clone()))
+                .collect();
+        }
+        self
+    }
+}
+
+/// A merchant's personal data as stored (`merchant_pii:<id>`): per field, the sealed
+/// value and its masked form.
+#[derive(Clone, Debug, Default, serde::Deserialize, Serialize)]
+pub struct MerchantPii {
+    pub fields: std::collections::BTreeMap<String, SealedField>,
+}
+
+#[derive(Clone, Debug, serde::Deserialize, Serialize)]
+pub struct SealedField {
+    pub sealed: String,
+    pub masked: String,
 }
 
 impl From<Merchant> for MerchantView {
@@ -50,6 +80,7 @@ impl From<Merchant> for MerchantView {
             currency: m.currency.0,
             currency_alpha: m.currency.alpha(),
             fee_bps: m.fee_bps,
+            personal_data: Default::default(),
         }
     }
 }
