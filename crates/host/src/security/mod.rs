@@ -57,7 +57,7 @@ pub trait KeySource: Send + Sync {
 /// counter, so its next (usually consecutive) counter costs one derivation step.
 enum KeyChain {
     Tdes(TransactionKeyCache),
-    Aes(AesTransactionKeyCache),
+    Aes(Box<AesTransactionKeyCache>),
 }
 
 type SharedChain = Arc<Mutex<KeyChain>>;
@@ -253,7 +253,7 @@ impl Security {
                 }
                 let id = InitialKeyId::from_hex(key_id).ok()?;
                 let ik = dukpt_aes::derive_initial_key(&bdk, &id);
-                KeyChain::Aes(AesTransactionKeyCache::new(&ik, id))
+                KeyChain::Aes(Box::new(AesTransactionKeyCache::new(&ik, id)))
             }
         };
         let made = Arc::new(Mutex::new(made));
