@@ -23,7 +23,7 @@ const TRACK2: &str = "4761739001010010=28122011143844400000";
 
 /// One terminal's request: fields (sorted), the MAC last (64, or 128 with a secondary
 /// bitmap) computed by `mac` over the bytes before it.
-fn message(fields: &mut Vec<(u8, String)>, mac: &dyn Fn(&[u8]) -> [u8; 8]) -> Vec<u8> {
+fn message(fields: &mut [(u8, String)], mac: &dyn Fn(&[u8]) -> [u8; 8]) -> Vec<u8> {
     fields.sort_by_key(|f| f.0);
     let mac_field = if fields.iter().any(|f| f.0 > 64) {
         128
