@@ -17,6 +17,7 @@ pub mod link;
 pub mod metrics;
 pub mod pipeline;
 pub mod server;
+pub mod tls;
 pub mod upstream;
 
 pub use config::Config;
