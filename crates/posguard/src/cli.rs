@@ -1,4 +1,5 @@
 use clap::{Args, Parser, Subcommand};
+use host::config::ClientAuth;
 use std::path::PathBuf;
 
 /// posguard: a POS host with risk control built in.
@@ -80,6 +81,33 @@ pub struct ServeArgs {
     /// When the upstream is down: stand_in or decline.
     #[arg(long, env = "POSGUARD_UPSTREAM_ON_UNAVAILABLE")]
     pub upstream_on_unavailable: Option<String>,
+    /// Terminal link TLS listener address (off unless set, with --link-tls-cert/-key).
+    #[arg(long, env = "POSGUARD_LINK_TLS_LISTEN")]
+    pub link_tls_listen: Option<String>,
+    /// PEM certificate chain of the link's TLS listener.
+    #[arg(long, env = "POSGUARD_LINK_TLS_CERT")]
+    pub link_tls_cert: Option<PathBuf>,
+    /// PEM private key of the link's TLS listener.
+    #[arg(long, env = "POSGUARD_LINK_TLS_KEY")]
+    pub link_tls_key: Option<PathBuf>,
+    /// PEM CA bundle for terminals' client certificates (mutual TLS).
+    #[arg(long, env = "POSGUARD_LINK_TLS_CLIENT_CA")]
+    pub link_tls_client_ca: Option<PathBuf>,
+    /// Terminals' client certificates: required (default) or optional.
+    #[arg(long, env = "POSGUARD_LINK_TLS_CLIENT_AUTH")]
+    pub link_tls_client_auth: Option<ClientAuth>,
+    /// PEM certificate chain: set (with --http-tls-key), the API speaks HTTPS only.
+    #[arg(long, env = "POSGUARD_HTTP_TLS_CERT")]
+    pub http_tls_cert: Option<PathBuf>,
+    /// PEM private key of the API's certificate.
+    #[arg(long, env = "POSGUARD_HTTP_TLS_KEY")]
+    pub http_tls_key: Option<PathBuf>,
+    /// PEM CA bundle for API clients' certificates (mutual TLS).
+    #[arg(long, env = "POSGUARD_HTTP_TLS_CLIENT_CA")]
+    pub http_tls_client_ca: Option<PathBuf>,
+    /// API clients' certificates: required (default) or optional.
+    #[arg(long, env = "POSGUARD_HTTP_TLS_CLIENT_AUTH")]
+    pub http_tls_client_auth: Option<ClientAuth>,
 }
 
 #[derive(Args)]
@@ -127,6 +155,18 @@ pub struct SendArgs {
     /// Seconds to wait for the answer.
     #[arg(long, default_value_t = 10)]
     pub timeout_secs: u64,
+    /// Connect over TLS, trusting this PEM CA bundle for the host's certificate.
+    #[arg(long)]
+    pub tls_ca: Option<PathBuf>,
+    /// PEM client certificate chain for mutual TLS (with --tls-key).
+    #[arg(long, requires = "tls_key", requires = "tls_ca")]
+    pub tls_cert: Option<PathBuf>,
+    /// PEM private key of --tls-cert.
+    #[arg(long, requires = "tls_cert")]
+    pub tls_key: Option<PathBuf>,
+    /// The name the host's certificate must carry; default: the host part of --link.
+    #[arg(long, requires = "tls_ca")]
+    pub tls_server_name: Option<String>,
 }
 
 #[derive(Subcommand)]

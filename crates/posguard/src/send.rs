@@ -3,6 +3,7 @@
 use crate::cli::SendArgs;
 use anyhow::{Context, bail};
 use host::client::TerminalClient;
+use host::tls::{ClientTls, Pem};
 use iso8583::MessageBuilder;
 use iso8583::frame::{FrameFormat, LengthPrefix};
 use std::time::Duration;
@@ -37,6 +38,31 @@ fn transmission_now() -> (String, String) {
     let f7 = model::time::transmission_time(now.as_secs() as i64);
     let stan = format!("{:06}", now.as_millis() % 1_000_000);
     (f7, stan)
+}
+
+/// The TLS settings from --tls-ca, --tls-cert, --tls-key and --tls-server-name; None
+/// for plain TCP.
+fn client_tls(args: &SendArgs) -> anyhow::Result<Option<ClientTls>> {
+    let Some(ca) = &args.tls_ca else {
+        return Ok(None);
+    };
+    let server_name = match &args.tls_server_name {
+        Some(name) => name.clone(),
+        None => host_part(&args.link).to_owned(),
+    };
+    let ca = Pem::read(ca)?;
+    let identity = match (&args.tls_cert, &args.tls_key) {
+        (Some(cert), Some(key)) => Some((Pem::read(cert)?, Pem::read(key)?)),
+        _ => None,
+    };
+    let identity = identity.as_ref().map(|(cert, key)| (cert, key));
+    Ok(Some(ClientTls::new(&server_name, &ca, identity)?))
+}
+
+/// "host" of "host:port" or "[v6]:port".
+fn host_part(addr: &str) -> &str {
+    let host = addr.rsplit_once(':').map_or(addr, |(host, _)| host);
+    host.trim_start_matches('[').trim_end_matches(']')
 }
 
 pub fn run(args: SendArgs) -> anyhow::Result<()> {
@@ -105,6 +131,7 @@ pub fn run(args: SendArgs) -> anyhow::Result<()> {
         "ascii4" => LengthPrefix::Ascii4,
         other => bail!("--framing must be binary2 or ascii4, not {other:?}"),
     };
+    let tls = client_tls(&args)?;
     let runtime = tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()
@@ -114,13 +141,11 @@ pub fn run(args: SendArgs) -> anyhow::Result<()> {
             prefix,
             header_bytes: 0,
         };
-        let mut client = TerminalClient::connect(
-            &args.link,
-            spec,
-            framing,
-            Duration::from_secs(args.timeout_secs),
-        )
-        .await?;
+        let timeout = Duration::from_secs(args.timeout_secs);
+        let mut client = match &tls {
+            Some(tls) => TerminalClient::connect_tls(&args.link, tls, spec, framing, timeout).await,
+            None => TerminalClient::connect(&args.link, spec, framing, timeout).await,
+        }?;
         client.request(&msg).await
     })?;
     let code = reply.code().to_owned();
