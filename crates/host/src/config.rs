@@ -1,6 +1,7 @@
 //! posguard's settings. The binary fills them from a TOML file, environment variables
 //! and flags, in that order of precedence (flags win).
 
+use crate::tls::{ServerFiles, TlsError};
 use serde::Deserialize;
 use std::path::PathBuf;
 
@@ -76,6 +77,21 @@ pub struct LinkConfig {
     pub connections_max: usize,
     /// Currency when a request has no field 49 (ISO 4217 numeric).
     pub default_currency: u16,
+    /// A second listener that speaks TLS (off unless set, with `tls_cert` and `tls_key`).
+    /// Plain TCP stays on `listen` for terminals that cannot do TLS.
+    pub tls_listen: Option<String>,
+    /// PEM certificate chain of the TLS listener (the host's certificate first).
+    pub tls_cert: Option<PathBuf>,
+    /// PEM private key of the TLS listener (PKCS#8, PKCS#1 or SEC1).
+    pub tls_key: Option<PathBuf>,
+    /// PEM CA bundle for client certificates: set, the listener asks terminals for one
+    /// (mutual TLS).
+    pub tls_client_ca: Option<PathBuf>,
+    /// `required` (default with `tls_client_ca`) or `optional` (terminals without a
+    /// certificate are let in; their profile decides).
+    pub tls_client_auth: Option<ClientAuth>,
+    /// A TLS handshake must finish within this long after the connection is accepted.
+    pub tls_handshake_timeout_ms: u64,
 }
 
 impl Default for LinkConfig {
@@ -89,21 +105,131 @@ impl Default for LinkConfig {
             frame_timeout_ms: 10_000,
             connections_max: 20_000,
             default_currency: 156,
+            tls_listen: None,
+            tls_cert: None,
+            tls_key: None,
+            tls_client_ca: None,
+            tls_client_auth: None,
+            tls_handshake_timeout_ms: crate::tls::HANDSHAKE_TIMEOUT_MS,
         }
     }
+}
+
+impl LinkConfig {
+    /// The TLS listener's address and files; None when `tls_listen` is not set. A TLS
+    /// setting without `tls_listen` is an error rather than silently plain.
+    pub fn tls(&self) -> Result<Option<(String, ServerFiles)>, TlsError> {
+        let files = server_files(
+            "link",
+            &self.tls_cert,
+            &self.tls_key,
+            &self.tls_client_ca,
+            self.tls_client_auth,
+        );
+        match (&self.tls_listen, files) {
+            (Some(listen), Ok(Some(files))) => Ok(Some((listen.clone(), files))),
+            (Some(_), Ok(None)) => Err(TlsError::Setting(
+                "link.tls_listen needs link.tls_cert and link.tls_key".into(),
+            )),
+            (None, Ok(None)) => Ok(None),
+            (None, Ok(Some(_))) => Err(TlsError::Setting(
+                "link.tls_cert is set but link.tls_listen is not".into(),
+            )),
+            (_, Err(e)) => Err(e),
+        }
+    }
+}
+
+/// Whether a TLS listener demands a client certificate (when it has a client CA).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum ClientAuth {
+    Optional,
+    Required,
+}
+
+impl std::str::FromStr for ClientAuth {
+    type Err = String;
+
+    fn from_str(s: &str) -> Result<Self, String> {
+        match s {
+            "optional" => Ok(ClientAuth::Optional),
+            "required" => Ok(ClientAuth::Required),
+            other => Err(format!("optional or required, not {other:?}")),
+        }
+    }
+}
+
+/// A listener's TLS files from its settings: None when neither certificate nor key is
+/// set; an error for half a setting.
+fn server_files(
+    section: &str,
+    cert: &Option<PathBuf>,
+    key: &Option<PathBuf>,
+    client_ca: &Option<PathBuf>,
+    client_auth: Option<ClientAuth>,
+) -> Result<Option<ServerFiles>, TlsError> {
+    // "{s}.a needs {s}.b", naming the section both times.
+    let needs = |a: &str, b: &str| {
+        Err(TlsError::Setting(format!(
+            "{section}.{a} needs {section}.{b}"
+        )))
+    };
+    let (cert, key) = match (cert, key) {
+        (Some(cert), Some(key)) => (cert.clone(), key.clone()),
+        (None, None) if client_ca.is_some() => return needs("tls_client_ca", "tls_cert"),
+        (None, None) if client_auth.is_some() => return needs("tls_client_auth", "tls_cert"),
+        (None, None) => return Ok(None),
+        (Some(_), None) => return needs("tls_cert", "tls_key"),
+        (None, Some(_)) => return needs("tls_key", "tls_cert"),
+    };
+    if client_ca.is_none() && client_auth.is_some() {
+        return needs("tls_client_auth", "tls_client_ca");
+    }
+    Ok(Some(ServerFiles {
+        cert,
+        key,
+        client_ca: client_ca.clone(),
+        client_auth: client_auth.unwrap_or(ClientAuth::Required),
+    }))
 }
 
 #[derive(Clone, Debug, Deserialize)]
 #[serde(default, deny_unknown_fields)]
 pub struct HttpConfig {
     pub listen: String,
+    /// PEM certificate chain: set (with `tls_key`), the API speaks HTTPS only.
+    pub tls_cert: Option<PathBuf>,
+    /// PEM private key of the API's certificate.
+    pub tls_key: Option<PathBuf>,
+    /// PEM CA bundle for client certificates on the API (mutual TLS).
+    pub tls_client_ca: Option<PathBuf>,
+    /// `required` (default with `tls_client_ca`) or `optional`.
+    pub tls_client_auth: Option<ClientAuth>,
 }
 
 impl Default for HttpConfig {
     fn default() -> Self {
         HttpConfig {
             listen: "127.0.0.1:8080".into(),
+            tls_cert: None,
+            tls_key: None,
+            tls_client_ca: None,
+            tls_client_auth: None,
         }
+    }
+}
+
+impl HttpConfig {
+    /// The API's TLS files; None: plain HTTP.
+    pub fn tls(&self) -> Result<Option<ServerFiles>, TlsError> {
+        server_files(
+            "http",
+            &self.tls_cert,
+            &self.tls_key,
+            &self.tls_client_ca,
+            self.tls_client_auth,
+        )
     }
 }
 

@@ -19,6 +19,7 @@ pub mod metrics;
 pub mod pipeline;
 pub mod security;
 pub mod server;
+pub mod tls;
 pub mod upstream;
 pub mod vault;
 

@@ -4,21 +4,23 @@
 
 use crate::iso_map::{self, Parsed, Rejected, ResponseValues};
 use crate::keys::CardKeys;
-use crate::metrics::{Dropped, Metrics};
+use crate::metrics::{Dropped, Metrics, TransportKind};
 use crate::pipeline::Pipeline;
 use crate::security::events::{EventKind, SecurityEvent};
 use crate::security::{MAC_PLACEHOLDER, Security, Session};
+use crate::tls;
 use crate::upstream::Upstream;
 use engine::{Answer, Begin, PinCheck, Request};
 use iso8583::Spec;
 use iso8583::frame::{FrameError, FrameFormat};
 use model::{Currency, ResponseCode};
+use std::net::SocketAddr;
 use std::sync::Arc;
 use std::sync::atomic::Ordering::Relaxed;
 use std::time::{Duration, Instant};
 use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
-use tokio::net::TcpListener;
-use tokio::sync::Semaphore;
+use tokio::net::{TcpListener, TcpStream};
+use tokio::sync::{OwnedSemaphorePermit, Semaphore};
 
 /// Bytes read from a socket at a time.
 const READ_CHUNK_BYTES: usize = 4096;
@@ -53,9 +55,77 @@ pub enum Transport {
     },
 }
 
-/// Accepts terminal connections until the listener fails.
-pub async fn serve(listener: TcpListener, ctx: Arc<LinkContext>) {
-    let permits = Arc::new(Semaphore::new(ctx.connections_max));
+/// Accepts plain TCP terminal connections until the listener fails. `permits` bounds
+/// the connections open on this listener and the TLS one together.
+pub async fn serve(listener: TcpListener, ctx: Arc<LinkContext>, permits: Arc<Semaphore>) {
+    loop {
+        let (socket, peer, permit) = accept(&listener, &permits, &ctx).await;
+        let ctx = ctx.clone();
+        tokio::spawn(async move {
+            ctx.metrics.connections_open.fetch_add(1, Relaxed);
+            ctx.metrics.connections_total.fetch_add(1, Relaxed);
+            ctx.metrics.connected(TransportKind::Plain);
+            let _ = socket.set_nodelay(true);
+            if let Err(why) = connection(socket, Transport::Plain, &ctx).await {
+                ctx.metrics.dropped(why);
+                tracing::info!(%peer, reason = ?why, "close a terminal connection");
+            }
+            ctx.metrics.connections_open.fetch_sub(1, Relaxed);
+            drop(permit);
+        });
+    }
+}
+
+/// Accepts TLS terminal connections until the listener fails. Each handshake runs in
+/// its connection's own task, bounded by the acceptor's timeout, so a slow or silent
+/// client never holds up the accept loop; then the connection is served as a plain one,
+/// with the `Transport` the handshake proved.
+pub async fn serve_tls(
+    listener: TcpListener,
+    acceptor: tls::Acceptor,
+    ctx: Arc<LinkContext>,
+    permits: Arc<Semaphore>,
+) {
+    loop {
+        let (socket, peer, permit) = accept(&listener, &permits, &ctx).await;
+        let (ctx, acceptor) = (ctx.clone(), acceptor.clone());
+        tokio::spawn(async move {
+            ctx.metrics.connections_open.fetch_add(1, Relaxed);
+            ctx.metrics.connections_total.fetch_add(1, Relaxed);
+            let _ = socket.set_nodelay(true);
+            match acceptor.accept(socket).await {
+                Ok((stream, transport)) => {
+                    ctx.metrics.connected(match &transport {
+                        Transport::Plain => TransportKind::Plain,
+                        Transport::Tls => TransportKind::Tls,
+                        Transport::MutualTls { .. } => TransportKind::MutualTls,
+                    });
+                    if let Err(why) = connection(stream, transport, &ctx).await {
+                        ctx.metrics.dropped(why);
+                        tracing::info!(%peer, reason = ?why, "close a terminal connection");
+                    }
+                }
+                Err(e) => {
+                    ctx.metrics.dropped(match e {
+                        tls::HandshakeError::Timeout(_) => Dropped::TlsHandshakeTimeout,
+                        tls::HandshakeError::Failed(_) => Dropped::TlsHandshake,
+                    });
+                    tracing::info!(%peer, error = %e, "refuse a terminal connection");
+                }
+            }
+            ctx.metrics.connections_open.fetch_sub(1, Relaxed);
+            drop(permit);
+        });
+    }
+}
+
+/// The next connection with a permit for it. Connections beyond `connections_max` are
+/// closed at once and counted.
+async fn accept(
+    listener: &TcpListener,
+    permits: &Arc<Semaphore>,
+    ctx: &LinkContext,
+) -> (TcpStream, SocketAddr, OwnedSemaphorePermit) {
     loop {
         let (socket, peer) = match listener.accept().await {
             Ok(accepted) => accepted,
@@ -72,18 +142,7 @@ pub async fn serve(listener: TcpListener, ctx: Arc<LinkContext>) {
             drop(socket);
             continue;
         };
-        let ctx = ctx.clone();
-        tokio::spawn(async move {
-            ctx.metrics.connections_open.fetch_add(1, Relaxed);
-            ctx.metrics.connections_total.fetch_add(1, Relaxed);
-            let _ = socket.set_nodelay(true);
-            if let Err(why) = connection(socket, Transport::Plain, &ctx).await {
-                ctx.metrics.dropped(why);
-                tracing::info!(%peer, reason = ?why, "close a terminal connection");
-            }
-            ctx.metrics.connections_open.fetch_sub(1, Relaxed);
-            drop(permit);
-        });
+        return (socket, peer, permit);
     }
 }
 
@@ -113,7 +172,10 @@ pub(crate) async fn connection<S: AsyncRead + AsyncWrite + Unpin>(
                     {
                         return Err(Dropped::FrameTooLarge);
                     }
-                    if socket.write_all(&frame_out).await.is_err() {
+                    // Flush: a TLS stream may hold the end of a record back (a
+                    // no-op on TCP).
+                    let sent = socket.write_all(&frame_out).await;
+                    if sent.is_err() || socket.flush().await.is_err() {
                         return Ok(());
                     }
                     ctx.metrics

@@ -31,9 +31,13 @@ pub enum Dropped {
     FrameTimeout,
     TooManyConnections,
     NotARequest,
+    /// The TLS handshake failed (no or an untrusted client certificate, not TLS, ...).
+    TlsHandshake,
+    /// The TLS handshake did not finish within the link's handshake timeout.
+    TlsHandshakeTimeout,
 }
 
-const DROPPED: [(Dropped, &str); 7] = [
+const DROPPED: [(Dropped, &str); 9] = [
     (Dropped::FrameTooLarge, "frame_too_large"),
     (Dropped::FrameMalformed, "frame_malformed"),
     (Dropped::Undecodable, "undecodable"),
@@ -41,6 +45,23 @@ const DROPPED: [(Dropped, &str); 7] = [
     (Dropped::FrameTimeout, "frame_timeout"),
     (Dropped::TooManyConnections, "too_many_connections"),
     (Dropped::NotARequest, "not_a_request"),
+    (Dropped::TlsHandshake, "tls_handshake"),
+    (Dropped::TlsHandshakeTimeout, "tls_handshake_timeout"),
+];
+
+/// How a terminal connection arrived, for `posguard_link_connections_by_transport_total`.
+#[derive(Clone, Copy, Debug)]
+pub enum TransportKind {
+    Plain,
+    Tls,
+    /// TLS with a verified client certificate.
+    MutualTls,
+}
+
+const TRANSPORTS: [(TransportKind, &str); 3] = [
+    (TransportKind::Plain, "plain"),
+    (TransportKind::Tls, "tls"),
+    (TransportKind::MutualTls, "mtls"),
 ];
 
 /// Response codes posguard can answer, one counter each (field 39's two characters
@@ -54,7 +75,8 @@ pub struct Metrics {
     pub commits: AtomicU64,
     pub committed_writes: AtomicU64,
     pub commit_micros_total: AtomicU64,
-    dropped: [AtomicU64; 7],
+    dropped: [AtomicU64; DROPPED.len()],
+    transports: [AtomicU64; TRANSPORTS.len()],
     responses: [AtomicU64; CODE_SLOTS],
     latency: [AtomicU64; 12],
     latency_micros_total: AtomicU64,
@@ -71,6 +93,7 @@ impl Default for Metrics {
             committed_writes: AtomicU64::new(0),
             commit_micros_total: AtomicU64::new(0),
             dropped: std::array::from_fn(|_| AtomicU64::new(0)),
+            transports: std::array::from_fn(|_| AtomicU64::new(0)),
             responses: std::array::from_fn(|_| AtomicU64::new(0)),
             latency: std::array::from_fn(|_| AtomicU64::new(0)),
             latency_micros_total: AtomicU64::new(0),
@@ -86,6 +109,11 @@ impl Metrics {
 
     pub fn dropped(&self, why: Dropped) {
         self.dropped[why as usize].fetch_add(1, Relaxed);
+    }
+
+    /// Counts a terminal connection by how it arrived (after its TLS handshake, if any).
+    pub fn connected(&self, kind: TransportKind) {
+        self.transports[kind as usize].fetch_add(1, Relaxed);
     }
 
     /// Counts an answer by its field 39 (numeric codes only; others are not ours).
@@ -174,6 +202,17 @@ impl Metrics {
                 "posguard_security_events_total{{kind=\"{}\"}} {}",
                 kind.as_str(),
                 self.security_events[kind.index()].load(Relaxed)
+            );
+        }
+        let _ = writeln!(
+            out,
+            "# HELP posguard_link_connections_by_transport_total Terminal connections by transport (after the TLS handshake).\n# TYPE posguard_link_connections_by_transport_total counter"
+        );
+        for (kind, label) in TRANSPORTS {
+            let _ = writeln!(
+                out,
+                "posguard_link_connections_by_transport_total{{transport=\"{label}\"}} {}",
+                self.transports[kind as usize].load(Relaxed)
             );
         }
         let _ = writeln!(

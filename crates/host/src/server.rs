@@ -10,6 +10,7 @@ use crate::pipeline::Pipeline;
 use crate::security::Security;
 use crate::security::pin::{PIN_META_PREFIX, PinRecord};
 use crate::security::profile::{PROFILE_META_PREFIX, Profile};
+use crate::tls;
 use crate::vault::Vault;
 use engine::{Engine, EngineConfig};
 use iso8583::Spec;
@@ -22,6 +23,7 @@ use std::sync::Arc;
 use std::time::Duration;
 use store::Store;
 use tokio::net::{TcpListener, TcpSocket};
+use tokio::sync::Semaphore;
 
 #[derive(Debug, thiserror::Error)]
 pub enum StartError {
@@ -45,6 +47,8 @@ pub enum StartError {
     Currency(u16),
     #[error("{0}")]
     Upstream(#[from] crate::upstream::UpstreamError),
+    #[error(transparent)]
+    Tls(#[from] crate::tls::TlsError),
     #[error("bind {what} on {addr}: {error}")]
     Bind {
         what: &'static str,
@@ -86,6 +90,8 @@ impl App {
 pub struct Running {
     pub app: Arc<App>,
     pub link_addr: SocketAddr,
+    /// The terminal link's TLS listener, when `link.tls_listen` is set.
+    pub link_tls_addr: Option<SocketAddr>,
     pub http_addr: SocketAddr,
     pub new_admin_token: Option<String>,
 }
@@ -170,6 +176,7 @@ fn ensure_admin_token(store: &dyn Store) -> Result<Option<String>, store::StoreE
 /// Opens the store, rebuilds the engine and starts listening. Must run inside a
 /// multi-threaded tokio runtime.
 pub async fn start(config: Config) -> Result<Running, StartError> {
+    let (link_tls, http_tls) = (link_tls(&config)?, http_tls(&config)?);
     std::fs::create_dir_all(&config.data_dir).map_err(|source| StartError::DataDir {
         path: config.data_dir.display().to_string(),
         source,
@@ -214,27 +221,22 @@ pub async fn start(config: Config) -> Result<Running, StartError> {
     let bind = |what: &'static str, addr: &str| {
         let addr = addr.to_owned();
         async move {
-            listen(&addr)
-                .await
-                .map_err(|error| StartError::Bind { what, addr, error })
+            let bound = match listen(&addr).await {
+                Ok(listener) => listener.local_addr().map(|local| (listener, local)),
+                Err(e) => Err(e),
+            };
+            bound.map_err(|error| StartError::Bind { what, addr, error })
         }
     };
-    let link_listener = bind("the terminal link", &config.link.listen).await?;
-    let http_listener = bind("the HTTP API", &config.http.listen).await?;
-    let link_addr = link_listener
-        .local_addr()
-        .map_err(|error| StartError::Bind {
-            what: "the terminal link",
-            addr: config.link.listen.clone(),
-            error,
-        })?;
-    let http_addr = http_listener
-        .local_addr()
-        .map_err(|error| StartError::Bind {
-            what: "the HTTP API",
-            addr: config.http.listen.clone(),
-            error,
-        })?;
+    let (link_listener, link_addr) = bind("the terminal link", &config.link.listen).await?;
+    let (http_listener, http_addr) = bind("the HTTP API", &config.http.listen).await?;
+    let link_tls = match link_tls {
+        Some((addr, acceptor)) => {
+            let (listener, addr) = bind("the terminal link (TLS)", &addr).await?;
+            Some((listener, addr, acceptor))
+        }
+        None => None,
+    };
     let upstream = match &config.upstream {
         Some(u) => Some(crate::upstream::Upstream::start(u)?),
         None => None,
@@ -255,7 +257,17 @@ pub async fn start(config: Config) -> Result<Running, StartError> {
         vault: vault.clone(),
         store: store.clone(),
     });
-    tokio::spawn(link::serve(link_listener, link_ctx));
+    // One budget of connections for both of the link's listeners.
+    let permits = Arc::new(Semaphore::new(config.link.connections_max));
+    let link_tls_addr = match link_tls {
+        Some((listener, addr, acceptor)) => {
+            let serve = link::serve_tls(listener, acceptor, link_ctx.clone(), permits.clone());
+            tokio::spawn(serve);
+            Some(addr)
+        }
+        None => None,
+    };
+    tokio::spawn(link::serve(link_listener, link_ctx, permits));
     let app = Arc::new(App {
         store,
         pipeline,
@@ -269,11 +281,17 @@ pub async fn start(config: Config) -> Result<Running, StartError> {
         token_hashes: Default::default(),
     });
     tokio::spawn(resume_upstream_reversals(app.clone()));
-    tokio::spawn(crate::http::serve(http_listener, app.clone()));
-    tracing::info!(%link_addr, %http_addr, "posguard is serving");
+    match http_tls {
+        Some(acceptor) => {
+            tokio::spawn(crate::http::serve_tls(http_listener, acceptor, app.clone()))
+        }
+        None => tokio::spawn(crate::http::serve(http_listener, app.clone())),
+    };
+    tracing::info!(%link_addr, ?link_tls_addr, %http_addr, "posguard is serving");
     Ok(Running {
         app,
         link_addr,
+        link_tls_addr,
         http_addr,
         new_admin_token,
     })
@@ -372,6 +390,28 @@ fn load_security(security: &Security, meta: Vec<(String, String)>) {
             }
         }
     }
+}
+
+/// The link's TLS listen address and acceptor, when `link.tls_listen` is set. The
+/// files are read now, so a bad one stops the start.
+fn link_tls(config: &Config) -> Result<Option<(String, tls::Acceptor)>, StartError> {
+    let Some((addr, files)) = config.link.tls()? else {
+        return Ok(None);
+    };
+    let timeout = Duration::from_millis(config.link.tls_handshake_timeout_ms);
+    let server = Arc::new(tls::server_config(&files)?);
+    Ok(Some((addr, tls::Acceptor::new(server, timeout))))
+}
+
+/// The HTTP API's TLS acceptor (HTTP/1.1 by ALPN), when `http.tls_cert` is set.
+fn http_tls(config: &Config) -> Result<Option<tls::Acceptor>, StartError> {
+    let Some(files) = config.http.tls()? else {
+        return Ok(None);
+    };
+    let mut server = tls::server_config(&files)?;
+    server.alpn_protocols = vec![b"http/1.1".to_vec()];
+    let timeout = Duration::from_millis(tls::HANDSHAKE_TIMEOUT_MS);
+    Ok(Some(tls::Acceptor::new(Arc::new(server), timeout)))
 }
 
 /// Sends again the reversals the upstream had not acknowledged when posguard stopped.

@@ -172,6 +172,10 @@ impl Station {
     }
 }
 
+/// Answers of the security gate (docs/terminal-security.md): 58 (terminal, KSN,
+/// transport) and 63 (MAC, counter).
+const SECURITY_REFUSALS: [&str; 2] = ["58", "63"];
+
 /// What the response MAC check found.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 pub(crate) enum MacCheck {
@@ -179,7 +183,10 @@ pub(crate) enum MacCheck {
     #[default]
     NotExpected,
     Verified,
-    /// A DUKPT request answered without a MAC.
+    /// A security refusal (58 or 63) without a MAC: the host does not sign answers to
+    /// requests whose keys it could not trust.
+    UnsignedRefusal,
+    /// Any other answer to a DUKPT request without a MAC.
     Missing,
     /// A MAC that does not verify under the request's KSN (or is malformed).
     Invalid,
@@ -203,9 +210,13 @@ pub(crate) fn read_answer(
 ) -> Result<Answer, iso8583::DecodeError> {
     let msg = spec.decode(body)?;
     let text = |n| msg.field_str(n).map(|v| v.into_owned());
+    let code = text(39).unwrap_or_default();
     let mac = match pending.map(|p| p.verify_response(&msg)) {
         None => MacCheck::NotExpected,
         Some(Ok(())) => MacCheck::Verified,
+        Some(Err(TerminalError::MacMissing)) if SECURITY_REFUSALS.contains(&code.as_str()) => {
+            MacCheck::UnsignedRefusal
+        }
         Some(Err(TerminalError::MacMissing)) => MacCheck::Missing,
         Some(Err(_)) => MacCheck::Invalid,
     };
@@ -213,7 +224,7 @@ pub(crate) fn read_answer(
         mti: msg.mti().into_owned(),
         stan: text(11),
         rrn: text(37),
-        code: text(39).unwrap_or_default(),
+        code,
         mac,
     })
 }
@@ -395,7 +406,14 @@ mod tests {
             .set(39, "58")
             .encode_into(&s.spec, &mut plain)
             .unwrap();
-        assert_eq!(check(&plain, Some(&pending)), MacCheck::Missing);
+        assert_eq!(check(&plain, Some(&pending)), MacCheck::UnsignedRefusal);
+        let mut approval = Vec::new();
+        MessageBuilder::new()
+            .set_mti("0210")
+            .set(39, "00")
+            .encode_into(&s.spec, &mut approval)
+            .unwrap();
+        assert_eq!(check(&approval, Some(&pending)), MacCheck::Missing);
     }
 
     #[test]

@@ -45,6 +45,8 @@ pub struct Stats {
     pub macs_verified: u64,
     pub macs_missing: u64,
     pub macs_invalid: u64,
+    /// DUKPT runs: 58/63 refusals without a MAC (not failures: see `MacCheck`).
+    pub unsigned_refusals: u64,
     /// DUKPT devices that used their last KSN (each then stopped).
     pub ksn_exhausted: u64,
 }
@@ -75,6 +77,7 @@ impl Stats {
         self.macs_verified += other.macs_verified;
         self.macs_missing += other.macs_missing;
         self.macs_invalid += other.macs_invalid;
+        self.unsigned_refusals += other.unsigned_refusals;
         self.ksn_exhausted += other.ksn_exhausted;
     }
 
@@ -87,6 +90,7 @@ impl Stats {
         match check {
             MacCheck::NotExpected => {}
             MacCheck::Verified => self.macs_verified += 1,
+            MacCheck::UnsignedRefusal => self.unsigned_refusals += 1,
             MacCheck::Missing => self.macs_missing += 1,
             MacCheck::Invalid => self.macs_invalid += 1,
         }
@@ -99,7 +103,12 @@ impl Stats {
 
     /// Whether the run's terminals were DUKPT terminals (anything was signed).
     fn dukpt(&self) -> bool {
-        self.macs_verified + self.mac_failures() + self.pin_purchases + self.ksn_exhausted > 0
+        self.macs_verified
+            + self.mac_failures()
+            + self.unsigned_refusals
+            + self.pin_purchases
+            + self.ksn_exhausted
+            > 0
     }
 }
 
@@ -248,12 +257,13 @@ impl fmt::Display for Report {
             writeln!(
                 f,
                 "  dukpt: PIN purchases {}  response MACs verified {}  MAC failures {} \
-                 (missing {}, invalid {})  KSNs exhausted {}",
+                 (missing {}, invalid {})  unsigned 58/63 refusals {}  KSNs exhausted {}",
                 s.pin_purchases,
                 s.macs_verified,
                 s.mac_failures(),
                 s.macs_missing,
                 s.macs_invalid,
+                s.unsigned_refusals,
                 s.ksn_exhausted
             )?;
         }
@@ -289,6 +299,33 @@ mod tests {
         assert!(
             text.contains("seed 9") && text.contains("VIOLATION"),
             "{text}"
+        );
+    }
+
+    #[test]
+    fn mac_failures_are_a_separate_line_and_a_violation() {
+        let mut s = Stats::default();
+        assert!(
+            !Report::new(1, 1, s.clone(), &Histogram::default(), Duration::ZERO)
+                .to_string()
+                .contains("dukpt")
+        );
+        s.pin_purchases = 3;
+        for check in [MacCheck::Verified, MacCheck::UnsignedRefusal] {
+            s.mac(check);
+        }
+        let r = Report::new(1, 1, s.clone(), &Histogram::default(), Duration::ZERO);
+        assert!(r.violations().is_empty());
+        assert!(
+            r.to_string()
+                .contains("response MACs verified 1  MAC failures 0")
+        );
+        s.mac(MacCheck::Invalid);
+        s.mac(MacCheck::Missing);
+        let r = Report::new(1, 1, s, &Histogram::default(), Duration::ZERO);
+        assert_eq!(
+            r.violations(),
+            ["2 response MACs failed (1 missing, 1 not verifying)"]
         );
     }
 }

@@ -1,4 +1,5 @@
 use clap::{Args, Parser, Subcommand};
+use host::config::ClientAuth;
 use std::path::PathBuf;
 
 /// posguard: a POS host with risk control built in.
@@ -125,6 +126,33 @@ pub struct ServeArgs {
     /// POSGUARD_KEK to the hex itself). `--demo` creates one in the data directory.
     #[arg(long, env = "POSGUARD_KEK_FILE")]
     pub kek_file: Option<String>,
+    /// Terminal link TLS listener address (off unless set, with --link-tls-cert/-key).
+    #[arg(long, env = "POSGUARD_LINK_TLS_LISTEN")]
+    pub link_tls_listen: Option<String>,
+    /// PEM certificate chain of the link's TLS listener.
+    #[arg(long, env = "POSGUARD_LINK_TLS_CERT")]
+    pub link_tls_cert: Option<PathBuf>,
+    /// PEM private key of the link's TLS listener.
+    #[arg(long, env = "POSGUARD_LINK_TLS_KEY")]
+    pub link_tls_key: Option<PathBuf>,
+    /// PEM CA bundle for terminals' client certificates (mutual TLS).
+    #[arg(long, env = "POSGUARD_LINK_TLS_CLIENT_CA")]
+    pub link_tls_client_ca: Option<PathBuf>,
+    /// Terminals' client certificates: required (default) or optional.
+    #[arg(long, env = "POSGUARD_LINK_TLS_CLIENT_AUTH")]
+    pub link_tls_client_auth: Option<ClientAuth>,
+    /// PEM certificate chain: set (with --http-tls-key), the API speaks HTTPS only.
+    #[arg(long, env = "POSGUARD_HTTP_TLS_CERT")]
+    pub http_tls_cert: Option<PathBuf>,
+    /// PEM private key of the API's certificate.
+    #[arg(long, env = "POSGUARD_HTTP_TLS_KEY")]
+    pub http_tls_key: Option<PathBuf>,
+    /// PEM CA bundle for API clients' certificates (mutual TLS).
+    #[arg(long, env = "POSGUARD_HTTP_TLS_CLIENT_CA")]
+    pub http_tls_client_ca: Option<PathBuf>,
+    /// API clients' certificates: required (default) or optional.
+    #[arg(long, env = "POSGUARD_HTTP_TLS_CLIENT_AUTH")]
+    pub http_tls_client_auth: Option<ClientAuth>,
 }
 
 #[derive(Args)]
@@ -174,6 +202,18 @@ pub struct SendArgs {
     pub timeout_secs: u64,
     #[command(flatten)]
     pub dukpt: crate::send::DukptArgs,
+    /// Connect over TLS, trusting this PEM CA bundle for the host's certificate.
+    #[arg(long)]
+    pub tls_ca: Option<PathBuf>,
+    /// PEM client certificate chain for mutual TLS (with --tls-key).
+    #[arg(long, requires = "tls_key", requires = "tls_ca")]
+    pub tls_cert: Option<PathBuf>,
+    /// PEM private key of --tls-cert.
+    #[arg(long, requires = "tls_cert")]
+    pub tls_key: Option<PathBuf>,
+    /// The name the host's certificate must carry; default: the host part of --link.
+    #[arg(long, requires = "tls_ca")]
+    pub tls_server_name: Option<String>,
 }
 
 #[derive(Subcommand)]

@@ -5,18 +5,12 @@
 use crate::cli::SendArgs;
 use anyhow::{Context, bail};
 use clap::Args;
+use host::client::TerminalClient;
+use host::tls::{ClientTls, Pem};
 use iso8583::frame::{FrameFormat, LengthPrefix};
 use iso8583::{MessageBuilder, Spec};
 use std::time::Duration;
 use terminal::{Bdk, KeyId, MacField, Pan, PendingResponse, Pin, PinEntry, Scheme, Transaction};
-use tokio::io::{AsyncReadExt, AsyncWriteExt};
-use tokio::net::TcpStream;
-
-/// The `posguard serve --demo` DUKPT terminals' published test BDKs and key ids.
-const DEMO_TDES: (&str, &str) = ("0123456789ABCDEFFEDCBA9876543210", "FFFF9876543210E00000");
-const DEMO_AES128: (&str, &str) = ("FEDCBA9876543210F1F1F1F1F1F1F1F1", "1234567890123456");
-/// Largest answer read.
-const READ_CHUNK_BYTES: usize = 4096;
 
 /// `posguard send --dukpt ...`: how the request is protected.
 #[derive(Args)]
@@ -152,34 +146,46 @@ fn dukpt_transaction(args: &SendArgs) -> anyhow::Result<Option<Transaction>> {
     Ok(Some(txn))
 }
 
-/// Sends one framed request and reads one framed answer's body.
+/// Sends one framed request (over TLS with `--tls-ca`) and reads one framed answer's
+/// body.
 async fn exchange(
-    addr: &str,
+    args: &SendArgs,
+    spec: Spec,
     framing: FrameFormat,
     body: &[u8],
     timeout: Duration,
 ) -> anyhow::Result<Vec<u8>> {
-    let mut frame = Vec::with_capacity(body.len() + 8);
-    let header = vec![0u8; framing.header_bytes];
-    framing.write(&header, body, &mut frame)?;
-    let mut stream = TcpStream::connect(addr)
-        .await
-        .with_context(|| format!("connect to {addr}"))?;
-    stream.set_nodelay(true)?;
-    stream.write_all(&frame).await.context("send the request")?;
-    let mut buf = Vec::new();
-    let mut chunk = [0u8; READ_CHUNK_BYTES];
-    loop {
-        if let Some(frame) = framing.parse(&buf)? {
-            return Ok(buf[frame.body].to_vec());
-        }
-        match tokio::time::timeout(timeout, stream.read(&mut chunk)).await {
-            Err(_) => bail!("no answer within {timeout:?}"),
-            Ok(Ok(0)) => bail!("the host closed the connection"),
-            Ok(Ok(n)) => buf.extend_from_slice(&chunk[..n]),
-            Ok(Err(e)) => return Err(e).context("read the answer"),
-        }
-    }
+    let tls = client_tls(args)?;
+    let mut client = match &tls {
+        Some(tls) => TerminalClient::connect_tls(&args.link, tls, spec, framing, timeout).await,
+        None => TerminalClient::connect(&args.link, spec, framing, timeout).await,
+    }?;
+    Ok(client.request_body(body).await?)
+}
+
+/// The TLS settings from --tls-ca, --tls-cert, --tls-key and --tls-server-name; None
+/// for plain TCP.
+fn client_tls(args: &SendArgs) -> anyhow::Result<Option<ClientTls>> {
+    let Some(ca) = &args.tls_ca else {
+        return Ok(None);
+    };
+    let server_name = match &args.tls_server_name {
+        Some(name) => name.clone(),
+        None => host_part(&args.link).to_owned(),
+    };
+    let ca = Pem::read(ca)?;
+    let identity = match (&args.tls_cert, &args.tls_key) {
+        (Some(cert), Some(key)) => Some((Pem::read(cert)?, Pem::read(key)?)),
+        _ => None,
+    };
+    let identity = identity.as_ref().map(|(cert, key)| (cert, key));
+    Ok(Some(ClientTls::new(&server_name, &ca, identity)?))
+}
+
+/// "host" of "host:port" or "[v6]:port".
+fn host_part(addr: &str) -> &str {
+    let host = addr.rsplit_once(':').map_or(addr, |(host, _)| host);
+    host.trim_start_matches('[').trim_end_matches(']')
 }
 
 /// Prints the answer and, for a DUKPT request, whether its MAC verified; a MAC that
@@ -304,6 +310,6 @@ pub fn run(args: SendArgs) -> anyhow::Result<()> {
         .build()
         .context("start the runtime")?;
     let timeout = Duration::from_secs(args.timeout_secs);
-    let answer = runtime.block_on(exchange(&args.link, framing, &body, timeout))?;
+    let answer = runtime.block_on(exchange(&args, spec.clone(), framing, &body, timeout))?;
     report(&spec, &answer, pending.as_ref())
 }

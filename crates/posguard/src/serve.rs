@@ -38,6 +38,17 @@ pub fn config(args: &ServeArgs) -> anyhow::Result<Config> {
         config.kek_file = Some(v.clone());
     }
     config.demo |= args.demo;
+    let link = &mut config.link;
+    set(&mut link.tls_listen, &args.link_tls_listen);
+    set(&mut link.tls_cert, &args.link_tls_cert);
+    set(&mut link.tls_key, &args.link_tls_key);
+    set(&mut link.tls_client_ca, &args.link_tls_client_ca);
+    set(&mut link.tls_client_auth, &args.link_tls_client_auth);
+    let http = &mut config.http;
+    set(&mut http.tls_cert, &args.http_tls_cert);
+    set(&mut http.tls_key, &args.http_tls_key);
+    set(&mut http.tls_client_ca, &args.http_tls_client_ca);
+    set(&mut http.tls_client_auth, &args.http_tls_client_auth);
     if let Some(addr) = &args.upstream {
         config.upstream.get_or_insert_with(Default::default).addr = addr.clone();
     }
@@ -48,6 +59,13 @@ pub fn config(args: &ServeArgs) -> anyhow::Result<Config> {
             .on_unavailable = policy.clone();
     }
     Ok(config)
+}
+
+/// An optional setting overridden by its flag or variable, when given.
+fn set<T: Clone>(setting: &mut Option<T>, arg: &Option<T>) {
+    if arg.is_some() {
+        setting.clone_from(arg);
+    }
 }
 
 pub fn run(args: ServeArgs) -> anyhow::Result<()> {
@@ -73,8 +91,17 @@ pub fn run(args: ServeArgs) -> anyhow::Result<()> {
                 )
             );
         }
+        let link_tls = running
+            .link_tls_addr
+            .map(|a| format!(" (TLS {a})"))
+            .unwrap_or_default();
+        let http = if running.app.config.http.tls_cert.is_some() {
+            "HTTPS"
+        } else {
+            "HTTP"
+        };
         println!(
-            "posguard serving: terminal link {}  HTTP {}  store {}",
+            "posguard serving: terminal link {}{link_tls}  {http} {}  store {}",
             running.link_addr,
             running.http_addr,
             running.app.store.backend()

@@ -153,6 +153,42 @@ pub async fn serve(listener: TcpListener, app: Arc<App>) {
     }
 }
 
+/// Serves the API over HTTPS only (HTTP/1.1): axum's `serve` has no TLS, so each
+/// connection gets its handshake (bounded by the acceptor's timeout, in its own task)
+/// and then hyper's HTTP/1 server with the same router.
+pub async fn serve_tls(listener: TcpListener, acceptor: crate::tls::Acceptor, app: Arc<App>) {
+    let service = hyper_util::service::TowerToHyperService::new(router(app));
+    loop {
+        let (socket, peer) = match listener.accept().await {
+            Ok(accepted) => accepted,
+            Err(e) => {
+                // Out of file descriptors and the like: wait a little rather than spin.
+                tracing::warn!(error = %e, "accept an HTTPS connection");
+                tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+                continue;
+            }
+        };
+        let (acceptor, service) = (acceptor.clone(), service.clone());
+        tokio::spawn(async move {
+            let _ = socket.set_nodelay(true);
+            let stream = match acceptor.accept(socket).await {
+                Ok((stream, _)) => stream,
+                Err(e) => {
+                    tracing::debug!(%peer, error = %e, "refuse an HTTPS connection");
+                    return;
+                }
+            };
+            let served = hyper::server::conn::http1::Builder::new()
+                .timer(hyper_util::rt::TokioTimer::new())
+                .serve_connection(hyper_util::rt::TokioIo::new(stream), service)
+                .await;
+            if let Err(e) = served {
+                tracing::debug!(%peer, error = %e, "serve an HTTPS connection");
+            }
+        });
+    }
+}
+
 async fn healthz() -> &'static str {
     "ok\n"
 }
