@@ -12,6 +12,10 @@ use iso8583::{MessageBuilder, Spec};
 use std::time::Duration;
 use terminal::{Bdk, KeyId, MacField, Pan, PendingResponse, Pin, PinEntry, Scheme, Transaction};
 
+/// The `posguard serve --demo` DUKPT terminals' published test BDKs and key ids.
+const DEMO_TDES: (&str, &str) = ("0123456789ABCDEFFEDCBA9876543210", "FFFF9876543210E00000");
+const DEMO_AES128: (&str, &str) = ("FEDCBA9876543210F1F1F1F1F1F1F1F1", "1234567890123456");
+
 /// `posguard send --dukpt ...`: how the request is protected.
 #[derive(Args)]
 pub struct DukptArgs {
