@@ -402,3 +402,64 @@ fn assert_no_secrets(dir: &std::path::Path, needles: &[String]) {
     }
     assert!(searched > 0, "the data directory was searched");
 }
+
+/// A terminal whose profile demands TLS is refused (58, `transport_refused`) on the
+/// plain listener, and served again once its profile allows plain TCP.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_terminal_that_must_use_tls_is_refused_on_plain_tcp() {
+    let running = start_demo(config("transport", Backend::Sqlite).unwrap()).await;
+    let mut c = client(running.link_addr).await;
+    let plain_purchase = |stan: u32| {
+        let fields = base_fields("TERM0002", stan);
+        let spec = Spec::posguard_ascii();
+        let mut body = Vec::new();
+        let mut w = spec.writer(&mut body);
+        w.mti("0200");
+        for (n, v) in &fields {
+            w.field(*n, v.as_str());
+        }
+        w.finish().unwrap();
+        body
+    };
+    let tls_only = serde_json::json!({"mac": "off", "transport": "tls"});
+    let (status, body) = api(
+        &running,
+        "PUT",
+        "/v1/terminals/TERM0002/security",
+        Some(tls_only),
+    )
+    .await;
+    assert_eq!(status, 200, "{body}");
+    assert_eq!(send(&mut c, &plain_purchase(1)).await.code, "58");
+    let (_, events) = api(&running, "GET", "/v1/security-events", None).await;
+    assert_eq!(events[0]["kind"], "transport_refused");
+    assert_eq!(events[0]["terminal"], "TERM0002");
+    let plain = serde_json::json!({"mac": "off", "transport": "plain"});
+    api(
+        &running,
+        "PUT",
+        "/v1/terminals/TERM0002/security",
+        Some(plain),
+    )
+    .await;
+    assert_eq!(send(&mut c, &plain_purchase(2)).await.code, "00");
+    let unknown = serde_json::json!({"mac": "off"});
+    let (status, _) = api(
+        &running,
+        "PUT",
+        "/v1/terminals/NOPE0001/security",
+        Some(unknown),
+    )
+    .await;
+    assert_eq!(status, 404, "a profile needs a registered terminal");
+    let no_bdk =
+        serde_json::json!({"dukpt": "tdes", "bdk": "missing", "key_id": "FFFF9876543210E00000"});
+    let (status, _) = api(
+        &running,
+        "PUT",
+        "/v1/terminals/TERM0002/security",
+        Some(no_bdk),
+    )
+    .await;
+    assert_eq!(status, 400, "a DUKPT profile needs its BDK in the keystore");
+}
