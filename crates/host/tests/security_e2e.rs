@@ -225,8 +225,35 @@ async fn api(
     )
 }
 
+/// Every log line of this test binary, at debug level, for the leak check.
+static LOGS: std::sync::Mutex<Vec<u8>> = std::sync::Mutex::new(Vec::new());
+
+struct LogSink;
+
+impl std::io::Write for LogSink {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        LOGS.lock().unwrap().extend_from_slice(buf);
+        Ok(buf.len())
+    }
+    fn flush(&mut self) -> std::io::Result<()> {
+        Ok(())
+    }
+}
+
+fn capture_logs() {
+    static ONCE: std::sync::Once = std::sync::Once::new();
+    ONCE.call_once(|| {
+        tracing_subscriber::fmt()
+            .with_max_level(tracing::Level::DEBUG)
+            .with_writer(|| LogSink)
+            .with_ansi(false)
+            .init();
+    });
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn dukpt_terminals_are_answered_by_their_keys_and_nothing_leaks() {
+    capture_logs();
     let mut cfg = config("dukpt", Backend::Sqlite).unwrap();
     cfg.journal = false; // lets the second life below open the same directory
     let dir = cfg.data_dir.clone();
@@ -369,6 +396,16 @@ async fn dukpt_terminals_are_answered_by_their_keys_and_nothing_leaks() {
         "6222020200112233445".into(),
     ];
     assert_no_secrets(&dir, &needles);
+    let logs = LOGS.lock().unwrap().clone();
+    let text = String::from_utf8_lossy(&logs);
+    assert!(text.contains("security event"), "the logs were captured");
+    for needle in &needles {
+        assert!(
+            !text.contains(needle.as_str()),
+            "a log line holds a secret ({} chars)",
+            needle.len()
+        );
+    }
 }
 
 /// Searches every file under `dir` for each needle, as text and (for hex) as bytes.
