@@ -13,6 +13,7 @@ mod issuer;
 mod provision;
 mod request;
 mod reversal;
+mod risk_hook;
 mod settle;
 mod state;
 #[cfg(test)]
@@ -23,6 +24,7 @@ pub use forward::{Begin, Forward, UpstreamPolicy, UpstreamResult};
 pub use issuer::parse_yymm;
 pub use provision::{ProvisionError, ProvisionErrorKind};
 pub use request::{Answer, BatchTotals, CardInput, MsgClass, OriginalRef, PinCheck, Request};
+pub use risk_hook::{RiskHook, RiskInput, RiskVerdict};
 pub use settle::SettleAnswer;
 
 use ledger::Leg;
@@ -55,6 +57,8 @@ pub struct Engine {
     /// Keys of requests forwarded upstream and not yet answered.
     pending: std::collections::HashSet<String>,
     settlement_keys: std::collections::HashMap<String, SettleAnswer>,
+    /// Risk control, when the host runs it.
+    risk: Option<Box<dyn RiskHook>>,
 }
 
 /// How a flow ended, before it is recorded.
@@ -79,7 +83,22 @@ impl Engine {
             state: State::from_snapshot(snapshot, config.utc_offset_secs),
             pending: Default::default(),
             settlement_keys,
+            risk: None,
         }
+    }
+
+    /// Puts risk control in the authorization path (see [`RiskHook`]).
+    pub fn set_risk(&mut self, risk: Box<dyn RiskHook>) {
+        self.risk = Some(risk);
+    }
+
+    pub fn risk_mut(&mut self) -> Option<&mut (dyn RiskHook + 'static)> {
+        self.risk.as_deref_mut()
+    }
+
+    /// Every recorded transaction in id order (e.g. to rebuild risk features at start).
+    pub fn txns(&self) -> impl Iterator<Item = &TxnRecord> {
+        self.state.txns.iter()
     }
 
     pub fn txn(&self, id: TxnId) -> Option<&TxnRecord> {
@@ -124,7 +143,48 @@ impl Engine {
         } else {
             self.run_flow(req, &mut draft, now)
         };
+        let step = self.assess_risk(req, &draft, step, now, out);
         self.record(draft, step, out)
+    }
+
+    /// Asks risk control about a transaction the flow has decided: a risk decline
+    /// replaces an approval before anything is posted.
+    fn assess_risk(
+        &mut self,
+        req: &Request,
+        draft: &TxnRecord,
+        step: Step,
+        now: TimestampMs,
+        out: &mut Vec<Write>,
+    ) -> Step {
+        let Some(risk) = self.risk.as_mut() else {
+            return step;
+        };
+        let (Some(terminal), Some(merchant)) = (
+            self.state.terminals.get(&draft.terminal_id),
+            self.state.merchants.get(&draft.merchant_id),
+        ) else {
+            return step;
+        };
+        let card = draft
+            .card_token
+            .as_ref()
+            .and_then(|t| self.state.cards.get(t))
+            .map(|c| &c.card);
+        let input = RiskInput {
+            txn: draft,
+            request: req,
+            card,
+            terminal,
+            merchant,
+            would_approve: matches!(step, Step::Approved { .. }),
+        };
+        match (risk.assess(&input, now, out), step) {
+            (RiskVerdict::Decline(code), Step::Approved { .. }) => {
+                Step::Declined(code, "risk_declined")
+            }
+            (_, step) => step,
+        }
     }
 
     /// The checks every request passes before its flow: a known key gets its first
@@ -298,6 +358,9 @@ impl Engine {
                 original.refunded_minor = update.refunded_minor;
             }
             out.push(Write::TxnUpdate(update));
+        }
+        if let Some(risk) = self.risk.as_mut() {
+            risk.recorded(&txn);
         }
         self.state.insert_txn(txn);
         answer

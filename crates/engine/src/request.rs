@@ -25,6 +25,9 @@ pub struct CardInput {
     pub expiry: Option<String>,
     /// What the host found when it checked an encrypted PIN the terminal sent.
     pub pin: PinCheck,
+    /// POS entry mode (ISO 8583 field 22, e.g. `051` chip, `021` magstripe, `801`
+    /// fallback to magstripe, `071` contactless), when the terminal sent it.
+    pub entry_mode: Option<String>,
 }
 
 /// The outcome of the host's PIN check (the engine never sees a PIN or a key): the

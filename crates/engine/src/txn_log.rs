@@ -46,6 +46,10 @@ impl TxnLog {
     }
 
     /// Newest first.
+    pub fn iter(&self) -> impl Iterator<Item = &TxnRecord> {
+        self.chunks.iter().flat_map(|c| c.iter())
+    }
+
     pub fn iter_rev(&self) -> impl Iterator<Item = &TxnRecord> {
         self.chunks.iter().rev().flat_map(|c| c.iter().rev())
     }

@@ -165,6 +165,7 @@ fn req(
             luhn_ok: true,
             expiry: Some("2812".into()),
             pin: PinCheck::NotPresent,
+            entry_mode: None,
         }),
         amount: amount.map(|a| Money::new(a, Currency::CNY)),
         original: None,
@@ -595,6 +596,7 @@ fn a_restart_from_the_stored_writes_resumes_exactly() {
         settlements: Vec::new(),
         last_entry_id: 1_000,
         last_settlement_id: 0,
+        ..Snapshot::default()
     };
     let mut restarted = World {
         engine: Engine::new(snapshot, &EngineConfig::default()),
@@ -764,4 +766,70 @@ mod upstream {
         );
         w.verify();
     }
+}
+
+/// A risk hook that declines amounts above a threshold and records what it was told.
+struct Threshold {
+    decline_above: i64,
+    seen: std::sync::Arc<std::sync::Mutex<Vec<(u64, bool, TxnStatus)>>>,
+}
+
+impl engine::RiskHook for Threshold {
+    fn assess(
+        &mut self,
+        input: &engine::RiskInput<'_>,
+        _now: TimestampMs,
+        out: &mut Vec<Write>,
+    ) -> engine::RiskVerdict {
+        out.push(Write::Meta {
+            key: format!("assessed:{}", input.txn.id.0),
+            value: input.would_approve.to_string(),
+        });
+        if input.txn.amount_minor > self.decline_above {
+            engine::RiskVerdict::Decline(Rc::SuspectedFraud)
+        } else {
+            engine::RiskVerdict::Pass
+        }
+    }
+    fn recorded(&mut self, txn: &TxnRecord) {
+        let would = txn.status == TxnStatus::Approved;
+        self.seen.lock().unwrap().push((txn.id.0, would, txn.status));
+    }
+    fn label(&mut self, _: &FraudLabel) {}
+    fn as_any_mut(&mut self) -> &mut dyn std::any::Any {
+        self
+    }
+}
+
+/// Risk control sees every recorded transaction after the issuer's checks; its decline
+/// replaces an approval before anything is posted; it cannot approve what the issuer
+/// declined; its writes commit with the transaction.
+#[test]
+fn a_risk_decline_replaces_an_approval_and_posts_nothing() {
+    let mut w = World::new();
+    let seen = std::sync::Arc::new(std::sync::Mutex::new(Vec::new()));
+    w.engine.set_risk(Box::new(Threshold {
+        decline_above: 5_000,
+        seen: seen.clone(),
+    }));
+    w.expect(purchase("000001", 1_000, "ok"), Rc::Approved);
+    let declined = w.expect(purchase("000002", 6_000, "ok"), Rc::SuspectedFraud);
+    assert_eq!(declined.reason, "risk_declined");
+    w.expect(purchase("000003", 9_000, "lost"), Rc::LostCard);
+    assert_eq!(w.available("ok"), 100_000 - 1_000, "the risk decline moved no money");
+    let assessed: Vec<&str> = w
+        .writes
+        .iter()
+        .filter_map(|x| match x {
+            Write::Meta { key, value } if key.starts_with("assessed:") => Some(value.as_str()),
+            _ => None,
+        })
+        .collect();
+    assert_eq!(assessed, ["true", "true", "false"]);
+    let statuses: Vec<TxnStatus> = seen.lock().unwrap().iter().map(|s| s.2).collect();
+    assert_eq!(
+        statuses,
+        [TxnStatus::Approved, TxnStatus::Declined, TxnStatus::Declined]
+    );
+    w.verify();
 }

@@ -8,6 +8,7 @@ mod money;
 mod pan;
 mod parties;
 mod response;
+mod risk;
 pub mod time;
 mod txn;
 mod write;
@@ -20,6 +21,7 @@ pub use parties::{
     TerminalStatus,
 };
 pub use response::ResponseCode;
+pub use risk::{Alert, Case, CaseEvent, FraudLabel, RiskDecision, RuleHit};
 pub use txn::{IdemKey, TxnId, TxnKind, TxnRecord, TxnStatus, TxnUpdate};
 pub use write::{ApiToken, Settlement, Snapshot, Write};
 

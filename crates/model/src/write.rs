@@ -1,6 +1,7 @@
 use crate::TimestampMs;
 use crate::entry::Entry;
 use crate::parties::{Card, Merchant, Terminal, TerminalId};
+use crate::risk::{Alert, Case, CaseEvent, FraudLabel, RiskDecision};
 use crate::txn::{TxnId, TxnRecord, TxnUpdate};
 use serde::{Deserialize, Serialize};
 
@@ -53,6 +54,16 @@ pub enum Write {
         key: String,
         value: String,
     },
+    /// The risk decision of a transaction (inserted once).
+    Decision(Box<RiskDecision>),
+    /// An alert (inserted once).
+    Alert(Alert),
+    /// A case's current state (inserted, then replaced as it moves).
+    Case(Case),
+    /// A step on a case (append-only).
+    CaseEvent(CaseEvent),
+    /// A fraud label on a transaction (append-only).
+    Label(FraudLabel),
 }
 
 /// Everything the engine needs to resume after a restart, read back from the store.
@@ -69,4 +80,11 @@ pub struct Snapshot {
     pub settlements: Vec<Settlement>,
     pub last_entry_id: u64,
     pub last_settlement_id: u64,
+    /// Risk control's state: the newest alert, case and case event ids, the cases
+    /// still open (for grouping new alerts) and every fraud label (for the features).
+    pub last_alert_id: u64,
+    pub last_case_id: u64,
+    pub last_case_event_id: u64,
+    pub open_cases: Vec<Case>,
+    pub labels: Vec<FraudLabel>,
 }
