@@ -31,6 +31,27 @@ pub struct Config {
     pub kek_file: Option<String>,
     /// A demo or test start: may create its own KEK in `data_dir`.
     pub demo: bool,
+    /// Risk control in the authorization path.
+    pub risk: RiskConfig,
+}
+
+#[derive(Clone, Debug, serde::Deserialize, serde::Serialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct RiskConfig {
+    /// Score every transaction (default true).
+    pub enabled: bool,
+    /// When risk control itself fails: `open` (default: the issuer's checks decide and
+    /// an alert is raised) or `closed` (decline 96).
+    pub fail: crate::risk::FailMode,
+}
+
+impl Default for RiskConfig {
+    fn default() -> Self {
+        RiskConfig {
+            enabled: true,
+            fail: crate::risk::FailMode::Open,
+        }
+    }
 }
 
 impl Default for Config {
@@ -46,6 +67,7 @@ impl Default for Config {
             journal_segment_mib: 64,
             kek_file: None,
             demo: false,
+            risk: RiskConfig::default(),
         }
     }
 }

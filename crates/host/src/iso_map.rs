@@ -199,6 +199,7 @@ fn card(
         luhn_ok: pan.luhn_valid(),
         expiry,
         pin,
+        entry_mode: text(msg, 22).map(|m| m.into_owned()),
     }))
 }
 

@@ -17,11 +17,13 @@ pub mod keys;
 pub mod link;
 pub mod metrics;
 pub mod pipeline;
+pub mod risk;
 pub mod security;
 pub mod server;
 pub mod tls;
 pub mod upstream;
 pub mod vault;
+pub mod webhooks;
 
 pub use config::Config;
 pub use server::{App, Running, StartError, start};

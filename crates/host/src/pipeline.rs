@@ -39,6 +39,10 @@ pub enum Provision {
 /// A question about the engine's state, answered on the authorizer thread.
 pub type ReadFn = Box<dyn FnOnce(&Engine) + Send>;
 
+/// Releases a command's result once its batch is durable.
+type Release = Box<dyn FnOnce() + Send>;
+type CommandFn = Box<dyn FnOnce(&mut Engine, TimestampMs, &mut Vec<Write>) -> Release + Send>;
+
 // Jobs move through a channel by value; boxing the request would add an allocation per
 // transaction.
 #[allow(clippy::large_enum_variant)]
@@ -56,6 +60,9 @@ enum Job {
     Read(ReadFn),
     /// Host bookkeeping made durable in decision order (e.g. a pending upstream reversal).
     Meta(Vec<(String, String)>, oneshot::Sender<()>),
+    /// A host command on the engine's state (risk control's rules and cases); what it
+    /// returns is released after its writes commit.
+    Command(CommandFn),
 }
 
 struct Finish {
@@ -75,6 +82,7 @@ enum Reply {
         Result<(), ProvisionError>,
     ),
     Done(oneshot::Sender<()>),
+    Deferred(Release),
 }
 
 struct Batch {
@@ -198,6 +206,23 @@ impl Pipeline {
         done.await.map_err(|_| Closed)
     }
 
+    /// Runs `f` on the authorizer thread with the engine's state and the batch's writes;
+    /// returns its result once those writes are durable.
+    pub async fn command<T: Send + 'static>(
+        &self,
+        f: impl FnOnce(&mut Engine, TimestampMs, &mut Vec<Write>) -> T + Send + 'static,
+    ) -> Result<T, Closed> {
+        let (reply, answer) = oneshot::channel();
+        let job = Job::Command(Box::new(move |engine, now, writes| {
+            let value = f(engine, now, writes);
+            Box::new(move || {
+                let _ = reply.send(value);
+            })
+        }));
+        self.tx.send(job).await.map_err(|_| Closed)?;
+        answer.await.map_err(|_| Closed)
+    }
+
     /// Runs `f` against the engine's current state (which may include decisions whose
     /// commit is still under way).
     pub async fn read<T: Send + 'static>(
@@ -281,6 +306,10 @@ fn decide(engine: &mut Engine, job: Job, now: TimestampMs, batch: &mut Batch) {
             batch.replies.push(Reply::Provision(reply, result));
         }
         Job::Read(f) => f(engine),
+        Job::Command(f) => {
+            let release = f(engine, now, &mut batch.writes);
+            batch.replies.push(Reply::Deferred(release));
+        }
         Job::Meta(entries, reply) => {
             // One job's entries land in one batch, and a batch commits all or nothing.
             let writes = entries
@@ -319,6 +348,7 @@ fn run_committer(store: Arc<dyn Store>, rx: std_mpsc::Receiver<Batch>, metrics: 
                 Reply::Settle(tx, a) => drop(tx.send(a)),
                 Reply::Provision(tx, r) => drop(tx.send(r)),
                 Reply::Done(tx) => drop(tx.send(())),
+                Reply::Deferred(release) => release(),
             }
         }
     }

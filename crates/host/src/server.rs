@@ -47,6 +47,8 @@ pub enum StartError {
     Currency(u16),
     #[error("{0}")]
     Upstream(#[from] crate::upstream::UpstreamError),
+    #[error("risk control: {0}")]
+    Risk(String),
     #[error(transparent)]
     Tls(#[from] crate::tls::TlsError),
     #[error("bind {what} on {addr}: {error}")]
@@ -72,8 +74,10 @@ pub struct App {
     pub security: Arc<Security>,
     /// Sealed PANs and merchants' personal data (AES-256-GCM under keystore keys).
     pub vault: Arc<crate::vault::Vault>,
+    /// Risk control's rule set and schema, when it runs.
+    pub risk: Option<crate::risk::RiskHandle>,
     /// SHA-256 of API tokens already found in the store (a cache; the store decides).
-    pub token_hashes: std::sync::RwLock<std::collections::HashSet<String>>,
+    pub token_hashes: std::sync::RwLock<std::collections::HashMap<String, String>>,
 }
 
 impl App {
@@ -186,23 +190,25 @@ pub async fn start(config: Config) -> Result<Running, StartError> {
     let url = config.store_url();
     let journal = config.journal;
     let segment_mib = config.journal_segment_mib;
-    let (store, new_admin_token, snapshot) = tokio::task::spawn_blocking(move || {
-        let options = store::OpenOptions {
-            journal,
-            journal_segment_bytes: segment_mib << 20,
-        };
-        let store: Arc<dyn Store> = Arc::from(store::open_with(&url, options)?);
-        let token = ensure_admin_token(store.as_ref())?;
-        let snapshot = store.load()?;
-        Ok::<_, store::StoreError>((store, token, snapshot))
-    })
-    .await
-    .map_err(|e| {
-        StartError::Store(store::StoreError::new(
-            store::StoreErrorKind::Io,
-            format!("open the store: {e}"),
-        ))
-    })??;
+    let (store, new_admin_token, (mut snapshot, stored_rules)) =
+        tokio::task::spawn_blocking(move || {
+            let options = store::OpenOptions {
+                journal,
+                journal_segment_bytes: segment_mib << 20,
+            };
+            let store: Arc<dyn Store> = Arc::from(store::open_with(&url, options)?);
+            let token = ensure_admin_token(store.as_ref())?;
+            let snapshot = store.load()?;
+            let rules = store.meta_get(crate::risk::RULES_META_KEY)?;
+            Ok::<_, store::StoreError>((store, token, (snapshot, rules)))
+        })
+        .await
+        .map_err(|e| {
+            StartError::Store(store::StoreError::new(
+                store::StoreErrorKind::Io,
+                format!("open the store: {e}"),
+            ))
+        })??;
     let (keyring, keys, security, vault) = open_keys(&config, store.clone()).await?;
     let spec = load_spec(&config.link.spec)?;
     let framing = framing(&config)?;
@@ -210,12 +216,29 @@ pub async fn start(config: Config) -> Result<Running, StartError> {
     if currency.0 == 0 || currency.0 > 999 {
         return Err(StartError::Currency(currency.0));
     }
-    let engine = Engine::new(
+    let labels = std::mem::take(&mut snapshot.labels);
+    let case_state = crate::risk::CaseState {
+        last_alert_id: snapshot.last_alert_id,
+        last_case_id: snapshot.last_case_id,
+        last_case_event_id: snapshot.last_case_event_id,
+        open_cases: std::mem::take(&mut snapshot.open_cases),
+    };
+    let mut engine = Engine::new(
         snapshot,
         &EngineConfig {
             utc_offset_secs: config.utc_offset_minutes * 60,
         },
     );
+    let risk = match config.risk.enabled {
+        true => Some(crate::risk::start(
+            &mut engine,
+            &config,
+            stored_rules.as_deref(),
+            case_state,
+            &labels,
+        )?),
+        false => None,
+    };
     let metrics = Arc::new(Metrics::default());
     let pipeline = Pipeline::start(engine, store.clone(), metrics.clone(), now_ms);
     let bind = |what: &'static str, addr: &str| {
@@ -278,6 +301,7 @@ pub async fn start(config: Config) -> Result<Running, StartError> {
         keyring,
         security,
         vault,
+        risk,
         token_hashes: Default::default(),
     });
     tokio::spawn(resume_upstream_reversals(app.clone()));

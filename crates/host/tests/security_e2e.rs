@@ -48,7 +48,7 @@ fn message(fields: &mut [(u8, String)], mac: &dyn Fn(&[u8]) -> [u8; 8]) -> Vec<u
 fn base_fields(terminal: &str, stan: u32) -> Vec<(u8, String)> {
     vec![
         (3, "000000".into()),
-        (4, "000000001000".into()),
+        (4, "000000001500".into()),
         (7, "1121120000".into()),
         (11, format!("{stan:06}")),
         (14, "2812".into()),
@@ -63,7 +63,7 @@ fn base_fields(terminal: &str, stan: u32) -> Vec<(u8, String)> {
 fn tamper(bytes: &mut [u8]) {
     let at = bytes
         .windows(12)
-        .position(|w| w == b"000000001000")
+        .position(|w| w == b"000000001500")
         .unwrap()
         + 11;
     bytes[at] = b'9';

@@ -39,6 +39,107 @@ pub enum Command {
     /// The keystore (through the HTTP API): import keys, list check values, rotate the KEK.
     #[command(subcommand)]
     Keys(KeysCommand),
+    /// Risk rules: back-test over history (offline), show and install (HTTP API).
+    #[command(subcommand)]
+    Rules(RulesCommand),
+    /// Risk alerts (through the HTTP API).
+    #[command(subcommand)]
+    Alerts(AlertCommand),
+    /// Risk cases: list, show, assign, comment, escalate, close (through the HTTP API).
+    #[command(subcommand)]
+    Cases(CaseCommand),
+}
+
+#[derive(Subcommand)]
+pub enum RulesCommand {
+    /// Runs a rule set over stored history (or a simulator CSV) and reports per rule its
+    /// hits, hit rate, and precision and recall against the known fraud labels.
+    Backtest(BacktestArgs),
+    /// The rule set in force.
+    Show {
+        #[command(flatten)]
+        api: ApiArgs,
+    },
+    /// Installs `.rules` files as the new rule set (checked in full first; no restart).
+    Install {
+        #[command(flatten)]
+        api: ApiArgs,
+        files: Vec<PathBuf>,
+    },
+}
+
+#[derive(Args)]
+pub struct BacktestArgs {
+    /// Rule files to test (default: the shipped packs).
+    #[arg(long = "rules")]
+    pub rules: Vec<PathBuf>,
+    /// A CSV written by `posguard sim handbook` (its TX_FRAUD column is the label),
+    /// instead of the stored history.
+    #[arg(long)]
+    pub csv: Option<PathBuf>,
+    #[command(flatten)]
+    pub store: StoreArgs,
+    /// Merchants' offset from UTC (minutes), for time-of-day rules over stored history.
+    #[arg(long, default_value_t = 480)]
+    pub utc_offset_minutes: i32,
+}
+
+#[derive(Subcommand)]
+pub enum AlertCommand {
+    List {
+        #[command(flatten)]
+        api: ApiArgs,
+        #[arg(long)]
+        case: Option<u64>,
+    },
+}
+
+#[derive(Subcommand)]
+pub enum CaseCommand {
+    List {
+        #[command(flatten)]
+        api: ApiArgs,
+        /// open, escalated or closed.
+        #[arg(long)]
+        status: Option<String>,
+    },
+    Show {
+        #[command(flatten)]
+        api: ApiArgs,
+        id: u64,
+    },
+    Assign {
+        #[command(flatten)]
+        api: ApiArgs,
+        id: u64,
+        #[arg(long)]
+        to: String,
+    },
+    Comment {
+        #[command(flatten)]
+        api: ApiArgs,
+        id: u64,
+        #[arg(long)]
+        text: String,
+    },
+    Escalate {
+        #[command(flatten)]
+        api: ApiArgs,
+        id: u64,
+        #[arg(long)]
+        note: Option<String>,
+    },
+    /// Closes a case as fraud or not_fraud: its transactions are labelled.
+    Close {
+        #[command(flatten)]
+        api: ApiArgs,
+        id: u64,
+        /// fraud or not_fraud.
+        #[arg(long)]
+        outcome: String,
+        #[arg(long)]
+        note: Option<String>,
+    },
 }
 
 #[derive(Subcommand)]
@@ -126,6 +227,13 @@ pub struct ServeArgs {
     /// POSGUARD_KEK to the hex itself). `--demo` creates one in the data directory.
     #[arg(long, env = "POSGUARD_KEK_FILE")]
     pub kek_file: Option<String>,
+    /// Risk control in the authorization path: on (default) or off.
+    #[arg(long, env = "POSGUARD_RISK", value_parser = ["on", "off"])]
+    pub risk: Option<String>,
+    /// When risk control itself fails: open (default: the issuer's checks decide, an
+    /// alert is raised) or closed (decline 96).
+    #[arg(long, env = "POSGUARD_RISK_FAIL", value_parser = ["open", "closed"])]
+    pub risk_fail: Option<String>,
     /// Terminal link TLS listener address (off unless set, with --link-tls-cert/-key).
     #[arg(long, env = "POSGUARD_LINK_TLS_LISTEN")]
     pub link_tls_listen: Option<String>,

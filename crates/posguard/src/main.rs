@@ -4,6 +4,7 @@ mod cli;
 mod http_client;
 mod ledger_cmd;
 mod loadgen_cmd;
+mod risk_cmd;
 mod send;
 mod serve;
 mod sim_cmd;
@@ -34,6 +35,9 @@ fn try_main(args: cli::Cli) -> anyhow::Result<()> {
         cli::Command::Merchant(c) => txn_cmd::merchant(c),
         cli::Command::Terminal(c) => txn_cmd::terminal(c),
         cli::Command::Keys(c) => txn_cmd::keys(c),
+        cli::Command::Rules(c) => risk_cmd::rules(c),
+        cli::Command::Alerts(c) => risk_cmd::alerts(c),
+        cli::Command::Cases(c) => risk_cmd::cases(c),
         cli::Command::Card(c) => txn_cmd::card(c),
         cli::Command::Txn(c) => txn_cmd::txn(c),
         cli::Command::Sim(cli::SimCommand::Handbook(a)) => sim_cmd::handbook(a),

@@ -38,6 +38,15 @@ pub fn config(args: &ServeArgs) -> anyhow::Result<Config> {
         config.kek_file = Some(v.clone());
     }
     config.demo |= args.demo;
+    if let Some(risk) = &args.risk {
+        config.risk.enabled = risk == "on";
+    }
+    if let Some(fail) = &args.risk_fail {
+        config.risk.fail = match fail.as_str() {
+            "closed" => host::risk::FailMode::Closed,
+            _ => host::risk::FailMode::Open,
+        };
+    }
     let link = &mut config.link;
     set(&mut link.tls_listen, &args.link_tls_listen);
     set(&mut link.tls_cert, &args.link_tls_cert);

@@ -4,7 +4,7 @@ use crate::cli::{ApiArgs, CardCommand, KeysCommand, MerchantCommand, TerminalCom
 use crate::http_client::Api;
 use serde_json::json;
 
-fn show(
+pub fn show(
     api: &ApiArgs,
     method: &str,
     path: &str,

@@ -3,6 +3,9 @@
 
 use model::{Currency, TimestampMs, TxnKind};
 
+use crate::facts::{EntryMode, TxnFacts};
+use crate::geo::GeoPoint;
+
 macro_rules! key {
     ($(#[$doc:meta])* $name:ident) => {
         $(#[$doc])*
@@ -45,9 +48,43 @@ pub struct RiskEvent {
     /// The host declined it. While a transaction is being scored its outcome is not known
     /// yet: observe it with `false` and call [`crate::FeatureStore::record_decline`] after.
     pub declined: bool,
+    /// How the card was read; the store counts fallbacks per entity and window.
+    pub entry_mode: EntryMode,
+    /// Where it happened, if the terminal reported a position: the store keeps the
+    /// terminal's recent positions for the distance and speed from the previous one.
+    pub location: Option<GeoPoint>,
+    /// The centre of the terminal's registered area, if it has one.
+    pub terminal_home: Option<GeoPoint>,
 }
 
 impl RiskEvent {
+    /// The event of a transaction described by `facts`: its time, amount, currency, kind,
+    /// entry mode, location and the terminal's home come from them, so that the features
+    /// and the facts rules read cannot disagree. No operator, not declined.
+    pub fn from_facts(
+        txn_id: u64,
+        card: CardKey,
+        terminal: TerminalKey,
+        merchant: MerchantKey,
+        facts: &TxnFacts,
+    ) -> RiskEvent {
+        RiskEvent {
+            txn_id,
+            time_ms: facts.time_ms,
+            card,
+            terminal,
+            merchant,
+            operator: None,
+            amount_minor: facts.amount_minor,
+            currency: facts.currency,
+            kind: facts.kind,
+            declined: false,
+            entry_mode: facts.entry_mode,
+            location: facts.location,
+            terminal_home: facts.terminal_home.map(|h| h.center),
+        }
+    }
+
     pub fn is_refund(&self) -> bool {
         self.kind == TxnKind::Refund
     }

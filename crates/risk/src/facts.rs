@@ -4,6 +4,7 @@ use model::{CardKind, Currency, TimestampMs, TxnKind};
 use serde::{Deserialize, Serialize};
 
 use crate::features::config::{MS_PER_DAY, MS_PER_HOUR, MS_PER_MINUTE};
+use crate::geo::{GeoArea, GeoPoint};
 
 /// How the card data was read (ISO 8583 field 22, simplified).
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
@@ -19,6 +20,15 @@ pub enum EntryMode {
 }
 
 impl EntryMode {
+    pub const ALL: [EntryMode; 6] = [
+        EntryMode::Chip,
+        EntryMode::Contactless,
+        EntryMode::Magstripe,
+        EntryMode::Fallback,
+        EntryMode::Manual,
+        EntryMode::Ecommerce,
+    ];
+
     pub fn as_str(self) -> &'static str {
         match self {
             EntryMode::Chip => "chip",
@@ -27,6 +37,60 @@ impl EntryMode {
             EntryMode::Fallback => "fallback",
             EntryMode::Manual => "manual",
             EntryMode::Ecommerce => "ecommerce",
+        }
+    }
+}
+
+/// The terminal's status as the host's registry knows it when the transaction arrives:
+/// the registry's own states (`model::TerminalStatus`), and `Unknown` for a terminal the
+/// registry does not hold at all.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum TerminalStatus {
+    Active,
+    Blocked,
+    Lost,
+    Stolen,
+    Retired,
+    /// Not registered: a counterfeit or unlicensed device, or a registry out of date.
+    Unknown,
+}
+
+impl TerminalStatus {
+    pub const ALL: [TerminalStatus; 6] = [
+        TerminalStatus::Active,
+        TerminalStatus::Blocked,
+        TerminalStatus::Lost,
+        TerminalStatus::Stolen,
+        TerminalStatus::Retired,
+        TerminalStatus::Unknown,
+    ];
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            TerminalStatus::Active => "active",
+            TerminalStatus::Blocked => "blocked",
+            TerminalStatus::Lost => "lost",
+            TerminalStatus::Stolen => "stolen",
+            TerminalStatus::Retired => "retired",
+            TerminalStatus::Unknown => "unknown",
+        }
+    }
+
+    /// The status of a registry lookup: the terminal's status, `Unknown` when absent.
+    pub fn from_registry(status: Option<model::TerminalStatus>) -> TerminalStatus {
+        status.map_or(TerminalStatus::Unknown, TerminalStatus::from)
+    }
+}
+
+impl From<model::TerminalStatus> for TerminalStatus {
+    fn from(s: model::TerminalStatus) -> TerminalStatus {
+        match s {
+            model::TerminalStatus::Active => TerminalStatus::Active,
+            model::TerminalStatus::Blocked => TerminalStatus::Blocked,
+            model::TerminalStatus::Lost => TerminalStatus::Lost,
+            model::TerminalStatus::Stolen => TerminalStatus::Stolen,
+            model::TerminalStatus::Retired => TerminalStatus::Retired,
         }
     }
 }
@@ -50,6 +114,13 @@ pub struct TxnFacts {
     pub card_kind: Option<CardKind>,
     pub card_daily_limit_minor: Option<i64>,
     pub terminal_floor_limit_minor: Option<i64>,
+    /// The terminal's status in the registry; `None` when the caller does not say (a
+    /// replay of data that does not carry it), `Some(Unknown)` when it is not registered.
+    pub terminal_status: Option<TerminalStatus>,
+    /// The area a (mobile) terminal is registered to work in.
+    pub terminal_home: Option<GeoArea>,
+    /// Where the transaction happened, as the terminal reported it.
+    pub location: Option<GeoPoint>,
 }
 
 impl TxnFacts {
@@ -68,6 +139,9 @@ impl TxnFacts {
             card_kind: None,
             card_daily_limit_minor: None,
             terminal_floor_limit_minor: None,
+            terminal_status: None,
+            terminal_home: None,
+            location: None,
         }
     }
 

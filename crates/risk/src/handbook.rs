@@ -3,7 +3,6 @@
 
 use std::io::BufRead;
 
-use model::{Currency, TxnKind};
 use sim::{CivilDate, Transaction};
 
 use crate::event::{CardKey, MerchantKey, RiskEvent, TerminalKey};
@@ -25,21 +24,17 @@ pub fn from_sim(tx: &Transaction, start: CivilDate) -> LabelledTxn {
     let secs = start.days_since_epoch() * (MS_PER_DAY / MS_PER_SECOND);
     let time_ms =
         (secs + i64::try_from(tx.tx_time_seconds).unwrap_or(i64::MAX / 2)) * MS_PER_SECOND;
-    let event = RiskEvent {
-        txn_id: tx.id,
-        time_ms,
-        card: CardKey(tx.customer_id),
-        terminal: TerminalKey(tx.terminal_id),
-        merchant: MerchantKey(tx.terminal_id),
-        operator: None,
-        amount_minor: tx.amount_cents,
-        currency: Currency::CNY,
-        kind: TxnKind::Purchase,
-        declined: false,
-    };
+    let facts = TxnFacts::purchase(time_ms, tx.amount_cents);
+    let event = RiskEvent::from_facts(
+        tx.id,
+        CardKey(tx.customer_id),
+        TerminalKey(tx.terminal_id),
+        MerchantKey(tx.terminal_id),
+        &facts,
+    );
     LabelledTxn {
         event,
-        facts: TxnFacts::purchase(time_ms, tx.amount_cents),
+        facts,
         fraud: tx.fraud,
     }
 }

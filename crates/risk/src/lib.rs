@@ -13,6 +13,7 @@ mod event;
 mod facts;
 mod fasthash;
 pub mod features;
+pub mod geo;
 pub mod handbook;
 mod interner;
 pub mod rules;
@@ -21,11 +22,12 @@ pub use backtest::{BacktestReport, RuleStats, backtest};
 pub use dsl::{Condition, EvalError, Schema};
 pub use error::{LoadError, LoadErrorKind, RuleSetError};
 pub use event::{CardKey, Label, MerchantKey, OperatorKey, RiskEvent, TerminalKey};
-pub use facts::{EntryMode, TxnFacts};
+pub use facts::{EntryMode, TerminalStatus, TxnFacts};
 pub use features::{
-    ConfigError, DelayedStats, Entity, EntityFeatures, FeatureStore, Features, SnapshotError,
-    StoreConfig, WindowStats,
+    ConfigError, DelayedStats, Entity, EntityFeatures, FeatureStore, Features, GeoFeatures,
+    SnapshotError, StoreConfig, WindowStats,
 };
+pub use geo::{GeoArea, GeoPoint};
 pub use handbook::LabelledTxn;
 pub use interner::Interner;
 pub use rules::{

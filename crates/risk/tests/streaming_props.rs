@@ -3,9 +3,10 @@
 
 use model::{Currency, TxnKind};
 use proptest::prelude::*;
+use risk::geo::speed_kmh;
 use risk::{
-    CardKey, DelayedStats, EntityFeatures, FeatureStore, Label, MerchantKey, OperatorKey,
-    RiskEvent, StoreConfig, TerminalKey, WindowStats,
+    CardKey, DelayedStats, EntityFeatures, EntryMode, FeatureStore, GeoFeatures, GeoPoint,
+    Label, MerchantKey, OperatorKey, RiskEvent, StoreConfig, TerminalKey, WindowStats,
 };
 
 const LATE_BOUND_MS: i64 = 20_000;
@@ -23,12 +24,28 @@ fn config() -> StoreConfig {
 /// (event, arrival time, label to apply after it: (index of an earlier-arrived event, fraud, known-at offset))
 type Case = Vec<(RiskEvent, i64, Option<(usize, bool, i64)>)>;
 
+/// A position: one of a few fixed places (so that repeats and zero distances occur), or
+/// anywhere, including beyond the valid ranges (the distance must be total).
+fn point() -> impl Strategy<Value = GeoPoint> {
+    prop_oneof![
+        (0usize..4).prop_map(|i| {
+            let (lat_e6, lon_e6) = [
+                (39_904_200, 116_407_400),
+                (31_230_400, 121_473_700),
+                (31_231_000, 121_474_000),
+                (-33_868_800, 151_209_300),
+            ][i];
+            GeoPoint { lat_e6, lon_e6 }
+        }),
+        (-90_000_000i32..=90_000_000, -180_000_000i32..=180_000_000)
+            .prop_map(|(lat_e6, lon_e6)| GeoPoint { lat_e6, lon_e6 }),
+        (any::<i32>(), any::<i32>()).prop_map(|(lat_e6, lon_e6)| GeoPoint { lat_e6, lon_e6 }),
+    ]
+}
+
 fn history() -> impl Strategy<Value = Case> {
     let one = (
-        0i64..15_000,
-        0u32..4,
-        0u32..3,
-        prop::option::of(0u32..2),
+        (0i64..15_000, 0u32..4, 0u32..3, prop::option::of(0u32..2)),
         0i64..30_000,
         any::<bool>(),
         any::<bool>(),
@@ -38,13 +55,19 @@ fn history() -> impl Strategy<Value = Case> {
             any::<bool>(),
             -10_000i64..100_000,
         )),
+        (
+            prop::bool::weighted(0.3),
+            prop::option::weighted(0.7, point()),
+            prop::option::weighted(0.5, point()),
+        ),
     );
     prop::collection::vec(one, 1..120).prop_map(|rows| {
         let mut t = 1_000_000;
         let mut out: Case = Vec::new();
-        for (i, (gap, card, term, op, amount, refund, declined, late, label)) in
+        for (i, (who, amount, refund, declined, late, label, (fallback, location, home))) in
             rows.into_iter().enumerate()
         {
+            let (gap, card, term, op) = who;
             t += gap;
             let ev = RiskEvent {
                 txn_id: i as u64,
@@ -61,6 +84,13 @@ fn history() -> impl Strategy<Value = Case> {
                     TxnKind::Purchase
                 },
                 declined,
+                entry_mode: if fallback {
+                    EntryMode::Fallback
+                } else {
+                    EntryMode::Chip
+                },
+                location,
+                terminal_home: home,
             };
             let label = label.map(|(ix, fraud, off)| (ix.index(i + 1), fraud, off));
             out.push((ev, t + late, label));
@@ -100,6 +130,7 @@ fn brute_entity(
                 .iter()
                 .filter(|e| e.amount_minor != 0 && e.amount_minor % 10_000 == 0)
                 .count() as u32,
+            fallbacks: inw.iter().filter(|e| e.entry_mode == EntryMode::Fallback).count() as u32,
             exact: true,
         };
     }
@@ -109,6 +140,27 @@ fn brute_entity(
         .map(|e| me.time_ms - e.time_ms)
         .min();
     Some(out)
+}
+
+/// The definition: the terminal's located event with the greatest (time, id) below this
+/// one's, among those that arrived so far.
+fn brute_geo(arrived: &[RiskEvent], me: &RiskEvent) -> GeoFeatures {
+    let Some(here) = me.location else {
+        return GeoFeatures::default();
+    };
+    let prev = arrived
+        .iter()
+        .filter(|e| e.terminal == me.terminal && e.location.is_some())
+        .filter(|e| (e.time_ms, e.txn_id) < (me.time_ms, me.txn_id))
+        .max_by_key(|e| (e.time_ms, e.txn_id));
+    let distance_prev_m = prev.and_then(|p| p.location).map(|p| p.distance_m(here));
+    GeoFeatures {
+        distance_home_m: me.terminal_home.map(|h| h.distance_m(here)),
+        distance_prev_m,
+        speed_kmh: prev
+            .zip(distance_prev_m)
+            .map(|(p, d)| speed_kmh(d, me.time_ms - p.time_ms)),
+    }
 }
 
 fn brute_delayed(
@@ -159,6 +211,7 @@ proptest! {
             prop_assert_eq!(Some(f.card_terminal), brute_entity(&arrived, ev, w, pair, |e| e.card.0));
             let delayed = brute_delayed(&arrived, &known, ev, &c);
             prop_assert_eq!(&f.terminal_delayed[..delayed.len()], &delayed[..]);
+            prop_assert_eq!(f.terminal_geo, brute_geo(&arrived, ev));
             if let Some((ix, fraud, off)) = label {
                 let target = arrived[*ix % arrived.len()];
                 let known_at = target.time_ms + off;
@@ -228,6 +281,9 @@ fn event(i: u64, time_ms: i64) -> RiskEvent {
         currency: Currency::CNY,
         kind: TxnKind::Purchase,
         declined: false,
+        entry_mode: EntryMode::Chip,
+        location: None,
+        terminal_home: None,
     }
 }
 

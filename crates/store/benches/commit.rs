@@ -4,7 +4,7 @@
 //!
 //! cargo bench -p store --bench commit
 
-#[allow(dead_code)]
+#[allow(dead_code, unused_imports)]
 #[path = "../tests/common/mod.rs"]
 mod common;
 

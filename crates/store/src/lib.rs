@@ -19,16 +19,20 @@ mod pool;
 mod postgres;
 mod query;
 mod reads;
+mod risk;
 mod rows;
 mod sqlite;
 mod url;
 
 pub use error::{StoreError, StoreErrorKind};
-pub use query::{TXN_QUERY_LIMIT_DEFAULT, TXN_QUERY_LIMIT_MAX, TxnQuery};
+pub use query::{
+    ALERT_QUERY_LIMIT_DEFAULT, ALERT_QUERY_LIMIT_MAX, AlertQuery, CASE_QUERY_LIMIT_DEFAULT,
+    CASE_QUERY_LIMIT_MAX, CaseQuery, TXN_QUERY_LIMIT_DEFAULT, TXN_QUERY_LIMIT_MAX, TxnQuery,
+};
 
 use model::{
-    ApiToken, Card, CardToken, Entry, Merchant, MerchantId, Settlement, Snapshot, Terminal,
-    TerminalId, TxnId, TxnRecord, Write,
+    Alert, ApiToken, Card, CardToken, Case, CaseEvent, Entry, FraudLabel, Merchant, MerchantId,
+    RiskDecision, Settlement, Snapshot, Terminal, TerminalId, TxnId, TxnRecord, Write,
 };
 
 /// Rows fetched per round trip by `for_each_entry` / `for_each_txn`.
@@ -39,8 +43,10 @@ const STREAM_PAGE_ROWS: i64 = 1000;
 pub trait Store: Send + Sync + 'static {
     /// Applies a batch atomically and durably, in order. Txn ids and entry ids are
     /// assigned by the caller and unique; inserting an existing txn id, idem_key, entry
-    /// id, settlement id or api token is a `Conflict`, and a `TxnUpdate` of an unknown
-    /// id is `NotFound`. On any error nothing of the batch is stored.
+    /// id, settlement id, api token, risk decision (per txn), alert id or case event id
+    /// is a `Conflict`, and a `TxnUpdate` of an unknown id is `NotFound`. A `Case`
+    /// replaces the case with its id; labels are only ever added. On any error nothing
+    /// of the batch is stored.
     fn commit(&self, batch: &[Write]) -> Result<(), StoreError>;
     /// `commit` for a batch the caller no longer needs (saves a copy where the store
     /// keeps the batch, as the journal's applier does).
@@ -78,6 +84,19 @@ pub trait Store: Send + Sync + 'static {
     fn settlements(&self, terminal: &TerminalId) -> Result<Vec<Settlement>, StoreError>;
     fn api_token_by_hash(&self, sha256_hex: &str) -> Result<Option<ApiToken>, StoreError>;
     fn api_token_count(&self) -> Result<u64, StoreError>;
+    /// The risk decision of one transaction.
+    fn risk_decision(&self, txn: TxnId) -> Result<Option<RiskDecision>, StoreError>;
+    /// Matching alerts in ascending id order; see `AlertQuery`.
+    fn alerts(&self, q: &AlertQuery) -> Result<Vec<Alert>, StoreError>;
+    fn alert(&self, id: u64) -> Result<Option<Alert>, StoreError>;
+    /// Matching cases (their current state) in ascending id order; see `CaseQuery`.
+    fn cases(&self, q: &CaseQuery) -> Result<Vec<Case>, StoreError>;
+    /// A case's current state.
+    fn case(&self, id: u64) -> Result<Option<Case>, StoreError>;
+    /// Every step taken on one case, in id order.
+    fn case_events(&self, case_id: u64) -> Result<Vec<CaseEvent>, StoreError>;
+    /// The fraud labels of one transaction, oldest first (the last one counts).
+    fn labels_of(&self, txn: TxnId) -> Result<Vec<FraudLabel>, StoreError>;
     /// Small key/value metadata (e.g. "instance_id").
     fn meta_get(&self, key: &str) -> Result<Option<String>, StoreError>;
     /// Every metadata entry whose key starts with `prefix`, by key.

@@ -1,4 +1,5 @@
 use crate::error::StoreError;
+use crate::risk::{ALERT_COLS, CASE_COLS};
 use crate::rows::{TXN_COLS, to_i64};
 use model::{
     CardToken, MerchantId, ResponseCode, TerminalId, TimestampMs, TxnId, TxnKind, TxnStatus,
@@ -53,62 +54,170 @@ pub(crate) enum Param {
     Int(i64),
 }
 
+/// The conditions of a search whose filters are set, with their parameters in order.
+#[derive(Default)]
+struct Filter {
+    conds: Vec<&'static str>,
+    params: Vec<Param>,
+}
+
+impl Filter {
+    fn text(&mut self, cond: &'static str, v: Option<&str>) {
+        if let Some(v) = v {
+            self.conds.push(cond);
+            self.params.push(Param::Text(v.to_owned()));
+        }
+    }
+
+    fn int(&mut self, cond: &'static str, v: Option<i64>) {
+        if let Some(v) = v {
+            self.conds.push(cond);
+            self.params.push(Param::Int(v));
+        }
+    }
+
+    /// An id filter or cursor; ids above `i64::MAX` cannot be stored, so cannot be asked for.
+    fn id(&mut self, cond: &'static str, v: Option<u64>, what: &str) -> Result<(), StoreError> {
+        let v = v.map(|id| to_i64(id, what)).transpose()?;
+        self.int(cond, v);
+        Ok(())
+    }
+
+    /// `SELECT cols FROM table WHERE ... ORDER BY id LIMIT ?`, the limit clamped to `max`.
+    fn select(mut self, cols: &str, table: &str, limit: u32, max: u32) -> (String, Vec<Param>) {
+        let filter = if self.conds.is_empty() {
+            String::new()
+        } else {
+            format!(" WHERE {}", self.conds.join(" AND "))
+        };
+        self.params.push(Param::Int(i64::from(limit.min(max))));
+        (
+            format!("SELECT {cols} FROM {table}{filter} ORDER BY id LIMIT ?"),
+            self.params,
+        )
+    }
+}
+
 /// The search as SQL with `?` placeholders (the PostgreSQL backend renumbers them).
 pub(crate) fn search_sql(q: &TxnQuery) -> Result<(String, Vec<Param>), StoreError> {
-    let mut conds: Vec<&str> = Vec::new();
-    let mut params = Vec::new();
-    let mut text = |conds: &mut Vec<&str>, cond, v: Option<&str>| {
-        if let Some(v) = v {
-            conds.push(cond);
-            params.push(Param::Text(v.to_owned()));
-        }
-    };
-    text(
-        &mut conds,
+    let mut f = Filter::default();
+    f.text(
         "merchant_id = ?",
         q.merchant_id.as_ref().map(|m| m.as_str()),
     );
-    text(
-        &mut conds,
+    f.text(
         "terminal_id = ?",
         q.terminal_id.as_ref().map(|t| t.as_str()),
     );
-    text(
-        &mut conds,
-        "card_token = ?",
-        q.card_token.as_ref().map(|c| c.as_str()),
-    );
-    text(&mut conds, "status = ?", q.status.map(TxnStatus::as_str));
-    text(
-        &mut conds,
-        "response_code = ?",
-        q.response_code.map(ResponseCode::iso),
-    );
-    text(&mut conds, "kind = ?", q.kind.map(TxnKind::as_str));
-    let ints = [
-        ("created_ms >= ?", q.from_ms),
-        ("created_ms < ?", q.to_ms),
-        (
-            "id > ?",
-            q.after_id.map(|id| to_i64(id.0, "after_id")).transpose()?,
-        ),
-    ];
-    for (cond, v) in ints {
-        if let Some(v) = v {
-            conds.push(cond);
-            params.push(Param::Int(v));
+    f.text("card_token = ?", q.card_token.as_ref().map(|c| c.as_str()));
+    f.text("status = ?", q.status.map(TxnStatus::as_str));
+    f.text("response_code = ?", q.response_code.map(ResponseCode::iso));
+    f.text("kind = ?", q.kind.map(TxnKind::as_str));
+    f.int("created_ms >= ?", q.from_ms);
+    f.int("created_ms < ?", q.to_ms);
+    f.id("id > ?", q.after_id.map(|id| id.0), "after_id")?;
+    Ok(f.select(TXN_COLS, "txns", q.limit, TXN_QUERY_LIMIT_MAX))
+}
+
+/// Most alerts one search returns; a caller pages on with `after_id`.
+pub const ALERT_QUERY_LIMIT_MAX: u32 = 1000;
+/// What `AlertQuery::default()` asks for.
+pub const ALERT_QUERY_LIMIT_DEFAULT: u32 = 100;
+
+/// An alert search. Every filter that is set must match (AND). Results come in
+/// ascending id order; to read the next page pass the last id seen as `after_id`.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct AlertQuery {
+    /// The case the alerts were grouped into.
+    pub case_id: Option<u64>,
+    pub terminal_id: Option<TerminalId>,
+    pub card_token: Option<CardToken>,
+    pub merchant_id: Option<MerchantId>,
+    /// Inclusive lower bound on `created_ms`.
+    pub from_ms: Option<TimestampMs>,
+    /// Exclusive upper bound on `created_ms`.
+    pub to_ms: Option<TimestampMs>,
+    /// Only ids strictly greater than this (the cursor).
+    pub after_id: Option<u64>,
+    /// Clamped to `ALERT_QUERY_LIMIT_MAX`; 0 returns nothing.
+    pub limit: u32,
+}
+
+impl Default for AlertQuery {
+    fn default() -> AlertQuery {
+        AlertQuery {
+            case_id: None,
+            terminal_id: None,
+            card_token: None,
+            merchant_id: None,
+            from_ms: None,
+            to_ms: None,
+            after_id: None,
+            limit: ALERT_QUERY_LIMIT_DEFAULT,
         }
     }
-    let filter = if conds.is_empty() {
-        String::new()
-    } else {
-        format!(" WHERE {}", conds.join(" AND "))
-    };
-    params.push(Param::Int(i64::from(q.limit.min(TXN_QUERY_LIMIT_MAX))));
-    Ok((
-        format!("SELECT {TXN_COLS} FROM txns{filter} ORDER BY id LIMIT ?"),
-        params,
-    ))
+}
+
+pub(crate) fn alerts_sql(q: &AlertQuery) -> Result<(String, Vec<Param>), StoreError> {
+    let mut f = Filter::default();
+    f.id("case_id = ?", q.case_id, "case id")?;
+    f.text(
+        "terminal_id = ?",
+        q.terminal_id.as_ref().map(|t| t.as_str()),
+    );
+    f.text("card_token = ?", q.card_token.as_ref().map(|c| c.as_str()));
+    f.text(
+        "merchant_id = ?",
+        q.merchant_id.as_ref().map(|m| m.as_str()),
+    );
+    f.int("created_ms >= ?", q.from_ms);
+    f.int("created_ms < ?", q.to_ms);
+    f.id("id > ?", q.after_id, "after_id")?;
+    Ok(f.select(ALERT_COLS, "alerts", q.limit, ALERT_QUERY_LIMIT_MAX))
+}
+
+/// Most cases one search returns; a caller pages on with `after_id`.
+pub const CASE_QUERY_LIMIT_MAX: u32 = 1000;
+/// What `CaseQuery::default()` asks for.
+pub const CASE_QUERY_LIMIT_DEFAULT: u32 = 100;
+
+/// A case search. Every filter that is set must match (AND), texts exactly as stored
+/// (`status` is `open`, `escalated` or `closed`). Results come in ascending id order;
+/// to read the next page pass the last id seen as `after_id`.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct CaseQuery {
+    pub status: Option<String>,
+    /// `card`, `terminal` or `merchant`.
+    pub entity_kind: Option<String>,
+    pub entity_id: Option<String>,
+    pub assignee: Option<String>,
+    /// Only ids strictly greater than this (the cursor).
+    pub after_id: Option<u64>,
+    /// Clamped to `CASE_QUERY_LIMIT_MAX`; 0 returns nothing.
+    pub limit: u32,
+}
+
+impl Default for CaseQuery {
+    fn default() -> CaseQuery {
+        CaseQuery {
+            status: None,
+            entity_kind: None,
+            entity_id: None,
+            assignee: None,
+            after_id: None,
+            limit: CASE_QUERY_LIMIT_DEFAULT,
+        }
+    }
+}
+
+pub(crate) fn cases_sql(q: &CaseQuery) -> Result<(String, Vec<Param>), StoreError> {
+    let mut f = Filter::default();
+    f.text("status = ?", q.status.as_deref());
+    f.text("entity_kind = ?", q.entity_kind.as_deref());
+    f.text("entity_id = ?", q.entity_id.as_deref());
+    f.text("assignee = ?", q.assignee.as_deref());
+    f.id("id > ?", q.after_id, "after_id")?;
+    Ok(f.select(CASE_COLS, "cases", q.limit, CASE_QUERY_LIMIT_MAX))
 }
 
 #[cfg(test)]
@@ -148,5 +257,63 @@ mod tests {
             ..TxnQuery::default()
         };
         assert!(search_sql(&q).is_err());
+    }
+
+    #[test]
+    fn risk_searches_bind_only_the_set_filters_and_clamp_the_limit() {
+        let q = AlertQuery {
+            case_id: Some(7),
+            merchant_id: Some(MerchantId("M1".into())),
+            from_ms: Some(10),
+            limit: 5000,
+            ..AlertQuery::default()
+        };
+        let (sql, params) = alerts_sql(&q).expect("valid query");
+        assert!(sql.ends_with(
+            " FROM alerts WHERE case_id = ? AND merchant_id = ? AND created_ms >= ? \
+             ORDER BY id LIMIT ?"
+        ));
+        let want = [
+            Param::Int(7),
+            Param::Text("M1".into()),
+            Param::Int(10),
+            Param::Int(i64::from(ALERT_QUERY_LIMIT_MAX)),
+        ];
+        assert_eq!(params, want);
+
+        let q = CaseQuery {
+            status: Some("open".into()),
+            assignee: Some("ann".into()),
+            after_id: Some(3),
+            ..CaseQuery::default()
+        };
+        let (sql, params) = cases_sql(&q).expect("valid query");
+        assert!(sql.ends_with(
+            " FROM cases WHERE status = ? AND assignee = ? AND id > ? ORDER BY id LIMIT ?"
+        ));
+        let want = [
+            Param::Text("open".into()),
+            Param::Text("ann".into()),
+            Param::Int(3),
+            Param::Int(i64::from(CASE_QUERY_LIMIT_DEFAULT)),
+        ];
+        assert_eq!(params, want);
+        let (sql, params) = cases_sql(&CaseQuery::default()).expect("valid query");
+        assert!(sql.ends_with(" FROM cases ORDER BY id LIMIT ?"), "{sql}");
+        assert_eq!(params.len(), 1);
+    }
+
+    #[test]
+    fn risk_searches_reject_unstorable_ids() {
+        let q = AlertQuery {
+            case_id: Some(u64::MAX),
+            ..AlertQuery::default()
+        };
+        assert!(alerts_sql(&q).is_err());
+        let q = CaseQuery {
+            after_id: Some(u64::MAX),
+            ..CaseQuery::default()
+        };
+        assert!(cases_sql(&q).is_err());
     }
 }

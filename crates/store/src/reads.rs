@@ -3,12 +3,13 @@
 //! PostgreSQL, with `?` placeholders.
 
 use crate::error::StoreError;
-use crate::query::{Param, TxnQuery, search_sql};
+use crate::query::{AlertQuery, CaseQuery, Param, TxnQuery, alerts_sql, cases_sql, search_sql};
+use crate::risk;
 use crate::rows::{self, Cols, to_i64};
 use crate::{STREAM_PAGE_ROWS, Store};
 use model::{
-    ApiToken, Card, CardToken, Entry, Merchant, MerchantId, Settlement, Snapshot, Terminal,
-    TerminalId, TxnId, TxnRecord, Write,
+    Alert, ApiToken, Card, CardToken, Case, CaseEvent, Entry, FraudLabel, Merchant, MerchantId,
+    RiskDecision, Settlement, Snapshot, Terminal, TerminalId, TxnId, TxnRecord, Write,
 };
 
 pub(crate) type RowFn<'a> = dyn FnMut(&dyn Cols) -> Result<(), StoreError> + 'a;
@@ -119,6 +120,24 @@ fn load(db: &mut dyn Sql) -> Result<Snapshot, StoreError> {
         )?,
         last_entry_id: max_id(db, "entries")?,
         last_settlement_id: max_id(db, "settlements")?,
+        last_alert_id: max_id(db, "alerts")?,
+        last_case_id: max_id(db, "cases")?,
+        last_case_event_id: max_id(db, "case_events")?,
+        open_cases: all(
+            db,
+            &format!(
+                "SELECT {} FROM cases WHERE status <> ? ORDER BY id",
+                risk::CASE_COLS
+            ),
+            &[Param::Text(risk::CASE_STATUS_CLOSED.into())],
+            risk::case,
+        )?,
+        labels: all(
+            db,
+            &format!("SELECT {} FROM fraud_labels ORDER BY id", risk::LABEL_COLS),
+            &[],
+            risk::label,
+        )?,
     })
 }
 
@@ -282,6 +301,71 @@ impl<B: Backend> Store for Db<B> {
             one(db, "SELECT COUNT(*) FROM api_tokens", &[], rows::count)
         })?;
         Ok(n.and_then(|n| u64::try_from(n).ok()).unwrap_or(0))
+    }
+
+    fn risk_decision(&self, txn: TxnId) -> Result<Option<RiskDecision>, StoreError> {
+        let Ok(id) = to_i64(txn.0, "txn id") else {
+            return Ok(None);
+        };
+        let sql = format!(
+            "SELECT {} FROM risk_decisions WHERE txn_id = ?",
+            risk::DECISION_COLS
+        );
+        self.0
+            .read(false, |db| one(db, &sql, &[Param::Int(id)], risk::decision))
+    }
+
+    fn alerts(&self, q: &AlertQuery) -> Result<Vec<Alert>, StoreError> {
+        let (sql, params) = alerts_sql(q)?;
+        self.0.read(false, |db| all(db, &sql, &params, risk::alert))
+    }
+
+    fn alert(&self, id: u64) -> Result<Option<Alert>, StoreError> {
+        let Ok(id) = to_i64(id, "alert id") else {
+            return Ok(None);
+        };
+        let sql = format!("SELECT {} FROM alerts WHERE id = ?", risk::ALERT_COLS);
+        self.0
+            .read(false, |db| one(db, &sql, &[Param::Int(id)], risk::alert))
+    }
+
+    fn cases(&self, q: &CaseQuery) -> Result<Vec<Case>, StoreError> {
+        let (sql, params) = cases_sql(q)?;
+        self.0.read(false, |db| all(db, &sql, &params, risk::case))
+    }
+
+    fn case(&self, id: u64) -> Result<Option<Case>, StoreError> {
+        let Ok(id) = to_i64(id, "case id") else {
+            return Ok(None);
+        };
+        let sql = format!("SELECT {} FROM cases WHERE id = ?", risk::CASE_COLS);
+        self.0
+            .read(false, |db| one(db, &sql, &[Param::Int(id)], risk::case))
+    }
+
+    fn case_events(&self, case_id: u64) -> Result<Vec<CaseEvent>, StoreError> {
+        let Ok(id) = to_i64(case_id, "case id") else {
+            return Ok(Vec::new());
+        };
+        let sql = format!(
+            "SELECT {} FROM case_events WHERE case_id = ? ORDER BY id",
+            risk::CASE_EVENT_COLS
+        );
+        self.0.read(false, |db| {
+            all(db, &sql, &[Param::Int(id)], risk::case_event)
+        })
+    }
+
+    fn labels_of(&self, txn: TxnId) -> Result<Vec<FraudLabel>, StoreError> {
+        let Ok(id) = to_i64(txn.0, "txn id") else {
+            return Ok(Vec::new());
+        };
+        let sql = format!(
+            "SELECT {} FROM fraud_labels WHERE txn_id = ? ORDER BY id",
+            risk::LABEL_COLS
+        );
+        self.0
+            .read(false, |db| all(db, &sql, &[Param::Int(id)], risk::label))
     }
 
     fn meta_get(&self, key: &str) -> Result<Option<String>, StoreError> {

@@ -37,7 +37,7 @@ pub(crate) fn to_i64(id: u64, what: &str) -> Result<i64, StoreError> {
     i64::try_from(id).map_err(|_| StoreError::invalid(format!("{what} above i64::MAX")))
 }
 
-fn to_u64(v: i64, what: &str) -> Result<u64, StoreError> {
+pub(crate) fn to_u64(v: i64, what: &str) -> Result<u64, StoreError> {
     u64::try_from(v).map_err(|_| StoreError::corrupt(format!("negative {what}")))
 }
 

@@ -52,6 +52,38 @@ fn with_sqlite(test: fn(&dyn Store, &Harness)) {
 
 store_suite!(with_sqlite);
 
+/// The same reads through the journal (the embedded default for the host): each read
+/// waits for the applier, so it sees every commit before it.
+mod journaled {
+    use super::*;
+
+    fn with_journaled_sqlite(test: fn(&dyn Store, &Harness)) {
+        let dir = TempDir::new();
+        let path = dir.0.join("posguard.db");
+        let url = format!("sqlite://{}", path.display());
+        let options = store::OpenOptions {
+            journal: true,
+            journal_segment_bytes: 1 << 20,
+        };
+        let store = store::open_with(&url, options).unwrap();
+        let raw = move || rusqlite::Connection::open(&path).map_err(|e| e.to_string());
+        let raw2 = raw.clone();
+        let h = Harness {
+            url,
+            exec: Box::new(move |sql| raw()?.execute_batch(sql).map_err(|e| e.to_string())),
+            scalar: Box::new(move |sql| {
+                raw2()?
+                    .query_row(sql, [], |r| r.get(0))
+                    .map_err(|e| e.to_string())
+            }),
+        };
+        test(&*store, &h);
+        drop(store);
+    }
+
+    store_suite!(@risk_reads with_journaled_sqlite);
+}
+
 #[test]
 fn the_database_file_uses_wal() {
     with_sqlite(|_, h| {

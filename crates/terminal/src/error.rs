@@ -45,3 +45,22 @@ impl TerminalError {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn an_exhausted_counter_is_its_own_error_never_a_wrap() {
+        let exhausted = TerminalError::crypto("next key")(paycrypto::Error::CounterExhausted);
+        assert!(matches!(exhausted, TerminalError::CounterExhausted));
+        let other = TerminalError::crypto("next key")(paycrypto::Error::Pin);
+        assert!(matches!(
+            other,
+            TerminalError::Crypto {
+                what: "next key",
+                ..
+            }
+        ));
+    }
+}

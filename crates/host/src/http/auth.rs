@@ -26,11 +26,19 @@ pub async fn require_bearer(State(app): State<AppState>, req: Request, next: Nex
         return unauthorized("send Authorization: Bearer <token>");
     };
     match known(&app, sha256_hex(token)).await {
-        Ok(true) => next.run(req).await,
-        Ok(false) => unauthorized("the token is not known"),
+        Ok(Some(id)) => {
+            let mut req = req;
+            req.extensions_mut().insert(Actor(id));
+            next.run(req).await
+        }
+        Ok(None) => unauthorized("the token is not known"),
         Err(e) => e.into_response(),
     }
 }
+
+/// Who made an API request: the id of its bearer token (recorded on case steps).
+#[derive(Clone, Debug)]
+pub struct Actor(pub String);
 
 fn unauthorized(detail: &'static str) -> Response {
     ApiError::with_detail(ErrorKind::Unauthorized, detail).into_response()
@@ -39,17 +47,21 @@ fn unauthorized(detail: &'static str) -> Response {
 /// Whether the store holds a token with this hash. Only positive answers are cached:
 /// a token added later must work at once, and revocation is a restart (the cache is
 /// in memory only).
-async fn known(app: &AppState, hash: String) -> Result<bool, ApiError> {
-    let cached = app.token_hashes.read().is_ok_and(|set| set.contains(&hash));
-    if cached {
-        return Ok(true);
+async fn known(app: &AppState, hash: String) -> Result<Option<String>, ApiError> {
+    let cached = app
+        .token_hashes
+        .read()
+        .ok()
+        .and_then(|set| set.get(&hash).cloned());
+    if cached.is_some() {
+        return Ok(cached);
     }
     let lookup = hash.clone();
     let found = super::read_store(app, move |s| s.api_token_by_hash(&lookup))
         .await?
-        .is_some();
-    if found && let Ok(mut set) = app.token_hashes.write() {
-        set.insert(hash);
+        .map(|t| t.id);
+    if let (Some(id), Ok(mut set)) = (&found, app.token_hashes.write()) {
+        set.insert(hash, id.clone());
     }
     Ok(found)
 }

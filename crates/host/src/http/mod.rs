@@ -14,6 +14,7 @@ mod keys;
 mod ledger;
 mod openapi;
 mod provision;
+mod risk;
 mod search;
 mod security;
 mod transactions;
@@ -104,6 +105,15 @@ impl Routes {
         r.add("GET", "/v1/keys", keys::list, false);
         r.add("POST", "/v1/keys/rotate-kek", keys::rotate_kek, false);
         r.add("POST", "/v1/vault/rotate", keys::rotate_vault, false);
+        r.add("GET", "/v1/rules", risk::get_rules, false);
+        r.add("PUT", "/v1/rules", risk::put_rules, false);
+        r.add("GET", "/v1/alerts", risk::list_alerts, false);
+        r.add("GET", "/v1/cases", risk::list_cases, false);
+        r.add("GET", "/v1/cases/{id}", risk::get_case, false);
+        r.add("POST", "/v1/cases/{id}/assign", risk::assign, false);
+        r.add("POST", "/v1/cases/{id}/comment", risk::comment, false);
+        r.add("POST", "/v1/cases/{id}/escalate", risk::escalate, false);
+        r.add("POST", "/v1/cases/{id}/close", risk::close, false);
         r.add("POST", "/v1/cards", provision::put_card, false);
         r.add("GET", "/v1/cards/{token}", provision::get_card, false);
         r.add(

@@ -140,10 +140,14 @@ pub async fn get(
     PathText(id): PathText,
 ) -> Result<Json<TxnDetail>, ApiError> {
     let id = parse_txn_id(&id).ok_or(ApiError::new(ErrorKind::NotFound))?;
-    let (txn, entries) = read_store(&app, move |s| Ok((s.txn(id)?, s.entries_of(id)?))).await?;
+    let (txn, entries, risk) = read_store(&app, move |s| {
+        Ok((s.txn(id)?, s.entries_of(id)?, s.risk_decision(id)?))
+    })
+    .await?;
     let txn = txn.ok_or(ApiError::new(ErrorKind::NotFound))?;
     Ok(Json(TxnDetail {
         txn: txn.into(),
         entries: entries.into_iter().map(EntryView::from).collect(),
+        risk,
     }))
 }

@@ -224,6 +224,7 @@ fn card(
         luhn_ok: pan.luhn_valid(),
         expiry,
         pin: engine::PinCheck::NotPresent,
+        entry_mode: None,
     }))
 }
 

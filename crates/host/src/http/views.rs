@@ -220,6 +220,9 @@ pub struct TxnDetail {
     #[serde(flatten)]
     pub txn: TxnView,
     pub entries: Vec<EntryView>,
+    /// Risk control's decision, with its reasons (absent when risk control was off).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub risk: Option<model::RiskDecision>,
 }
 
 /// A page of a search: pass `next_after_id` as `after_id` to read on; null at the end.

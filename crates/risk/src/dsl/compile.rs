@@ -198,7 +198,10 @@ impl Parser<'_> {
             match (self.bump().0, &lhs) {
                 (Tok::Int(i), Node::Typed(_, t)) if t.is_number() => nums.push(Value::Int(i)),
                 (Tok::Float(x), Node::Typed(_, t)) if t.is_number() => nums.push(Value::Float(x)),
-                (Tok::Str(s), Node::StrField(..)) => strs.push(s.into_boxed_str()),
+                (Tok::Str(s), Node::StrField(field, name)) => {
+                    check_literal(*field, name, &s, at)?;
+                    strs.push(s.into_boxed_str());
+                }
                 _ => {
                     let msg = format!("`in` needs a list of {} literals", ty_of(&lhs));
                     return Err(type_err(at, msg));
@@ -334,6 +337,14 @@ impl Parser<'_> {
     }
 }
 
+/// A string literal compared with a field must be one of the field's values.
+fn check_literal(field: Field, name: &str, lit: &str, at: usize) -> Result<(), ExprError> {
+    if field.admits(lit) == Some(false) {
+        return Err(type_err(at, format!("`{name}` has no value \"{lit}\"")));
+    }
+    Ok(())
+}
+
 fn compare(
     op: Cmp,
     (l, l_at): (Node, usize),
@@ -341,11 +352,17 @@ fn compare(
     op_at: usize,
 ) -> Result<Expr, ExprError> {
     let (lt, rt) = (ty_of(&l), ty_of(&r));
+    let lit_at = if matches!(l, Node::StrLit(_)) {
+        l_at
+    } else {
+        r_at
+    };
     match (l, r) {
         (Node::StrField(field, name), Node::StrLit(s))
         | (Node::StrLit(s), Node::StrField(field, name))
             if matches!(op, Cmp::Eq | Cmp::Ne) =>
         {
+            check_literal(field, &name, &s, lit_at)?;
             let negate = op == Cmp::Ne;
             Ok(Expr::StrIn {
                 field,

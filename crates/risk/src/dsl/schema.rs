@@ -1,7 +1,7 @@
 //! The names a condition may read, their types, and how to read them.
 
 use super::value::{Ty, Value};
-use crate::facts::TxnFacts;
+use crate::facts::{EntryMode, TerminalStatus, TxnFacts};
 use crate::features::{Entity, Features, StoreConfig, WindowStats, window_name};
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -14,9 +14,10 @@ pub(crate) enum Stat {
     Declines,
     Refunds,
     Round,
+    Fallbacks,
 }
 
-const STATS: [(&str, Stat); 8] = [
+const STATS: [(&str, Stat); 9] = [
     ("count", Stat::Count),
     ("sum", Stat::Sum),
     ("mean", Stat::Mean),
@@ -25,6 +26,7 @@ const STATS: [(&str, Stat); 8] = [
     ("declines", Stat::Declines),
     ("refunds", Stat::Refunds),
     ("round", Stat::Round),
+    ("fallbacks", Stat::Fallbacks),
 ];
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -47,6 +49,15 @@ pub(crate) enum Field {
     CardKind,
     CardDailyLimit,
     FloorLimit,
+    TerminalStatus,
+    HomeLat,
+    HomeLon,
+    HomeRadius,
+    LocationLat,
+    LocationLon,
+    DistanceHome,
+    DistancePrev,
+    SpeedKmh,
     Stat {
         entity: Entity,
         window: usize,
@@ -59,8 +70,9 @@ pub(crate) enum Field {
     },
 }
 
-/// Transaction and party fields: (name, field, type).
-const FACTS: [(&str, Field, Ty); 11] = [
+/// Transaction and party fields, then per-transaction features that are not windows:
+/// (name, field, type).
+const FACTS: [(&str, Field, Ty); 20] = [
     ("amount_minor", Field::Amount, Ty::Int),
     ("currency", Field::Currency, Ty::Str),
     ("kind", Field::Kind, Ty::Str),
@@ -72,6 +84,15 @@ const FACTS: [(&str, Field, Ty); 11] = [
     ("card.kind", Field::CardKind, Ty::Str),
     ("card.daily_limit_minor", Field::CardDailyLimit, Ty::Int),
     ("terminal.floor_limit_minor", Field::FloorLimit, Ty::Int),
+    ("terminal.status", Field::TerminalStatus, Ty::Str),
+    ("terminal.home_lat_e6", Field::HomeLat, Ty::Int),
+    ("terminal.home_lon_e6", Field::HomeLon, Ty::Int),
+    ("terminal.radius_m", Field::HomeRadius, Ty::Int),
+    ("location_lat_e6", Field::LocationLat, Ty::Int),
+    ("location_lon_e6", Field::LocationLon, Ty::Int),
+    ("terminal.distance_home_m", Field::DistanceHome, Ty::Int),
+    ("terminal.distance_prev_m", Field::DistancePrev, Ty::Int),
+    ("terminal.speed_kmh", Field::SpeedKmh, Ty::Int),
 ];
 
 /// Resolves names against the windows a store is configured with.
@@ -160,6 +181,19 @@ pub struct Inputs<'a> {
 }
 
 impl Field {
+    /// Whether a string field can ever be `lit`, so that `terminal.status == "lsot"` is
+    /// rejected at load instead of never matching. `None` for fields that are not strings.
+    pub(crate) fn admits(self, lit: &str) -> Option<bool> {
+        Some(match self {
+            Field::Currency => model::Currency::parse(lit).and_then(|c| c.alpha()) == Some(lit),
+            Field::Kind => model::TxnKind::parse(lit).is_some(),
+            Field::EntryMode => EntryMode::ALL.iter().any(|m| m.as_str() == lit),
+            Field::CardKind => ["debit", "credit"].contains(&lit),
+            Field::TerminalStatus => TerminalStatus::ALL.iter().any(|t| t.as_str() == lit),
+            _ => return None,
+        })
+    }
+
     /// The field's value, `None` when it is absent for this transaction.
     pub(crate) fn read(self, x: &Inputs<'_>) -> Option<Value> {
         let f = x.facts;
@@ -178,6 +212,15 @@ impl Field {
             }),
             Field::CardDailyLimit => Value::Int(f.card_daily_limit_minor?),
             Field::FloorLimit => Value::Int(f.terminal_floor_limit_minor?),
+            Field::TerminalStatus => Value::Str(f.terminal_status?.as_str()),
+            Field::HomeLat => Value::Int(i64::from(f.terminal_home?.center.lat_e6)),
+            Field::HomeLon => Value::Int(i64::from(f.terminal_home?.center.lon_e6)),
+            Field::HomeRadius => Value::Int(i64::from(f.terminal_home?.radius_m)),
+            Field::LocationLat => Value::Int(i64::from(f.location?.lat_e6)),
+            Field::LocationLon => Value::Int(i64::from(f.location?.lon_e6)),
+            Field::DistanceHome => Value::Int(i64::from(x.features.terminal_geo.distance_home_m?)),
+            Field::DistancePrev => Value::Int(i64::from(x.features.terminal_geo.distance_prev_m?)),
+            Field::SpeedKmh => Value::Int(i64::from(x.features.terminal_geo.speed_kmh?)),
             Field::Stat {
                 entity,
                 window,
@@ -209,5 +252,6 @@ fn stat_value(w: &WindowStats, stat: Stat) -> Value {
         Stat::Declines => Value::Int(i64::from(w.declines)),
         Stat::Refunds => Value::Int(i64::from(w.refunds)),
         Stat::Round => Value::Int(i64::from(w.round)),
+        Stat::Fallbacks => Value::Int(i64::from(w.fallbacks)),
     }
 }

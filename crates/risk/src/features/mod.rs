@@ -4,10 +4,12 @@ pub mod config;
 mod ring;
 mod snapshot;
 mod store;
+mod track;
 mod values;
 
 pub use config::{ConfigError, StoreConfig, window_name};
 pub use ring::ENTRY_BYTES;
 pub use snapshot::SnapshotError;
 pub use store::FeatureStore;
-pub use values::{DelayedStats, Entity, EntityFeatures, Features, WindowStats};
+pub use track::{FIX_BYTES, FIXES_PER_TERMINAL_MAX};
+pub use values::{DelayedStats, Entity, EntityFeatures, Features, GeoFeatures, WindowStats};

@@ -25,6 +25,7 @@ pub(crate) const NOTHING_DROPPED: i64 = i64::MIN;
 
 pub(crate) const FLAG_DECLINED: u8 = 1;
 pub(crate) const FLAG_REFUND: u8 = 2;
+pub(crate) const FLAG_FALLBACK: u8 = 4;
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub(crate) struct Entry {
@@ -174,5 +175,6 @@ fn add(acc: &mut WindowStats, e: &Entry, seen: &mut IntSet<u32>) {
     acc.declines += u32::from(e.flags & FLAG_DECLINED != 0);
     acc.refunds += u32::from(e.flags & FLAG_REFUND != 0);
     acc.round += u32::from(e.amount_minor != 0 && e.amount_minor % ROUND_AMOUNT_MINOR == 0);
+    acc.fallbacks += u32::from(e.flags & FLAG_FALLBACK != 0);
     seen.insert(e.other);
 }

@@ -11,7 +11,11 @@
 //! pairs: u32 n, n x (u64 key, ring)
 //! ring: i64 dropped until | u32 n | n x (i64 time, u64 txn, i64 amount, i64 fraud known, u32 other, u8 flags)
 //! txns: u32 n, n x (i64 time, u64 txn, u32 card, u32 terminal, u32 merchant, u8 has op, u32 op)
+//! tracks (version 2): u32 n, n x (u32 terminal, u32 m, m x (i64 time, u64 txn, i32 lat_e6, i32 lon_e6))
 //! ```
+//!
+//! Version 1 (before fallbacks and tracks) is still read: its entries carry no fallback
+//! flag and it has no tracks, which is what such a store had seen.
 
 use std::collections::VecDeque;
 
@@ -20,10 +24,14 @@ use thiserror::Error;
 use super::config::{ConfigError, StoreConfig, WINDOWS_MAX};
 use super::ring::{Entry, Ring};
 use super::store::{FeatureStore, TxnLoc};
+use super::track::{FIXES_PER_TERMINAL_MAX, Fix, Track};
 use crate::fasthash::IntMap;
+use crate::geo::GeoPoint;
 
 const MAGIC: &[u8; 6] = b"PGRISK";
-const FORMAT_VERSION: u16 = 1;
+const FORMAT_VERSION: u16 = 2;
+/// The version before terminal tracks.
+const FORMAT_VERSION_NO_TRACKS: u16 = 1;
 
 #[derive(Debug, Error, PartialEq, Eq)]
 pub enum SnapshotError {
@@ -72,6 +80,7 @@ impl FeatureStore {
             w.push(u8::from(l.operator.is_some()));
             w.extend_from_slice(&l.operator.unwrap_or(0).to_le_bytes());
         }
+        put_tracks(&mut w, &self.tracks);
         w
     }
 
@@ -81,7 +90,7 @@ impl FeatureStore {
             return Err(SnapshotError::Magic);
         }
         let version = r.u16()?;
-        if version != FORMAT_VERSION {
+        if version != FORMAT_VERSION && version != FORMAT_VERSION_NO_TRACKS {
             return Err(SnapshotError::Version(version));
         }
         let config = read_config(&mut r)?;
@@ -114,6 +123,9 @@ impl FeatureStore {
             order.push_back((time_ms, id));
         }
         s.txn_order = order;
+        if version == FORMAT_VERSION {
+            s.tracks = read_tracks(&mut r)?;
+        }
         if r.at != bytes.len() {
             return Err(SnapshotError::Corrupt(r.at));
         }
@@ -165,6 +177,51 @@ fn put_map<K: Ord + Copy + std::hash::Hash>(
     }
 }
 
+fn put_tracks(w: &mut Vec<u8>, tracks: &IntMap<u32, Track>) {
+    let mut keys: Vec<u32> = tracks.keys().copied().collect();
+    keys.sort_unstable();
+    put_len(w, keys.len());
+    for k in keys {
+        w.extend_from_slice(&k.to_le_bytes());
+        let fixes = &tracks[&k].fixes;
+        put_len(w, fixes.len());
+        for f in fixes {
+            w.extend_from_slice(&f.time_ms.to_le_bytes());
+            w.extend_from_slice(&f.txn_id.to_le_bytes());
+            w.extend_from_slice(&f.at.lat_e6.to_le_bytes());
+            w.extend_from_slice(&f.at.lon_e6.to_le_bytes());
+        }
+    }
+}
+
+/// Bytes of one serialised fix.
+const FIX_WIRE_BYTES: usize = 24;
+
+fn read_tracks(r: &mut Reader<'_>) -> Result<IntMap<u32, Track>, SnapshotError> {
+    let n = r.len(8)?;
+    let mut m = IntMap::default();
+    for _ in 0..n {
+        let k = r.u32()?;
+        let len = r.len(FIX_WIRE_BYTES)?;
+        if len > FIXES_PER_TERMINAL_MAX {
+            return Err(SnapshotError::Corrupt(r.at));
+        }
+        let mut t = Track::default();
+        for _ in 0..len {
+            let (time_ms, txn_id) = (r.i64()?, r.u64()?);
+            let at = GeoPoint {
+                lat_e6: r.i32()?,
+                lon_e6: r.i32()?,
+            };
+            t.fixes.push_back(Fix { time_ms, txn_id, at });
+        }
+        if !t.is_sorted() || m.insert(k, t).is_some() {
+            return Err(SnapshotError::Corrupt(r.at));
+        }
+    }
+    Ok(m)
+}
+
 struct Reader<'a> {
     b: &'a [u8],
     at: usize,
@@ -195,6 +252,10 @@ impl<'a> Reader<'a> {
 
     fn u32(&mut self) -> Result<u32, SnapshotError> {
         self.array().map(u32::from_le_bytes)
+    }
+
+    fn i32(&mut self) -> Result<i32, SnapshotError> {
+        self.array().map(i32::from_le_bytes)
     }
 
     fn u64(&mut self) -> Result<u64, SnapshotError> {
@@ -276,4 +337,39 @@ fn read_map<K: std::hash::Hash + Eq>(
         }
     }
     Ok(m)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::event::{CardKey, MerchantKey, RiskEvent, TerminalKey};
+    use crate::facts::TxnFacts;
+
+    #[test]
+    fn version_1_snapshots_still_restore() {
+        let mut store = FeatureStore::new(StoreConfig::default()).unwrap();
+        for i in 0..10u32 {
+            let facts = TxnFacts::purchase(1_000_000 + i64::from(i) * 60_000, 1_000);
+            let e = RiskEvent::from_facts(
+                u64::from(i),
+                CardKey(i % 3),
+                TerminalKey(i % 2),
+                MerchantKey(0),
+                &facts,
+            );
+            store.observe(&e);
+        }
+        // A store without positions: version 2 is version 1 plus an empty track list.
+        let mut v1 = store.snapshot();
+        v1.truncate(v1.len() - 4);
+        v1[MAGIC.len()..MAGIC.len() + 2].copy_from_slice(&FORMAT_VERSION_NO_TRACKS.to_le_bytes());
+        let restored = FeatureStore::restore(&v1).unwrap();
+        assert!(restored == store);
+        let mut v3 = store.snapshot();
+        v3[MAGIC.len()..MAGIC.len() + 2].copy_from_slice(&3u16.to_le_bytes());
+        assert_eq!(
+            FeatureStore::restore(&v3).unwrap_err(),
+            SnapshotError::Version(3)
+        );
+    }
 }

@@ -13,14 +13,20 @@
 //!   `label_delay_ms`); the delayed terminal windows at time `t` count it as a fraud only
 //!   if it is known at `t`. A later label for the same transaction replaces the earlier.
 //! - Observing a `txn_id` that is already kept adds nothing and returns its features.
+//! - A located event is also added to its terminal's track (`track.rs`); its distance
+//!   from home and from the terminal's previous located transaction, and the speed
+//!   between them, are computed here, from the same kept state, live and in replays.
 
 use std::collections::VecDeque;
 
 use super::config::{ConfigError, StoreConfig};
-use super::ring::{Entry, FLAG_DECLINED, FLAG_REFUND, NOT_FRAUD, Ring};
-use super::values::Features;
+use super::ring::{Entry, FLAG_DECLINED, FLAG_FALLBACK, FLAG_REFUND, NOT_FRAUD, Ring};
+use super::track::{FIX_BYTES, Fix, Track};
+use super::values::{Features, GeoFeatures};
 use crate::event::{Label, RiskEvent};
+use crate::facts::EntryMode;
 use crate::fasthash::{IntMap, IntSet};
+use crate::geo::speed_kmh;
 
 /// Where a kept transaction's entries are, for labels and outcomes that come later.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -41,6 +47,8 @@ pub struct FeatureStore {
     pub(crate) merchants: IntMap<u32, Ring>,
     pub(crate) operators: IntMap<u32, Ring>,
     pub(crate) pairs: IntMap<u64, Ring>,
+    /// Recent positions of terminals that report them.
+    pub(crate) tracks: IntMap<u32, Track>,
     pub(crate) txns: IntMap<u64, TxnLoc>,
     /// `txns` keys in arrival order, to forget them once out of every window.
     pub(crate) txn_order: VecDeque<(i64, u64)>,
@@ -56,6 +64,7 @@ impl PartialEq for FeatureStore {
             && self.merchants == o.merchants
             && self.operators == o.operators
             && self.pairs == o.pairs
+            && self.tracks == o.tracks
             && self.txns == o.txns
             && self.txn_order == o.txn_order
     }
@@ -76,6 +85,7 @@ impl FeatureStore {
             merchants: IntMap::default(),
             operators: IntMap::default(),
             pairs: IntMap::default(),
+            tracks: IntMap::default(),
             txns: IntMap::default(),
             txn_order: VecDeque::new(),
             seen: IntSet::default(),
@@ -109,6 +119,9 @@ impl FeatureStore {
         if e.is_refund() {
             flags |= FLAG_REFUND;
         }
+        if e.entry_mode == EntryMode::Fallback {
+            flags |= FLAG_FALLBACK;
+        }
         let entry = |other: u32| Entry {
             time_ms: e.time_ms,
             txn_id: e.txn_id,
@@ -134,6 +147,15 @@ impl FeatureStore {
             .entry(pair_key(card, terminal))
             .or_insert_with(Ring::new);
         pair.insert(entry(card), retention, cap);
+        if let Some(at) = e.location {
+            let fix = Fix {
+                time_ms: e.time_ms,
+                txn_id: e.txn_id,
+                at,
+            };
+            let late = self.config.late_bound_ms;
+            self.tracks.entry(terminal).or_default().insert(fix, late);
+        }
         self.index(e, retention);
     }
 
@@ -187,7 +209,26 @@ impl FeatureStore {
                 &mut f.terminal_delayed[..n],
             );
         }
+        f.terminal_geo = self.geo_of(e);
         f
+    }
+
+    fn geo_of(&self, e: &RiskEvent) -> GeoFeatures {
+        let Some(at) = e.location else {
+            return GeoFeatures::default();
+        };
+        let prev = self
+            .tracks
+            .get(&e.terminal.0)
+            .and_then(|t| t.before(e.time_ms, e.txn_id));
+        let distance_prev_m = prev.map(|p| p.at.distance_m(at));
+        GeoFeatures {
+            distance_home_m: e.terminal_home.map(|h| h.distance_m(at)),
+            distance_prev_m,
+            speed_kmh: prev
+                .zip(distance_prev_m)
+                .map(|(p, d)| speed_kmh(d, e.time_ms.saturating_sub(p.time_ms))),
+        }
     }
 
     /// Applies a fraud label; false if the transaction is unknown or no longer kept.
@@ -235,7 +276,8 @@ impl FeatureStore {
 
     /// Frees entries of entities that have been idle past retention at `now_ms` (the
     /// host calls this now and then; it is O(entities)). An entity's header stays, so a
-    /// dormant terminal still knows when it was last seen.
+    /// dormant terminal still knows when it was last seen. Terminal tracks are bounded
+    /// on insert and keep their latest position however long the terminal idles.
     pub fn prune(&mut self, now_ms: i64) {
         let horizon = now_ms.saturating_sub(self.config.retention_ms());
         let trim = |r: &mut Ring| {
@@ -253,6 +295,15 @@ impl FeatureStore {
         self.merchants.values_mut().for_each(trim);
         self.operators.values_mut().for_each(trim);
         self.pairs.values_mut().for_each(trim);
+    }
+
+    /// Heap bytes held for one terminal's track of positions: its buffer plus the map
+    /// slot (0 for a terminal that never reported one); at most
+    /// `FIXES_PER_TERMINAL_MAX * FIX_BYTES` plus the slot.
+    pub fn terminal_track_bytes(&self, terminal: u32) -> usize {
+        self.tracks.get(&terminal).map_or(0, |t| {
+            std::mem::size_of::<(u32, Track)>() + t.fixes.capacity() * FIX_BYTES
+        })
     }
 
     /// Heap bytes held for one card: its ring's buffer plus the map slot.
@@ -279,6 +330,13 @@ impl FeatureStore {
             self.pairs.capacity(),
             self.pairs.values().map(|r| r.entries.capacity()).sum(),
         );
+        let track_slot = std::mem::size_of::<(u32, Track)>();
+        total += self.tracks.capacity() * track_slot
+            + self
+                .tracks
+                .values()
+                .map(|t| t.fixes.capacity() * FIX_BYTES)
+                .sum::<usize>();
         total += self.txns.capacity() * std::mem::size_of::<(u64, TxnLoc)>();
         total + self.txn_order.capacity() * std::mem::size_of::<(i64, u64)>()
     }

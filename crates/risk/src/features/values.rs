@@ -4,7 +4,8 @@ use super::config::WINDOWS_MAX;
 
 /// Aggregates of one entity over one window `(t - w, t]`, the current event included.
 /// Every event observed for the entity counts, whatever its kind or outcome; declines,
-/// refunds and round amounts are also counted on their own so rules can tell them apart.
+/// refunds, round amounts and fallbacks are also counted on their own so rules can tell
+/// them apart.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 pub struct WindowStats {
     pub count: u32,
@@ -18,6 +19,8 @@ pub struct WindowStats {
     pub refunds: u32,
     /// Amounts that are a multiple of `ROUND_AMOUNT_MINOR`.
     pub round: u32,
+    /// Chip cards read by magstripe after a chip failure (`EntryMode::Fallback`).
+    pub fallbacks: u32,
     /// False when entries this window needs were dropped (events later than the late
     /// bound, or more than `events_per_entity_max` in the window): the values undercount.
     pub exact: bool,
@@ -63,6 +66,20 @@ pub struct EntityFeatures {
     pub since_prev_ms: Option<i64>,
 }
 
+/// Where this transaction happened relative to its terminal's registered home and to
+/// the terminal's previous located transaction (see `track.rs` for "previous"). Every
+/// value is `None` unless the event has a location.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct GeoFeatures {
+    /// Metres from the centre of the terminal's registered area; `None` without one.
+    pub distance_home_m: Option<u32>,
+    /// Metres from the terminal's previous located transaction; `None` for its first.
+    pub distance_prev_m: Option<u32>,
+    /// `distance_prev_m` over the time since that transaction (at least 1 s), km/h
+    /// rounded down; `None` with it.
+    pub speed_kmh: Option<u32>,
+}
+
 /// The entities features are kept for.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 pub enum Entity {
@@ -106,6 +123,7 @@ pub struct Features {
     pub card_terminal: EntityFeatures,
     /// One per configured delayed window.
     pub terminal_delayed: [DelayedStats; WINDOWS_MAX],
+    pub terminal_geo: GeoFeatures,
 }
 
 impl Features {

@@ -4,8 +4,8 @@
 
 use model::{Currency, TxnKind};
 use risk::{
-    CardKey, Decision, FeatureStore, MerchantKey, RiskEvent, RuleSet, Schema, StoreConfig,
-    TerminalKey, TxnFacts, evaluate,
+    CardKey, Decision, EntryMode, FeatureStore, MerchantKey, RiskEvent, RuleSet, Schema,
+    StoreConfig, TerminalKey, TxnFacts, evaluate,
 };
 
 pub const HOUR_MS: i64 = 3_600_000;
@@ -74,14 +74,27 @@ impl Script {
             currency: Currency::CNY,
             kind: TxnKind::Purchase,
             declined: false,
+            entry_mode: EntryMode::Chip,
+            location: None,
+            terminal_home: None,
         }
     }
 
-    /// Observes and decides; the facts follow the event unless `edit` changes them.
+    /// Observes and decides. The facts follow the event, then `edit` changes them, and
+    /// what the event shares with them (entry mode, location, home...) follows the
+    /// edited facts, as the host builds both with `RiskEvent::from_facts`.
     pub fn run(&mut self, ev: RiskEvent, edit: impl FnOnce(&mut TxnFacts)) -> Decision {
         let mut facts = TxnFacts::purchase(ev.time_ms, ev.amount_minor);
         facts.kind = ev.kind;
+        facts.entry_mode = ev.entry_mode;
+        facts.location = ev.location;
         edit(&mut facts);
+        let from = RiskEvent::from_facts(ev.txn_id, ev.card, ev.terminal, ev.merchant, &facts);
+        let ev = RiskEvent {
+            operator: ev.operator,
+            declined: ev.declined,
+            ..from
+        };
         let features = self.store.observe(&ev);
         evaluate(&self.rules, &facts, &features)
     }

@@ -1,6 +1,6 @@
 //! The journal's files: append-only segments of checksummed records, one record per
 //! committed batch. A record is `len: u32 | crc32: u32 | seq: u64 | payload`, little
-//! endian, where the CRC covers `seq` and the payload (postcard-encoded writes).
+//! endian, where the CRC covers `seq` and the payload (the writes, encoded by `wire`).
 //!
 //! Segments are preallocated (zero-filled, or recycled from applied segments) and then
 //! overwritten in place: an append changes no file metadata, so its fdatasync flushes
@@ -154,7 +154,7 @@ impl Log {
     /// Appends one batch and makes it durable (fdatasync). Returns its sequence number.
     pub(crate) fn append(&mut self, batch: &[Write]) -> Result<u64, StoreError> {
         let seq = self.next_seq;
-        let payload = postcard::to_allocvec(batch).map_err(|e| {
+        let payload = super::wire::encode(batch).map_err(|e| {
             StoreError::new(StoreErrorKind::Invalid, format!("encode a batch: {e}"))
         })?;
         let len = u32::try_from(payload.len())
@@ -396,10 +396,14 @@ fn read_segment(segment: &Segment, newest: bool) -> Result<SegmentRead, StoreErr
                 closed: true,
             });
         }
-        match parse_record(bytes.get(at..).unwrap_or(&[])) {
-            Some((record, used)) if record.seq == expected => {
-                records.push(record);
-                at += used;
+        match parse_record(bytes.get(at..).unwrap_or(&[]), expected) {
+            Some((seq, payload)) => {
+                // Intact and next: it was written by `append`, so it must decode. (Read
+                // as the end instead, an acknowledged batch would be silently dropped.)
+                let writes = super::wire::decode(payload)
+                    .map_err(|e| corrupt(format!("journal record {seq} does not decode: {e}")))?;
+                records.push(Record { seq, writes });
+                at += HEADER_BYTES + payload.len();
                 expected += 1;
             }
             _ if newest => {
@@ -430,12 +434,14 @@ fn close_at(path: &Path, end: u64) -> Result<(), StoreError> {
         .map_err(|e| io("close a journal segment", e))
 }
 
-fn parse_record(bytes: &[u8]) -> Option<(Record, usize)> {
+/// The sequence number and payload of the record at the start of `bytes` if it is
+/// whole, its checksum holds and it is record `expected`.
+fn parse_record(bytes: &[u8], expected: u64) -> Option<(u64, &[u8])> {
     let header = bytes.get(..HEADER_BYTES)?;
     let len = u32::from_le_bytes(header[0..4].try_into().ok()?);
     let want_crc = u32::from_le_bytes(header[4..8].try_into().ok()?);
     let seq = u64::from_le_bytes(header[8..16].try_into().ok()?);
-    if len > RECORD_BYTES_MAX {
+    if len > RECORD_BYTES_MAX || seq != expected {
         return None;
     }
     let end = HEADER_BYTES.checked_add(len as usize)?;
@@ -443,6 +449,51 @@ fn parse_record(bytes: &[u8]) -> Option<(Record, usize)> {
     if crc(seq, payload) != want_crc {
         return None;
     }
-    let writes = postcard::from_bytes(payload).ok()?;
-    Some((Record { seq, writes }, end))
+    Some((seq, payload))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn temp_dir() -> PathBuf {
+        static NEXT: std::sync::atomic::AtomicU32 = std::sync::atomic::AtomicU32::new(0);
+        let n = NEXT.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        let dir = std::env::temp_dir().join(format!("posguard-log-{}-{n}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&dir);
+        dir
+    }
+
+    fn meta(n: u32) -> Write {
+        Write::Meta {
+            key: format!("k{n}"),
+            value: "v".into(),
+        }
+    }
+
+    /// An intact record that does not decode was still acknowledged: reading it as the
+    /// end of the journal would drop it, and everything after it, without a word.
+    #[test]
+    fn an_intact_record_that_does_not_decode_is_corruption_not_the_end() {
+        let dir = temp_dir();
+        let (mut log, _) = Log::open(&dir, 0, Some(64 * 1024)).unwrap().unwrap();
+        log.append(&[meta(1)]).unwrap();
+        let (segment, file) = log.current.as_ref().unwrap();
+        let path = segment.path.clone();
+        let payload = [0x01, 0xEE, 0xEE];
+        let mut record = Vec::new();
+        record.extend_from_slice(&(payload.len() as u32).to_le_bytes());
+        record.extend_from_slice(&crc(2, &payload).to_le_bytes());
+        record.extend_from_slice(&2u64.to_le_bytes());
+        record.extend_from_slice(&payload);
+        file.write_all_at(&record, log.file_bytes).unwrap();
+        drop(log);
+        let err = Log::open(&dir, 0, None)
+            .err()
+            .expect("record 2 does not decode");
+        assert_eq!(err.kind, StoreErrorKind::Corrupt, "{err}");
+        assert!(err.context.contains("record 2"), "{err}");
+        assert!(path.exists());
+        let _ = std::fs::remove_dir_all(&dir);
+    }
 }

@@ -11,9 +11,10 @@
 //! been applied (milliseconds), so a client sees its own acknowledged transactions.
 
 mod log;
+mod wire;
 
 use crate::error::{StoreError, StoreErrorKind};
-use crate::{Store, TxnQuery};
+use crate::{AlertQuery, CaseQuery, Store, TxnQuery};
 use log::{Log, Record};
 use model::*;
 use std::path::Path;
@@ -321,6 +322,27 @@ impl Store for Journaled {
     fn api_token_count(&self) -> Result<u64, StoreError> {
         self.caught_up()?.api_token_count()
     }
+    fn risk_decision(&self, txn: TxnId) -> Result<Option<RiskDecision>, StoreError> {
+        self.caught_up()?.risk_decision(txn)
+    }
+    fn alerts(&self, q: &AlertQuery) -> Result<Vec<Alert>, StoreError> {
+        self.caught_up()?.alerts(q)
+    }
+    fn alert(&self, id: u64) -> Result<Option<Alert>, StoreError> {
+        self.caught_up()?.alert(id)
+    }
+    fn cases(&self, q: &CaseQuery) -> Result<Vec<Case>, StoreError> {
+        self.caught_up()?.cases(q)
+    }
+    fn case(&self, id: u64) -> Result<Option<Case>, StoreError> {
+        self.caught_up()?.case(id)
+    }
+    fn case_events(&self, case_id: u64) -> Result<Vec<CaseEvent>, StoreError> {
+        self.caught_up()?.case_events(case_id)
+    }
+    fn labels_of(&self, txn: TxnId) -> Result<Vec<FraudLabel>, StoreError> {
+        self.caught_up()?.labels_of(txn)
+    }
     fn meta_with_prefix(&self, prefix: &str) -> Result<Vec<(String, String)>, StoreError> {
         self.caught_up()?.meta_with_prefix(prefix)
     }
@@ -490,5 +512,22 @@ mod tests {
         let reader = crate::open(&url(&dir)).unwrap();
         assert_eq!(store.merchants().unwrap().len(), 1);
         assert_eq!(reader.merchants().unwrap().len(), 1);
+    }
+
+    #[test]
+    fn risk_writes_round_trip_through_the_journal() {
+        let dir = temp_dir("risk");
+        let jdir = dir_for(&dir.join("posguard.db"));
+        let risk = wire::tests::risk_writes();
+        let batches = [risk.clone(), vec![merchant(1)], risk];
+        {
+            let (mut log, _) = Log::open(&jdir, 0, Some(64 * 1024)).unwrap().unwrap();
+            for b in &batches {
+                log.append(b).unwrap();
+            }
+        }
+        let (_, records) = Log::open(&jdir, 0, None).unwrap().unwrap();
+        let got: Vec<Vec<Write>> = records.into_iter().map(|r| r.writes).collect();
+        assert_eq!(got, batches);
     }
 }

@@ -8,7 +8,7 @@ use ::postgres::Client;
 /// Arbitrary, fixed key of the advisory lock that serializes migrations.
 const MIGRATION_LOCK_KEY: i64 = 0x706f_7367_7561_7264; // "posguard"
 
-const MIGRATIONS: &[(i64, &str)] = &[(1, V1)];
+const MIGRATIONS: &[(i64, &str)] = &[(1, V1), (2, V2)];
 
 const V1: &str = "
 CREATE TABLE merchants (
@@ -77,6 +77,70 @@ CREATE TRIGGER settlements_no_truncate BEFORE TRUNCATE ON settlements
 CREATE TRIGGER txns_no_delete BEFORE DELETE ON txns
     FOR EACH ROW EXECUTE FUNCTION posguard_refuse_change();
 CREATE TRIGGER txns_no_truncate BEFORE TRUNCATE ON txns
+    FOR EACH STATEMENT EXECUTE FUNCTION posguard_refuse_change();
+";
+
+/// Risk control (issue 4): decisions, alerts, cases and their events, fraud labels.
+/// Rule lists are JSON text, stored and read back as the SQLite backend does.
+const V2: &str = "
+CREATE TABLE risk_decisions (
+    txn_id BIGINT PRIMARY KEY, score INTEGER NOT NULL, action TEXT NOT NULL,
+    response_code TEXT, reasons TEXT NOT NULL, shadow_hits TEXT NOT NULL,
+    errors TEXT NOT NULL, tags TEXT NOT NULL, rule_set_version BIGINT NOT NULL,
+    engine_failed BOOLEAN NOT NULL, decided_ms BIGINT NOT NULL
+);
+CREATE TABLE alerts (
+    id BIGINT PRIMARY KEY, created_ms BIGINT NOT NULL, txn_id BIGINT NOT NULL,
+    severity TEXT NOT NULL, score INTEGER NOT NULL, action TEXT NOT NULL,
+    rules TEXT NOT NULL, card_token TEXT, terminal_id TEXT NOT NULL,
+    merchant_id TEXT NOT NULL, case_id BIGINT NOT NULL
+);
+CREATE INDEX alerts_case ON alerts (case_id, id);
+CREATE INDEX alerts_created ON alerts (created_ms);
+CREATE INDEX alerts_terminal ON alerts (terminal_id, id);
+CREATE INDEX alerts_card ON alerts (card_token, id);
+CREATE INDEX alerts_merchant ON alerts (merchant_id, id);
+CREATE TABLE cases (
+    id BIGINT PRIMARY KEY, entity_kind TEXT NOT NULL, entity_id TEXT NOT NULL,
+    status TEXT NOT NULL, severity TEXT NOT NULL, assignee TEXT, outcome TEXT,
+    alert_count BIGINT NOT NULL, opened_ms BIGINT NOT NULL, updated_ms BIGINT NOT NULL
+);
+CREATE INDEX cases_status ON cases (status, id);
+CREATE INDEX cases_entity ON cases (entity_kind, entity_id, id);
+CREATE TABLE case_events (
+    id BIGINT PRIMARY KEY, case_id BIGINT NOT NULL, at_ms BIGINT NOT NULL,
+    actor TEXT NOT NULL, action TEXT NOT NULL, detail TEXT NOT NULL
+);
+CREATE INDEX case_events_case ON case_events (case_id, id);
+-- Labels have no id of their own: the identity keeps insertion order (the newest counts).
+CREATE TABLE fraud_labels (
+    id BIGINT GENERATED ALWAYS AS IDENTITY PRIMARY KEY, txn_id BIGINT NOT NULL,
+    fraud BOOLEAN NOT NULL, at_ms BIGINT NOT NULL, source TEXT NOT NULL
+);
+CREATE INDEX fraud_labels_txn ON fraud_labels (txn_id, id);
+
+-- What risk control decided and what officers did is evidence: never edited.
+-- (posguard_refuse_change is V1's.)
+CREATE TRIGGER risk_decisions_append_only BEFORE UPDATE OR DELETE ON risk_decisions
+    FOR EACH ROW EXECUTE FUNCTION posguard_refuse_change();
+CREATE TRIGGER risk_decisions_no_truncate BEFORE TRUNCATE ON risk_decisions
+    FOR EACH STATEMENT EXECUTE FUNCTION posguard_refuse_change();
+CREATE TRIGGER alerts_append_only BEFORE UPDATE OR DELETE ON alerts
+    FOR EACH ROW EXECUTE FUNCTION posguard_refuse_change();
+CREATE TRIGGER alerts_no_truncate BEFORE TRUNCATE ON alerts
+    FOR EACH STATEMENT EXECUTE FUNCTION posguard_refuse_change();
+CREATE TRIGGER case_events_append_only BEFORE UPDATE OR DELETE ON case_events
+    FOR EACH ROW EXECUTE FUNCTION posguard_refuse_change();
+CREATE TRIGGER case_events_no_truncate BEFORE TRUNCATE ON case_events
+    FOR EACH STATEMENT EXECUTE FUNCTION posguard_refuse_change();
+CREATE TRIGGER fraud_labels_append_only BEFORE UPDATE OR DELETE ON fraud_labels
+    FOR EACH ROW EXECUTE FUNCTION posguard_refuse_change();
+CREATE TRIGGER fraud_labels_no_truncate BEFORE TRUNCATE ON fraud_labels
+    FOR EACH STATEMENT EXECUTE FUNCTION posguard_refuse_change();
+-- A case's state moves (upsert), but the case itself stays, like a transaction.
+CREATE TRIGGER cases_no_delete BEFORE DELETE ON cases
+    FOR EACH ROW EXECUTE FUNCTION posguard_refuse_change();
+CREATE TRIGGER cases_no_truncate BEFORE TRUNCATE ON cases
     FOR EACH STATEMENT EXECUTE FUNCTION posguard_refuse_change();
 ";
 

@@ -7,14 +7,19 @@
 //! foreign keys), upserts and updates set whole values (the last one for an id wins,
 //! as in order), and updates run after the inserts. The one order-dependent case, an
 //! update that precedes its own insert in the batch, fails with the same error kind
-//! in-order SQL would give.
+//! in-order SQL would give. Fraud labels, whose order is their only key, are inserted
+//! in batch order (their identity is drawn in array order).
 
 use super::rows::{Stmts, error};
 use crate::error::{StoreError, StoreErrorKind};
+use crate::risk::{DecisionRow, json};
 use crate::rows::{card_kind_str, card_status_str, terminal_status_str, to_i64};
 use ::postgres::Client;
 use ::postgres::types::ToSql;
-use model::{ApiToken, Card, Entry, Merchant, Settlement, Terminal, TxnRecord, TxnUpdate, Write};
+use model::{
+    Alert, ApiToken, Card, Case, CaseEvent, Entry, FraudLabel, Merchant, RiskDecision, Settlement,
+    Terminal, TxnRecord, TxnUpdate, Write,
+};
 use std::collections::HashMap;
 
 const UPSERT_MERCHANTS: &str = "INSERT INTO merchants (id, name, mcc, currency, fee_bps) \
@@ -53,6 +58,28 @@ const INSERT_SETTLEMENTS: &str = "INSERT INTO settlements (id, idem_key, termina
      $10::int8[], $11::int8[], $12::int8[], $13::int8[], $14::bool[])";
 const INSERT_API_TOKENS: &str = "INSERT INTO api_tokens (id, sha256_hex, role, created_ms) \
      SELECT * FROM unnest($1::text[], $2::text[], $3::text[], $4::int8[])";
+const INSERT_DECISIONS: &str = "INSERT INTO risk_decisions (txn_id, score, action, \
+     response_code, reasons, shadow_hits, errors, tags, rule_set_version, engine_failed, \
+     decided_ms) SELECT * FROM unnest($1::int8[], $2::int4[], $3::text[], $4::text[], \
+     $5::text[], $6::text[], $7::text[], $8::text[], $9::int8[], $10::bool[], $11::int8[])";
+const INSERT_ALERTS: &str = "INSERT INTO alerts (id, created_ms, txn_id, severity, score, \
+     action, rules, card_token, terminal_id, merchant_id, case_id) SELECT * FROM \
+     unnest($1::int8[], $2::int8[], $3::int8[], $4::text[], $5::int4[], $6::text[], \
+     $7::text[], $8::text[], $9::text[], $10::text[], $11::int8[])";
+const UPSERT_CASES: &str = "INSERT INTO cases (id, entity_kind, entity_id, status, severity, \
+     assignee, outcome, alert_count, opened_ms, updated_ms) SELECT * FROM unnest($1::int8[], \
+     $2::text[], $3::text[], $4::text[], $5::text[], $6::text[], $7::text[], $8::int8[], \
+     $9::int8[], $10::int8[]) ON CONFLICT (id) DO UPDATE SET \
+     entity_kind = excluded.entity_kind, entity_id = excluded.entity_id, \
+     status = excluded.status, severity = excluded.severity, assignee = excluded.assignee, \
+     outcome = excluded.outcome, alert_count = excluded.alert_count, \
+     opened_ms = excluded.opened_ms, updated_ms = excluded.updated_ms";
+const INSERT_CASE_EVENTS: &str = "INSERT INTO case_events (id, case_id, at_ms, actor, action, \
+     detail) SELECT * FROM unnest($1::int8[], $2::int8[], $3::int8[], $4::text[], \
+     $5::text[], $6::text[])";
+const INSERT_LABELS: &str = "INSERT INTO fraud_labels (txn_id, fraud, at_ms, source) \
+     SELECT t, f, a, s FROM unnest($1::int8[], $2::bool[], $3::int8[], $4::text[]) \
+     WITH ORDINALITY AS u (t, f, a, s, n) ORDER BY n";
 
 /// A batch sorted by table, upserts and updates reduced to the last one per key.
 #[derive(Default)]
@@ -65,6 +92,11 @@ pub(super) struct Plan<'a> {
     entries: Vec<&'a Entry>,
     settlements: Vec<&'a Settlement>,
     tokens: Vec<&'a ApiToken>,
+    decisions: Vec<&'a RiskDecision>,
+    alerts: Vec<&'a Alert>,
+    cases: Vec<&'a Case>,
+    case_events: Vec<&'a CaseEvent>,
+    labels: Vec<&'a FraudLabel>,
     /// Last value per key.
     metas: Vec<(&'a str, &'a str)>,
     /// Some update comes before the insert of its own txn in the batch.
@@ -90,7 +122,8 @@ fn last_wins<'a, K: std::hash::Hash + Eq, T>(
 impl<'a> Plan<'a> {
     pub(super) fn of(batch: &'a [Write]) -> Result<Plan<'a>, StoreError> {
         let mut p = Plan::default();
-        let (mut m, mut t, mut c, mut u) = (
+        let (mut m, mut t, mut c, mut u, mut cs) = (
+            HashMap::new(),
             HashMap::new(),
             HashMap::new(),
             HashMap::new(),
@@ -114,6 +147,11 @@ impl<'a> Plan<'a> {
                     p.metas.retain(|(k, _)| *k != key.as_str());
                     p.metas.push((key, value));
                 }
+                Write::Decision(x) => p.decisions.push(x),
+                Write::Alert(x) => p.alerts.push(x),
+                Write::Case(x) => last_wins(&mut p.cases, &mut cs, x.id, x),
+                Write::CaseEvent(x) => p.case_events.push(x),
+                Write::Label(x) => p.labels.push(x),
             }
         }
         p.update_before_insert = batch.iter().enumerate().any(|(pos, w)| {
@@ -149,6 +187,21 @@ pub(super) fn commit(
     }
     if !p.tokens.is_empty() {
         steps.push((INSERT_API_TOKENS, tokens(&p.tokens)));
+    }
+    if !p.decisions.is_empty() {
+        steps.push((INSERT_DECISIONS, decisions(&p.decisions)?));
+    }
+    if !p.alerts.is_empty() {
+        steps.push((INSERT_ALERTS, alerts(&p.alerts)?));
+    }
+    if !p.cases.is_empty() {
+        steps.push((UPSERT_CASES, cases(&p.cases)?));
+    }
+    if !p.case_events.is_empty() {
+        steps.push((INSERT_CASE_EVENTS, case_events(&p.case_events)?));
+    }
+    if !p.labels.is_empty() {
+        steps.push((INSERT_LABELS, labels(&p.labels)?));
     }
     // Updates go last so that they see this batch's inserts.
     if !p.updates.is_empty() {
@@ -321,4 +374,82 @@ fn tokens<'a>(xs: &[&'a ApiToken]) -> Cols<'a> {
         col(xs.iter().map(|x| x.role.as_str()).collect()),
         col(xs.iter().map(|x| x.created_ms).collect()),
     ]
+}
+
+fn decisions<'a>(xs: &[&'a RiskDecision]) -> Result<Cols<'a>, StoreError> {
+    let rows = xs
+        .iter()
+        .map(|x| DecisionRow::of(x))
+        .collect::<Result<Vec<_>, _>>()?;
+    let text = |f: fn(&DecisionRow) -> &String| -> Vec<String> {
+        rows.iter().map(|r| f(r).clone()).collect()
+    };
+    Ok(vec![
+        col(rows.iter().map(|r| r.txn_id).collect()),
+        col(xs.iter().map(|x| i32::from(x.score)).collect()),
+        col(xs.iter().map(|x| x.action.as_str()).collect()),
+        col(xs.iter().map(|x| x.response_code.as_deref()).collect()),
+        col(text(|r| &r.reasons)),
+        col(text(|r| &r.shadow_hits)),
+        col(text(|r| &r.errors)),
+        col(text(|r| &r.tags)),
+        col(rows.iter().map(|r| r.rule_set_version).collect()),
+        col(xs.iter().map(|x| x.engine_failed).collect()),
+        col(xs.iter().map(|x| x.decided_ms).collect()),
+    ])
+}
+
+fn alerts<'a>(xs: &[&'a Alert]) -> Result<Cols<'a>, StoreError> {
+    let rules = xs
+        .iter()
+        .map(|x| json(&x.rules, "alert rules"))
+        .collect::<Result<Vec<_>, _>>()?;
+    Ok(vec![
+        col(ids(xs, |x| x.id, "alert id")?),
+        col(xs.iter().map(|x| x.created_ms).collect()),
+        col(ids(xs, |x| x.txn_id.0, "alert txn id")?),
+        col(xs.iter().map(|x| x.severity.as_str()).collect()),
+        col(xs.iter().map(|x| i32::from(x.score)).collect()),
+        col(xs.iter().map(|x| x.action.as_str()).collect()),
+        col(rules),
+        col(xs.iter().map(|x| x.card_token.as_deref()).collect()),
+        col(xs.iter().map(|x| x.terminal_id.as_str()).collect()),
+        col(xs.iter().map(|x| x.merchant_id.as_str()).collect()),
+        col(ids(xs, |x| x.case_id, "alert case id")?),
+    ])
+}
+
+fn cases<'a>(xs: &[&'a Case]) -> Result<Cols<'a>, StoreError> {
+    Ok(vec![
+        col(ids(xs, |x| x.id, "case id")?),
+        col(xs.iter().map(|x| x.entity_kind.as_str()).collect()),
+        col(xs.iter().map(|x| x.entity_id.as_str()).collect()),
+        col(xs.iter().map(|x| x.status.as_str()).collect()),
+        col(xs.iter().map(|x| x.severity.as_str()).collect()),
+        col(xs.iter().map(|x| x.assignee.as_deref()).collect()),
+        col(xs.iter().map(|x| x.outcome.as_deref()).collect()),
+        col(xs.iter().map(|x| i64::from(x.alert_count)).collect()),
+        col(xs.iter().map(|x| x.opened_ms).collect()),
+        col(xs.iter().map(|x| x.updated_ms).collect()),
+    ])
+}
+
+fn case_events<'a>(xs: &[&'a CaseEvent]) -> Result<Cols<'a>, StoreError> {
+    Ok(vec![
+        col(ids(xs, |x| x.id, "case event id")?),
+        col(ids(xs, |x| x.case_id, "case event case id")?),
+        col(xs.iter().map(|x| x.at_ms).collect()),
+        col(xs.iter().map(|x| x.actor.as_str()).collect()),
+        col(xs.iter().map(|x| x.action.as_str()).collect()),
+        col(xs.iter().map(|x| x.detail.as_str()).collect()),
+    ])
+}
+
+fn labels<'a>(xs: &[&'a FraudLabel]) -> Result<Cols<'a>, StoreError> {
+    Ok(vec![
+        col(ids(xs, |x| x.txn_id.0, "label txn id")?),
+        col(xs.iter().map(|x| x.fraud).collect()),
+        col(xs.iter().map(|x| x.at_ms).collect()),
+        col(xs.iter().map(|x| x.source.as_str()).collect()),
+    ])
 }

@@ -5,7 +5,7 @@
 use crate::error::{StoreError, StoreErrorKind};
 use rusqlite::{Connection, TransactionBehavior};
 
-const MIGRATIONS: &[(i64, &str)] = &[(1, V1)];
+const MIGRATIONS: &[(i64, &str)] = &[(1, V1), (2, V2)];
 
 const V1: &str = "
 CREATE TABLE merchants (
@@ -70,7 +70,73 @@ CREATE TRIGGER txns_no_delete BEFORE DELETE ON txns
 BEGIN SELECT RAISE(ABORT, 'txns are never deleted'); END;
 ";
 
+/// Risk control (issue 4): decisions, alerts, cases and their events, fraud labels.
+/// Rule lists are JSON text (read back whole, never queried by SQL).
+const V2: &str = "
+CREATE TABLE risk_decisions (
+    txn_id INTEGER PRIMARY KEY, score INTEGER NOT NULL, action TEXT NOT NULL,
+    response_code TEXT, reasons TEXT NOT NULL, shadow_hits TEXT NOT NULL,
+    errors TEXT NOT NULL, tags TEXT NOT NULL, rule_set_version INTEGER NOT NULL,
+    engine_failed INTEGER NOT NULL, decided_ms INTEGER NOT NULL
+) STRICT;
+CREATE TABLE alerts (
+    id INTEGER PRIMARY KEY, created_ms INTEGER NOT NULL, txn_id INTEGER NOT NULL,
+    severity TEXT NOT NULL, score INTEGER NOT NULL, action TEXT NOT NULL,
+    rules TEXT NOT NULL, card_token TEXT, terminal_id TEXT NOT NULL,
+    merchant_id TEXT NOT NULL, case_id INTEGER NOT NULL
+) STRICT;
+CREATE INDEX alerts_case ON alerts (case_id, id);
+CREATE INDEX alerts_created ON alerts (created_ms);
+CREATE INDEX alerts_terminal ON alerts (terminal_id, id);
+CREATE INDEX alerts_card ON alerts (card_token, id);
+CREATE INDEX alerts_merchant ON alerts (merchant_id, id);
+CREATE TABLE cases (
+    id INTEGER PRIMARY KEY, entity_kind TEXT NOT NULL, entity_id TEXT NOT NULL,
+    status TEXT NOT NULL, severity TEXT NOT NULL, assignee TEXT, outcome TEXT,
+    alert_count INTEGER NOT NULL, opened_ms INTEGER NOT NULL, updated_ms INTEGER NOT NULL
+) STRICT;
+CREATE INDEX cases_status ON cases (status, id);
+CREATE INDEX cases_entity ON cases (entity_kind, entity_id, id);
+CREATE TABLE case_events (
+    id INTEGER PRIMARY KEY, case_id INTEGER NOT NULL, at_ms INTEGER NOT NULL,
+    actor TEXT NOT NULL, action TEXT NOT NULL, detail TEXT NOT NULL
+) STRICT;
+CREATE INDEX case_events_case ON case_events (case_id, id);
+-- Labels have no id of their own: the rowid keeps insertion order (the newest counts).
+CREATE TABLE fraud_labels (
+    id INTEGER PRIMARY KEY, txn_id INTEGER NOT NULL, fraud INTEGER NOT NULL,
+    at_ms INTEGER NOT NULL, source TEXT NOT NULL
+) STRICT;
+CREATE INDEX fraud_labels_txn ON fraud_labels (txn_id, id);
+
+-- What risk control decided and what officers did is evidence: never edited.
+CREATE TRIGGER risk_decisions_no_update BEFORE UPDATE ON risk_decisions
+BEGIN SELECT RAISE(ABORT, 'risk decisions are append-only'); END;
+CREATE TRIGGER risk_decisions_no_delete BEFORE DELETE ON risk_decisions
+BEGIN SELECT RAISE(ABORT, 'risk decisions are append-only'); END;
+CREATE TRIGGER alerts_no_update BEFORE UPDATE ON alerts
+BEGIN SELECT RAISE(ABORT, 'alerts are append-only'); END;
+CREATE TRIGGER alerts_no_delete BEFORE DELETE ON alerts
+BEGIN SELECT RAISE(ABORT, 'alerts are append-only'); END;
+CREATE TRIGGER case_events_no_update BEFORE UPDATE ON case_events
+BEGIN SELECT RAISE(ABORT, 'case events are append-only'); END;
+CREATE TRIGGER case_events_no_delete BEFORE DELETE ON case_events
+BEGIN SELECT RAISE(ABORT, 'case events are append-only'); END;
+CREATE TRIGGER fraud_labels_no_update BEFORE UPDATE ON fraud_labels
+BEGIN SELECT RAISE(ABORT, 'fraud labels are append-only'); END;
+CREATE TRIGGER fraud_labels_no_delete BEFORE DELETE ON fraud_labels
+BEGIN SELECT RAISE(ABORT, 'fraud labels are append-only'); END;
+-- A case's state moves (upsert), but the case itself stays, like a transaction.
+CREATE TRIGGER cases_no_delete BEFORE DELETE ON cases
+BEGIN SELECT RAISE(ABORT, 'cases are never deleted'); END;
+";
+
 pub(super) fn run(conn: &mut Connection) -> Result<(), StoreError> {
+    apply(conn, MIGRATIONS)
+}
+
+/// Brings the schema up to the last of `steps` (all of them but in tests).
+fn apply(conn: &mut Connection, steps: &[(i64, &str)]) -> Result<(), StoreError> {
     let fail = |what: &str, e: rusqlite::Error| {
         StoreError::new(StoreErrorKind::Migration, format!("{what}: {e}"))
     };
@@ -89,14 +155,14 @@ pub(super) fn run(conn: &mut Connection) -> Result<(), StoreError> {
             |r| r.get(0),
         )
         .map_err(|e| fail("read schema version", e))?;
-    let known = MIGRATIONS.last().map_or(0, |m| m.0);
+    let known = steps.last().map_or(0, |m| m.0);
     if current > known {
         return Err(StoreError::new(
             StoreErrorKind::Migration,
             format!("database schema v{current} is newer than this build (v{known})"),
         ));
     }
-    for (version, sql) in MIGRATIONS.iter().filter(|m| m.0 > current) {
+    for (version, sql) in steps.iter().filter(|m| m.0 > current) {
         tx.execute_batch(sql)
             .map_err(|e| fail(&format!("apply v{version}"), e))?;
         tx.execute(
@@ -106,4 +172,51 @@ pub(super) fn run(conn: &mut Connection) -> Result<(), StoreError> {
         .map_err(|e| fail("record version", e))?;
     }
     tx.commit().map_err(|e| fail("commit migration", e))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn tables(conn: &Connection) -> Vec<String> {
+        let mut stmt = conn
+            .prepare("SELECT name FROM sqlite_master WHERE type = 'table' ORDER BY name")
+            .unwrap();
+        let names = stmt.query_map([], |r| r.get(0)).unwrap();
+        names.collect::<Result<_, _>>().unwrap()
+    }
+
+    #[test]
+    fn a_v1_database_migrates_in_place() {
+        let mut conn = Connection::open_in_memory().unwrap();
+        apply(&mut conn, &MIGRATIONS[..1]).unwrap();
+        conn.execute_batch(
+            "INSERT INTO merchants VALUES ('M1', 'shop', '5411', 156, 60);
+             INSERT INTO entries VALUES (1, 1, 'capture', 'fees', 6, 156);",
+        )
+        .unwrap();
+        assert!(!tables(&conn).contains(&"alerts".to_owned()));
+        run(&mut conn).unwrap();
+        run(&mut conn).unwrap();
+        let want = [
+            "alerts",
+            "case_events",
+            "cases",
+            "fraud_labels",
+            "risk_decisions",
+        ];
+        let have = tables(&conn);
+        assert!(
+            want.iter().all(|t| have.contains(&(*t).to_owned())),
+            "{have:?}"
+        );
+        let count = |sql: &str| conn.query_row(sql, [], |r| r.get::<_, i64>(0)).unwrap();
+        assert_eq!(count("SELECT COUNT(*) FROM merchants"), 1);
+        assert_eq!(count("SELECT MAX(version) FROM schema_migrations"), 2);
+        assert_eq!(count("SELECT COUNT(*) FROM schema_migrations"), 2);
+        let err = conn
+            .execute_batch("DELETE FROM entries")
+            .expect_err("V1's triggers stay");
+        assert!(err.to_string().contains("append-only"), "{err}");
+    }
 }

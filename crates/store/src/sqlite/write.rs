@@ -4,8 +4,12 @@
 
 use super::rows::error;
 use crate::error::{StoreError, StoreErrorKind};
+use crate::risk::{DecisionRow, json};
 use crate::rows::{card_kind_str, card_status_str, terminal_status_str, to_i64};
-use model::{ApiToken, Card, Entry, Merchant, Settlement, Terminal, TxnRecord, TxnUpdate, Write};
+use model::{
+    Alert, ApiToken, Card, Case, CaseEvent, Entry, FraudLabel, Merchant, RiskDecision, Settlement,
+    Terminal, TxnRecord, TxnUpdate, Write,
+};
 use rusqlite::{Connection, Transaction, TransactionBehavior};
 
 const UPSERT_MERCHANT: &str = "INSERT INTO merchants (id, name, mcc, currency, fee_bps) \
@@ -37,6 +41,23 @@ const UPSERT_META: &str = "INSERT INTO meta (key, value) VALUES (?1, ?2) \
      ON CONFLICT (key) DO UPDATE SET value = excluded.value";
 const INSERT_API_TOKEN: &str =
     "INSERT INTO api_tokens (id, sha256_hex, role, created_ms) VALUES (?1, ?2, ?3, ?4)";
+const INSERT_DECISION: &str = "INSERT INTO risk_decisions (txn_id, score, action, \
+     response_code, reasons, shadow_hits, errors, tags, rule_set_version, engine_failed, \
+     decided_ms) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11)";
+const INSERT_ALERT: &str = "INSERT INTO alerts (id, created_ms, txn_id, severity, score, \
+     action, rules, card_token, terminal_id, merchant_id, case_id) VALUES (?1, ?2, ?3, ?4, \
+     ?5, ?6, ?7, ?8, ?9, ?10, ?11)";
+const UPSERT_CASE: &str = "INSERT INTO cases (id, entity_kind, entity_id, status, severity, \
+     assignee, outcome, alert_count, opened_ms, updated_ms) VALUES (?1, ?2, ?3, ?4, ?5, ?6, \
+     ?7, ?8, ?9, ?10) ON CONFLICT (id) DO UPDATE SET entity_kind = excluded.entity_kind, \
+     entity_id = excluded.entity_id, status = excluded.status, severity = excluded.severity, \
+     assignee = excluded.assignee, outcome = excluded.outcome, \
+     alert_count = excluded.alert_count, opened_ms = excluded.opened_ms, \
+     updated_ms = excluded.updated_ms";
+const INSERT_CASE_EVENT: &str = "INSERT INTO case_events (id, case_id, at_ms, actor, action, \
+     detail) VALUES (?1, ?2, ?3, ?4, ?5, ?6)";
+const INSERT_LABEL: &str =
+    "INSERT INTO fraud_labels (txn_id, fraud, at_ms, source) VALUES (?1, ?2, ?3, ?4)";
 
 pub(super) fn commit(conn: &mut Connection, batch: &[Write]) -> Result<(), StoreError> {
     // Immediate: take the write lock up front rather than fail half-way on upgrade.
@@ -61,6 +82,11 @@ fn apply(tx: &Transaction<'_>, write: &Write) -> Result<(), StoreError> {
         Write::Settlement(s) => settlement(tx, s),
         Write::ApiToken(a) => api_token(tx, a),
         Write::Meta { key, value } => run(tx, UPSERT_META, "set meta", &[key, value]).map(drop),
+        Write::Decision(d) => decision(tx, d),
+        Write::Alert(a) => alert(tx, a),
+        Write::Case(c) => case(tx, c),
+        Write::CaseEvent(e) => case_event(tx, e),
+        Write::Label(l) => label(tx, l),
     }
 }
 
@@ -192,4 +218,77 @@ fn settlement(tx: &Transaction<'_>, s: &Settlement) -> Result<(), StoreError> {
 fn api_token(tx: &Transaction<'_>, a: &ApiToken) -> Result<(), StoreError> {
     let p: [&dyn rusqlite::ToSql; 4] = [&a.id, &a.sha256_hex, &a.role, &a.created_ms];
     run(tx, INSERT_API_TOKEN, "insert api token", &p).map(drop)
+}
+
+fn decision(tx: &Transaction<'_>, d: &RiskDecision) -> Result<(), StoreError> {
+    let row = DecisionRow::of(d)?;
+    let p: [&dyn rusqlite::ToSql; 11] = [
+        &row.txn_id,
+        &d.score,
+        &d.action,
+        &d.response_code,
+        &row.reasons,
+        &row.shadow_hits,
+        &row.errors,
+        &row.tags,
+        &row.rule_set_version,
+        &d.engine_failed,
+        &d.decided_ms,
+    ];
+    run(tx, INSERT_DECISION, "insert risk decision", &p).map(drop)
+}
+
+fn alert(tx: &Transaction<'_>, a: &Alert) -> Result<(), StoreError> {
+    let (id, txn_id) = (
+        to_i64(a.id, "alert id")?,
+        to_i64(a.txn_id.0, "alert txn id")?,
+    );
+    let case_id = to_i64(a.case_id, "alert case id")?;
+    let rules = json(&a.rules, "alert rules")?;
+    let p: [&dyn rusqlite::ToSql; 11] = [
+        &id,
+        &a.created_ms,
+        &txn_id,
+        &a.severity,
+        &a.score,
+        &a.action,
+        &rules,
+        &a.card_token,
+        &a.terminal_id,
+        &a.merchant_id,
+        &case_id,
+    ];
+    run(tx, INSERT_ALERT, "insert alert", &p).map(drop)
+}
+
+fn case(tx: &Transaction<'_>, c: &Case) -> Result<(), StoreError> {
+    let id = to_i64(c.id, "case id")?;
+    let p: [&dyn rusqlite::ToSql; 10] = [
+        &id,
+        &c.entity_kind,
+        &c.entity_id,
+        &c.status,
+        &c.severity,
+        &c.assignee,
+        &c.outcome,
+        &c.alert_count,
+        &c.opened_ms,
+        &c.updated_ms,
+    ];
+    run(tx, UPSERT_CASE, "upsert case", &p).map(drop)
+}
+
+fn case_event(tx: &Transaction<'_>, e: &CaseEvent) -> Result<(), StoreError> {
+    let (id, case_id) = (
+        to_i64(e.id, "case event id")?,
+        to_i64(e.case_id, "case event case id")?,
+    );
+    let p: [&dyn rusqlite::ToSql; 6] = [&id, &case_id, &e.at_ms, &e.actor, &e.action, &e.detail];
+    run(tx, INSERT_CASE_EVENT, "insert case event", &p).map(drop)
+}
+
+fn label(tx: &Transaction<'_>, l: &FraudLabel) -> Result<(), StoreError> {
+    let txn_id = to_i64(l.txn_id.0, "label txn id")?;
+    let p: [&dyn rusqlite::ToSql; 4] = [&txn_id, &l.fraud, &l.at_ms, &l.source];
+    run(tx, INSERT_LABEL, "insert fraud label", &p).map(drop)
 }

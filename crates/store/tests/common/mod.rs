@@ -8,6 +8,9 @@ use model::{
 };
 use store::{Store, StoreErrorKind, TxnQuery};
 
+mod risk;
+pub use risk::*;
+
 /// What a backend's test file provides besides the store: its URL (to open it again)
 /// and raw SQL access that bypasses the store (to tamper with rows).
 pub struct Harness {
@@ -689,6 +692,22 @@ macro_rules! store_suite {
             a_newer_schema_is_refused,
             corrupt_rows_are_errors_not_panics,
             reads_run_beside_commits,
+            risk_writes_read_back,
+            a_case_is_replaced_as_it_moves,
+            duplicate_risk_writes_roll_the_batch_back,
+            risk_rows_are_append_only,
+            alert_and_case_searches_filter_and_page,
+            risk_search_limits_are_clamped,
+            a_v1_database_migrates_in_place,
+            corrupt_risk_rows_are_errors_not_panics,
+        );
+    };
+    (@risk_reads $with:path) => {
+        $crate::store_suite!(@tests $with;
+            risk_writes_read_back,
+            a_case_is_replaced_as_it_moves,
+            alert_and_case_searches_filter_and_page,
+            risk_search_limits_are_clamped,
         );
     };
     (@tests $with:path; $($name:ident,)*) => {

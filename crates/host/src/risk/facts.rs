@@ -1,0 +1,85 @@
+//! The facts rules read about a transaction, from what the engine knows.
+
+use engine::RiskInput;
+use model::{Card, Merchant, Terminal, TxnRecord};
+use risk::{EntryMode, TerminalStatus, TxnFacts};
+
+/// POS entry mode from field 22's first two digits (ISO 8583:1987 / common usage).
+pub fn entry_mode(field_22: Option<&str>) -> EntryMode {
+    match field_22.and_then(|f| f.get(..2)) {
+        Some("07" | "91") => EntryMode::Contactless,
+        Some("02" | "90") => EntryMode::Magstripe,
+        Some("80") => EntryMode::Fallback,
+        Some("01") => EntryMode::Manual,
+        Some("81") => EntryMode::Ecommerce,
+        _ => EntryMode::Chip,
+    }
+}
+
+pub fn of(input: &RiskInput<'_>, offset_minutes: i32) -> TxnFacts {
+    let mut facts = of_record(
+        input.txn,
+        input.card,
+        Some(input.terminal),
+        Some(input.merchant),
+        offset_minutes,
+    );
+    facts.entry_mode = entry_mode(
+        input
+            .request
+            .card
+            .as_ref()
+            .and_then(|c| c.entry_mode.as_deref()),
+    );
+    facts
+}
+
+/// The facts of a recorded transaction and its parties: live scoring and back-tests over
+/// stored history share this. (Stored history has no field 22: back-tests see chip.)
+pub fn of_record(
+    txn: &TxnRecord,
+    card: Option<&Card>,
+    terminal: Option<&Terminal>,
+    merchant: Option<&Merchant>,
+    offset_minutes: i32,
+) -> TxnFacts {
+    let mut facts = TxnFacts::purchase(txn.created_ms, txn.amount_minor.max(0));
+    facts.local_offset_minutes = offset_minutes;
+    facts.currency = txn.currency;
+    facts.kind = txn.kind;
+    facts.offline = txn.offline;
+    facts.mcc = merchant.and_then(|m| m.mcc.parse().ok()).unwrap_or(0);
+    facts.card_kind = card.map(|c| c.kind);
+    facts.card_daily_limit_minor = card.map(|c| c.daily_limit_minor);
+    facts.terminal_floor_limit_minor = terminal.map(|t| t.floor_limit_minor);
+    facts.terminal_status = terminal.map(|t| match t.status {
+        model::TerminalStatus::Active => TerminalStatus::Active,
+        model::TerminalStatus::Blocked => TerminalStatus::Blocked,
+        model::TerminalStatus::Lost => TerminalStatus::Lost,
+        model::TerminalStatus::Stolen => TerminalStatus::Stolen,
+        model::TerminalStatus::Retired => TerminalStatus::Retired,
+    });
+    facts
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn field_22_maps_to_entry_modes() {
+        let cases = [
+            (Some("051"), EntryMode::Chip),
+            (Some("071"), EntryMode::Contactless),
+            (Some("021"), EntryMode::Magstripe),
+            (Some("801"), EntryMode::Fallback),
+            (Some("012"), EntryMode::Manual),
+            (Some("812"), EntryMode::Ecommerce),
+            (None, EntryMode::Chip),
+            (Some("9"), EntryMode::Chip),
+        ];
+        for (field, mode) in cases {
+            assert_eq!(entry_mode(field), mode, "{field:?}");
+        }
+    }
+}

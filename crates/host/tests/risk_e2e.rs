@@ -1,0 +1,249 @@
+//! Issue 4 end to end through the host: the shipped card-testing pack declines over the
+//! terminal link with its reasons stored; alerts group into a case that is assigned and
+//! closed over the API; a rule set with an error is refused with its position and the
+//! running set stays; a new set switches without a restart (shadow rules recorded); after
+//! a restart the installed set and the features carry on without a gap.
+
+mod common;
+
+use common::{Backend, config, start_demo, verify_ledger};
+use host::client::{Reply, TerminalClient};
+use iso8583::frame::FrameFormat;
+use iso8583::{MessageBuilder, Spec};
+use serde_json::{Value, json};
+use std::time::Duration;
+
+const PAN: &str = "4761739001010010";
+
+async fn client(addr: std::net::SocketAddr) -> TerminalClient {
+    TerminalClient::connect(
+        &addr.to_string(),
+        Spec::posguard_ascii(),
+        FrameFormat::default(),
+        Duration::from_secs(5),
+    )
+    .await
+    .expect("connect")
+}
+
+async fn purchase(c: &mut TerminalClient, stan: u32, amount_minor: i64) -> Reply {
+    let stan = format!("{stan:06}");
+    let amount = format!("{amount_minor:012}");
+    let mut m = MessageBuilder::new();
+    m.set_mti("0200")
+        .set(2, PAN)
+        .set(3, "000000")
+        .set(4, amount.as_str())
+        .set(7, "1121120000")
+        .set(11, stan.as_str())
+        .set(14, "2812")
+        .set(22, "051")
+        .set(41, "TERM0001")
+        .set(49, "156");
+    c.request(&m).await.expect("an answer")
+}
+
+async fn api(
+    running: &host::Running,
+    token: &str,
+    method: &str,
+    path: &str,
+    body: Option<Value>,
+) -> (u16, Value) {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let mut s = tokio::net::TcpStream::connect(running.http_addr)
+        .await
+        .unwrap();
+    let body = body.map(|b| b.to_string()).unwrap_or_default();
+    let req = format!(
+        "{method} {path} HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer {token}\r\nConnection: close\r\nContent-Type: application/json\r\nContent-Length: {}\r\n\r\n{body}",
+        body.len()
+    );
+    s.write_all(req.as_bytes()).await.unwrap();
+    let mut raw = Vec::new();
+    s.read_to_end(&mut raw).await.unwrap();
+    let text = String::from_utf8_lossy(&raw);
+    let status = text[9..12].parse().unwrap();
+    let json = text.split_once("\r\n\r\n").map(|(_, b)| b).unwrap_or("");
+    (status, serde_json::from_str(json).unwrap_or(Value::Null))
+}
+
+const INSTALLED: &str = "rule velocity.seven {
+  version     3
+  severity    medium
+  score       300
+  action      review
+  mode        active
+  when        card.count_1h >= 7
+}
+
+rule big.shadow {
+  version     1
+  severity    high
+  score       500
+  action      decline 59
+  mode        shadow
+  when        amount_minor >= 6_000
+}
+";
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn rules_decide_alerts_become_cases_and_sets_switch_without_a_restart() {
+    let mut cfg = config("risk", Backend::Sqlite).unwrap();
+    cfg.journal = false; // lets the second life below open the same directory
+    let running = start_demo(cfg.clone()).await;
+    let token = running.new_admin_token.clone().unwrap();
+    let mut c = client(running.link_addr).await;
+
+    // Card testing: four small attempts pass, the fifth within the hour is declined 59.
+    for stan in 1..=4 {
+        assert_eq!(purchase(&mut c, stan, 500).await.code(), "00");
+    }
+    let fifth = purchase(&mut c, 5, 500).await;
+    assert_eq!(fifth.code(), "59");
+    let rrn: u64 = fifth
+        .get(37)
+        .expect("a recorded decline has an RRN")
+        .parse()
+        .unwrap();
+    let (_, txn) = api(
+        &running,
+        &token,
+        "GET",
+        &format!("/v1/transactions/{rrn}"),
+        None,
+    )
+    .await;
+    assert_eq!(txn["risk"]["action"], "decline", "{txn}");
+    assert_eq!(txn["risk"]["response_code"], "59");
+    let reasons: Vec<&str> = txn["risk"]["reasons"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|r| r["rule_id"].as_str().unwrap())
+        .collect();
+    assert!(
+        reasons.contains(&"card_testing.small_attempts"),
+        "{reasons:?}"
+    );
+
+    // Its alert is in a case about the card, worked over the API with who and when.
+    let (_, alerts) = api(&running, &token, "GET", "/v1/alerts", None).await;
+    let alert = alerts
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|a| a["txn_id"] == rrn)
+        .expect("an alert")
+        .clone();
+    let case_id = alert["case_id"].as_u64().unwrap();
+    let (status, _) = api(
+        &running,
+        &token,
+        "POST",
+        &format!("/v1/cases/{case_id}/assign"),
+        Some(json!({"assignee": "li.wei"})),
+    )
+    .await;
+    assert_eq!(status, 200);
+    let (status, closed) = api(
+        &running,
+        &token,
+        "POST",
+        &format!("/v1/cases/{case_id}/close"),
+        Some(json!({"outcome": "fraud", "note": "card testing confirmed"})),
+    )
+    .await;
+    assert_eq!(status, 200, "{closed}");
+    assert_eq!(closed["outcome"], "fraud");
+    let (_, case) = api(
+        &running,
+        &token,
+        "GET",
+        &format!("/v1/cases/{case_id}"),
+        None,
+    )
+    .await;
+    let steps: Vec<(&str, &str)> = case["events"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| (e["actor"].as_str().unwrap(), e["action"].as_str().unwrap()))
+        .collect();
+    assert_eq!(steps.first(), Some(&("posguard", "opened")));
+    assert!(
+        steps.contains(&("admin", "assigned")) && steps.contains(&("admin", "closed")),
+        "{steps:?}"
+    );
+    let (status, _) = api(
+        &running,
+        &token,
+        "POST",
+        &format!("/v1/cases/{case_id}/comment"),
+        Some(json!({"text": "late"})),
+    )
+    .await;
+    assert_eq!(status, 409, "a closed case takes no more steps");
+
+    // A set with an error is refused with its position; the running set stays.
+    let (_, before) = api(&running, &token, "GET", "/v1/rules", None).await;
+    let broken = json!({"files": {"broken.rules": "rule x.y {\n  version 1\n  severity high\n  score 10\n  action review\n  mode active\n  when card.count_1h >= \n}\n"}});
+    let (status, err) = api(&running, &token, "PUT", "/v1/rules", Some(broken)).await;
+    assert_eq!(status, 400);
+    assert!(
+        err.to_string().contains("broken.rules:7:"),
+        "position in the error: {err}"
+    );
+    let (_, after) = api(&running, &token, "GET", "/v1/rules", None).await;
+    assert_eq!(before["version"], after["version"]);
+
+    // A new set switches at once: the shadow rule is recorded, not acted on.
+    let (status, installed) = api(
+        &running,
+        &token,
+        "PUT",
+        "/v1/rules",
+        Some(json!({"files": {"mine.rules": INSTALLED}})),
+    )
+    .await;
+    assert_eq!(status, 200, "{installed}");
+    let big = purchase(&mut c, 6, 6_000).await;
+    assert_eq!(big.code(), "00", "shadow rules do not decline");
+    let rrn: u64 = big.get(37).unwrap().parse().unwrap();
+    let (_, txn) = api(
+        &running,
+        &token,
+        "GET",
+        &format!("/v1/transactions/{rrn}"),
+        None,
+    )
+    .await;
+    assert_eq!(
+        txn["risk"]["shadow_hits"][0]["rule_id"], "big.shadow",
+        "{txn}"
+    );
+    assert_eq!(txn["risk"]["rule_set_version"], installed["version"]);
+    verify_ledger(&running);
+
+    // Second life: the installed set is in force and the card's hour carries on (six
+    // attempts before the restart, the seventh now trips velocity.seven).
+    let second = host::start(cfg).await.expect("restart");
+    let (_, rules) = api(&second, &token, "GET", "/v1/rules", None).await;
+    assert_eq!(rules["version"], installed["version"]);
+    let mut c2 = client(second.link_addr).await;
+    let seventh = purchase(&mut c2, 7, 1_500).await;
+    assert_eq!(seventh.code(), "00");
+    let rrn: u64 = seventh.get(37).unwrap().parse().unwrap();
+    let (_, txn) = api(
+        &second,
+        &token,
+        "GET",
+        &format!("/v1/transactions/{rrn}"),
+        None,
+    )
+    .await;
+    assert_eq!(
+        txn["risk"]["action"], "review",
+        "features survived the restart: {txn}"
+    );
+}
