@@ -5,12 +5,18 @@
 #
 #   scripts/bench-host.sh                 # 60 s at 21,000 purchases/s, then 30 s open throttle
 #   RATE=20000 SECONDS_RATED=60 scripts/bench-host.sh
+#   SERVE_ARGS="--risk off" LOADGEN_ARGS="--dukpt tdes --pin-percent 10" SECONDS_OPEN=0 \
+#     scripts/bench-host.sh              # DUKPT terminals (MAC on every message, 10% PINs)
+# SERVE_ARGS go to `posguard serve`, LOADGEN_ARGS to every `posguard loadgen`;
+# SECONDS_OPEN=0 skips the open-throttle run.
 set -euo pipefail
 root=$(cd "$(dirname "$0")/.." && pwd)
 cd "$root"
 RATE=${RATE:-21000}
 SECONDS_RATED=${SECONDS_RATED:-60}
 SECONDS_OPEN=${SECONDS_OPEN:-30}
+SERVE_ARGS=${SERVE_ARGS:-}
+LOADGEN_ARGS=${LOADGEN_ARGS:-}
 CONNECTIONS=${CONNECTIONS:-200}
 LINK=127.0.0.1:${LINK_PORT:-39583}
 HTTP=127.0.0.1:${HTTP_PORT:-39080}
@@ -24,20 +30,25 @@ run() {
   # A production start needs a master key (KEK): a fresh one per run, mode 0600.
   (umask 077 && head -c 32 /dev/urandom | od -An -tx1 | tr -d ' \n' >"$dir/kek.hex")
   # shellcheck disable=SC2086
-  "$bin" serve --data-dir "$dir" --kek-file "$dir/kek.hex" $store_args --link-listen "$LINK" --http-listen "$HTTP" >"$dir/serve.out" 2>"$dir/serve.err" &
+  "$bin" serve --data-dir "$dir" --kek-file "$dir/kek.hex" $SERVE_ARGS $store_args --link-listen "$LINK" --http-listen "$HTTP" >"$dir/serve.out" 2>"$dir/serve.err" &
   local pid=$!
   trap 'kill $pid 2>/dev/null || true' EXIT
   for _ in $(seq 50); do grep -q 'pgt_' "$dir/serve.out" 2>/dev/null && break; sleep 0.2; done
   local token
   token=$(grep -o 'pgt_[0-9a-f]*' "$dir/serve.out")
+  # shellcheck disable=SC2086
   "$bin" loadgen --link "$LINK" --api "http://$HTTP" --token "$token" --setup \
-    --connections "$CONNECTIONS" --duration-secs 0 --cards 1000 >/dev/null
+    --connections "$CONNECTIONS" --duration-secs 0 --cards 1000 $LOADGEN_ARGS >/dev/null
   echo "== $label: $CONNECTIONS connections, $RATE purchases/s for $SECONDS_RATED s"
+  # shellcheck disable=SC2086
   "$bin" loadgen --link "$LINK" --connections "$CONNECTIONS" --duration-secs "$SECONDS_RATED" \
-    --rate "$RATE" --mix purchase=100 --cards 1000 --seed 7 | grep -E 'throughput|latency'
-  echo "== $label: open throttle for $SECONDS_OPEN s"
-  "$bin" loadgen --link "$LINK" --connections "$CONNECTIONS" --duration-secs "$SECONDS_OPEN" \
-    --mix purchase=100 --cards 1000 --seed 8 | grep -E 'throughput|latency'
+    --rate "$RATE" --mix purchase=100 --cards 1000 --seed 7 $LOADGEN_ARGS | grep -E 'throughput|latency|dukpt|answers'
+  if [ "$SECONDS_OPEN" -gt 0 ]; then
+    echo "== $label: open throttle for $SECONDS_OPEN s"
+    # shellcheck disable=SC2086
+    "$bin" loadgen --link "$LINK" --connections "$CONNECTIONS" --duration-secs "$SECONDS_OPEN" \
+      --mix purchase=100 --cards 1000 --seed 8 $LOADGEN_ARGS | grep -E 'throughput|latency|dukpt|answers'
+  fi
   kill "$pid"; wait "$pid" 2>/dev/null || true
   trap - EXIT
   # Keep the data until the end: deleting gigabytes mid-run stalls this disk for a while.

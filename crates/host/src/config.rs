@@ -33,6 +33,8 @@ pub struct Config {
     pub demo: bool,
     /// Risk control in the authorization path.
     pub risk: RiskConfig,
+    /// Signed webhooks about alerts and cases (endpoints are also set over the API).
+    pub webhooks: crate::webhooks::WebhookConfig,
 }
 
 #[derive(Clone, Debug, serde::Deserialize, serde::Serialize)]
@@ -68,6 +70,7 @@ impl Default for Config {
             kek_file: None,
             demo: false,
             risk: RiskConfig::default(),
+            webhooks: Default::default(),
         }
     }
 }

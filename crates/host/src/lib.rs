@@ -10,6 +10,7 @@ pub mod api_error;
 pub mod client;
 pub mod config;
 pub mod demo;
+pub mod hooks;
 pub mod http;
 pub mod iso_map;
 pub mod keyring;

@@ -49,6 +49,8 @@ pub enum StartError {
     Upstream(#[from] crate::upstream::UpstreamError),
     #[error("risk control: {0}")]
     Risk(String),
+    #[error("webhooks: {0}")]
+    Webhooks(String),
     #[error(transparent)]
     Tls(#[from] crate::tls::TlsError),
     #[error("bind {what} on {addr}: {error}")]
@@ -76,6 +78,8 @@ pub struct App {
     pub vault: Arc<crate::vault::Vault>,
     /// Risk control's rule set and schema, when it runs.
     pub risk: Option<crate::risk::RiskHandle>,
+    /// Signed webhooks about alerts and cases.
+    pub hooks: Arc<crate::hooks::Hooks>,
     /// SHA-256 of API tokens already found in the store (a cache; the store decides).
     pub token_hashes: std::sync::RwLock<std::collections::HashMap<String, String>>,
 }
@@ -190,7 +194,7 @@ pub async fn start(config: Config) -> Result<Running, StartError> {
     let url = config.store_url();
     let journal = config.journal;
     let segment_mib = config.journal_segment_mib;
-    let (store, new_admin_token, (mut snapshot, stored_rules)) =
+    let (store, new_admin_token, (mut snapshot, stored_rules, stored_endpoints)) =
         tokio::task::spawn_blocking(move || {
             let options = store::OpenOptions {
                 journal,
@@ -200,7 +204,8 @@ pub async fn start(config: Config) -> Result<Running, StartError> {
             let token = ensure_admin_token(store.as_ref())?;
             let snapshot = store.load()?;
             let rules = store.meta_get(crate::risk::RULES_META_KEY)?;
-            Ok::<_, store::StoreError>((store, token, (snapshot, rules)))
+            let endpoints = store.meta_get(crate::hooks::ENDPOINTS_META_KEY)?;
+            Ok::<_, store::StoreError>((store, token, (snapshot, rules, endpoints)))
         })
         .await
         .map_err(|e| {
@@ -210,6 +215,24 @@ pub async fn start(config: Config) -> Result<Running, StartError> {
             ))
         })??;
     let (keyring, keys, security, vault) = open_keys(&config, store.clone()).await?;
+    let (hooks, hook_writes, dead_letters) = crate::hooks::Hooks::start(
+        &keyring,
+        config.webhooks.clone(),
+        stored_endpoints.as_deref(),
+        now_ms(),
+    )
+    .map_err(StartError::Webhooks)?;
+    if !hook_writes.is_empty() {
+        let writes: Vec<Write> = hook_writes
+            .into_iter()
+            .map(|(key, value)| Write::Meta { key, value })
+            .collect();
+        let store = store.clone();
+        tokio::task::spawn_blocking(move || store.commit(&writes))
+            .await
+            .map_err(|e| StartError::Webhooks(e.to_string()))??;
+    }
+    let hooks = Arc::new(hooks);
     let spec = load_spec(&config.link.spec)?;
     let framing = framing(&config)?;
     let currency = Currency(config.link.default_currency);
@@ -236,6 +259,10 @@ pub async fn start(config: Config) -> Result<Running, StartError> {
             stored_rules.as_deref(),
             case_state,
             &labels,
+            {
+                let hooks = hooks.clone();
+                Arc::new(move |kind: &str, payload| hooks.emit(kind, payload))
+            },
         )?),
         false => None,
     };
@@ -302,9 +329,14 @@ pub async fn start(config: Config) -> Result<Running, StartError> {
         security,
         vault,
         risk,
+        hooks,
         token_hashes: Default::default(),
     });
     tokio::spawn(resume_upstream_reversals(app.clone()));
+    tokio::spawn(crate::hooks::record_dead_letters(
+        dead_letters,
+        app.pipeline.clone(),
+    ));
     match http_tls {
         Some(acceptor) => {
             tokio::spawn(crate::http::serve_tls(http_listener, acceptor, app.clone()))

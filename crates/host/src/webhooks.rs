@@ -53,12 +53,20 @@
 //! receiver's token).
 
 mod client;
+mod config;
 mod deliver;
 mod endpoint;
 mod event;
+mod outcome;
 mod signature;
 
+pub use config::{
+    ATTEMPTS_MAX, BACKOFF_BASE_MS, BACKOFF_MAX_MS, BODY_SIZE_MAX_BYTES,
+    DELIVERIES_IN_FLIGHT_PER_ENDPOINT, ENDPOINTS_MAX, Endpoint, Env, Limits,
+    QUEUE_DEPTH_MAX_EVENTS, REQUEST_TIMEOUT_MS, WebhookConfig,
+};
 pub use endpoint::{EVENT_TYPE_MAX_BYTES, is_event_type};
+pub use outcome::{DeadLetter, DeadLetterSink, DeadReason, EmitError, WebhookError, WebhookStats};
 pub use signature::{
     SIGNATURE_PREFIX, SIGNATURE_TOLERANCE_SECS, signature_header, verify_signature,
 };
@@ -69,227 +77,9 @@ use endpoint::Target;
 use event::{Event, EventIds};
 use model::TimestampMs;
 use paycrypto::HmacKey;
-use serde::{Deserialize, Serialize};
-use std::path::PathBuf;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering::Relaxed};
 use std::sync::{Arc, PoisonError, RwLock};
 use tokio::sync::{mpsc, watch};
-
-/// Endpoints one posguard notifies.
-pub const ENDPOINTS_MAX: usize = 64;
-/// Events waiting for one endpoint.
-pub const QUEUE_DEPTH_MAX_EVENTS: usize = 10_000;
-/// Requests made for one event before it is dead-lettered.
-pub const ATTEMPTS_MAX: u32 = 8;
-/// Backoff after the first failed attempt (doubling after each next one).
-pub const BACKOFF_BASE_MS: u64 = 500;
-/// Longest backoff, also the cap on a receiver's `Retry-After`.
-pub const BACKOFF_MAX_MS: u64 = 60_000;
-/// One attempt: connect, TLS, request and the response's head.
-pub const REQUEST_TIMEOUT_MS: u64 = 5_000;
-/// Largest request body; a larger event is refused by `emit`.
-pub const BODY_SIZE_MAX_BYTES: usize = 256 * 1024;
-/// Requests in flight to one endpoint: one, so that it sees its events in order.
-pub const DELIVERIES_IN_FLIGHT_PER_ENDPOINT: usize = 1;
-
-/// Bounds on queues, attempts and time. The defaults are the constants above.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Deserialize, Serialize)]
-#[serde(default, deny_unknown_fields)]
-pub struct Limits {
-    pub queue_depth_max_events: usize,
-    pub attempts_max: u32,
-    /// Backoff after failed attempt n: `d = min(backoff_max_ms, backoff_base_ms * 2^(n-1))`,
-    /// jittered uniformly in `[d/2, d]`.
-    pub backoff_base_ms: u64,
-    pub backoff_max_ms: u64,
-    pub request_timeout_ms: u64,
-    pub body_size_max_bytes: usize,
-}
-
-impl Default for Limits {
-    fn default() -> Self {
-        Limits {
-            queue_depth_max_events: QUEUE_DEPTH_MAX_EVENTS,
-            attempts_max: ATTEMPTS_MAX,
-            backoff_base_ms: BACKOFF_BASE_MS,
-            backoff_max_ms: BACKOFF_MAX_MS,
-            request_timeout_ms: REQUEST_TIMEOUT_MS,
-            body_size_max_bytes: BODY_SIZE_MAX_BYTES,
-        }
-    }
-}
-
-impl Limits {
-    fn check(&self) -> Result<(), WebhookError> {
-        let problem = if !(1..=1_000_000).contains(&self.queue_depth_max_events) {
-            "queue_depth_max_events must be 1 to 1,000,000"
-        } else if !(1..=100).contains(&self.attempts_max) {
-            "attempts_max must be 1 to 100"
-        } else if self.backoff_base_ms > self.backoff_max_ms {
-            "backoff_base_ms must not exceed backoff_max_ms"
-        } else if self.backoff_max_ms > 86_400_000 {
-            "backoff_max_ms must be at most a day"
-        } else if !(1..=600_000).contains(&self.request_timeout_ms) {
-            "request_timeout_ms must be 1 to 600,000"
-        } else if !(1..=16 << 20).contains(&self.body_size_max_bytes) {
-            "body_size_max_bytes must be 1 to 16 MiB"
-        } else {
-            return Ok(());
-        };
-        Err(WebhookError::Limits(problem))
-    }
-}
-
-/// A receiver of webhooks.
-#[derive(Clone, PartialEq, Eq, Deserialize, Serialize)]
-#[serde(deny_unknown_fields)]
-pub struct Endpoint {
-    /// 1 to 64 of `A-Z a-z 0-9 _ . -`; unique.
-    pub id: String,
-    /// `http://` or `https://` host\[:port\]\[/path\]\[?query\]; no user info, no fragment.
-    pub url: String,
-    /// Event types it wants; empty: all.
-    #[serde(default)]
-    pub events: Vec<String>,
-}
-
-impl std::fmt::Debug for Endpoint {
-    // The query may hold the receiver's token: Debug shows that there is one, not it.
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        let url = match self.url.split_once('?') {
-            Some((base, _)) => format!("{base}?…"),
-            None => self.url.clone(),
-        };
-        f.debug_struct("Endpoint")
-            .field("id", &self.id)
-            .field("url", &url)
-            .field("events", &self.events)
-            .finish()
-    }
-}
-
-impl Endpoint {
-    fn wants(&self, event_type: &str) -> bool {
-        self.events.is_empty() || self.events.iter().any(|e| e == event_type)
-    }
-}
-
-#[derive(Clone, Debug, Default, Deserialize, Serialize)]
-#[serde(default, deny_unknown_fields)]
-pub struct WebhookConfig {
-    pub endpoints: Vec<Endpoint>,
-    pub limits: Limits,
-    /// PEM bundle of the CAs an `https://` endpoint's certificate must chain to (for
-    /// instance the system's `/etc/ssl/certs/ca-certificates.crt`); none: `http://` only.
-    pub ca_bundle: Option<PathBuf>,
-}
-
-/// Where time and randomness come from (tests fix them).
-#[derive(Clone, Copy, Debug)]
-pub struct Env {
-    /// Wall clock: event stamps, signature timestamps, dead letters' `at_ms`.
-    pub now_ms: fn() -> TimestampMs,
-    /// Seeds the event ids' per-process part and the backoff jitter.
-    pub seed: u64,
-}
-
-impl Env {
-    pub fn system() -> Env {
-        Env {
-            now_ms: crate::server::now_ms,
-            seed: rand::random(),
-        }
-    }
-}
-
-/// Why an event was given up.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Deserialize, Serialize)]
-#[serde(rename_all = "snake_case")]
-#[non_exhaustive]
-pub enum DeadReason {
-    /// The receiver refused it for good (4xx other than 408/429, 3xx).
-    Rejected,
-    /// Every attempt failed (5xx, 408, 429, timeouts, connection errors).
-    Exhausted,
-    /// The endpoint's queue was full when it was emitted.
-    QueueFull,
-    /// The endpoint was removed while the event waited for it.
-    EndpointRemoved,
-}
-
-/// An event that was not delivered to one endpoint.
-#[derive(Clone, PartialEq, Eq, Deserialize, Serialize)]
-pub struct DeadLetter {
-    pub endpoint_id: String,
-    pub event_id: String,
-    pub event_type: String,
-    /// The JSON body, exactly as it was (or would have been) sent.
-    pub body: String,
-    pub attempts: u32,
-    pub last_error: String,
-    pub reason: DeadReason,
-    pub at_ms: TimestampMs,
-}
-
-impl std::fmt::Debug for DeadLetter {
-    // The body is the payload: Debug output can reach logs, so it shows only its size.
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("DeadLetter")
-            .field("endpoint_id", &self.endpoint_id)
-            .field("event_id", &self.event_id)
-            .field("event_type", &self.event_type)
-            .field("body_bytes", &self.body.len())
-            .field("attempts", &self.attempts)
-            .field("last_error", &self.last_error)
-            .field("reason", &self.reason)
-            .field("at_ms", &self.at_ms)
-            .finish()
-    }
-}
-
-/// Receives dead letters, from `emit` (full queue) and from the delivery tasks. It must
-/// neither block nor panic: hand the letter on (e.g. `try_send` to a persisting task).
-pub type DeadLetterSink = Arc<dyn Fn(DeadLetter) + Send + Sync>;
-
-/// Counters since start, for the host's metrics.
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
-pub struct WebhookStats {
-    /// Events a receiver answered with a 2xx.
-    pub delivered: u64,
-    /// Failed attempts that were followed by another.
-    pub retried: u64,
-    /// Dead letters handed to the callback, whatever the reason.
-    pub dead_lettered: u64,
-    /// Of those, events refused by a full queue.
-    pub dropped_queue_full: u64,
-    /// Events waiting in the queues now (a gauge).
-    pub queued: u64,
-}
-
-#[derive(Debug, thiserror::Error)]
-#[non_exhaustive]
-pub enum WebhookError {
-    #[error("webhook endpoint {id:?}: {problem}")]
-    Endpoint { id: String, problem: &'static str },
-    #[error("more than {ENDPOINTS_MAX} webhook endpoints")]
-    TooManyEndpoints,
-    #[error("webhook limits: {0}")]
-    Limits(&'static str),
-    #[error("webhooks' CA bundle: {0}")]
-    Tls(#[from] TlsError),
-    #[error("webhooks must start inside a tokio runtime")]
-    NoRuntime,
-}
-
-/// Why `emit` refused an event (the caller's mistake; nothing was queued).
-#[derive(Debug, thiserror::Error, PartialEq, Eq)]
-#[non_exhaustive]
-pub enum EmitError {
-    #[error("event type {0:?} is not 1 to 64 of A-Z a-z 0-9 _ . -")]
-    EventType(String),
-    #[error("event body of {bytes} bytes exceeds {max} bytes")]
-    TooLarge { bytes: usize, max: usize },
-}
 
 #[derive(Default)]
 struct Counters {
@@ -350,7 +140,9 @@ struct Route {
     channel: Arc<Channel>,
 }
 
-/// The webhook sender: `emit` from anywhere, one delivery task per endpoint.
+/// The webhook sender: `emit` from anywhere, one delivery task per endpoint. Dropping
+/// it lets each task finish the queue it holds; `set_endpoints(vec![])` stops them and
+/// dead-letters what they held.
 pub struct Webhooks {
     shared: Arc<Shared>,
     routes: RwLock<Arc<Vec<Route>>>,
@@ -406,7 +198,8 @@ impl Webhooks {
     /// Never blocks: a full queue dead-letters the event for that endpoint.
     pub fn emit(&self, event_type: &str, payload: serde_json::Value) -> Result<String, EmitError> {
         if !is_event_type(event_type) {
-            return Err(EmitError::EventType(event_type.into()));
+            let shown = event_type.chars().take(EVENT_TYPE_MAX_BYTES + 1).collect();
+            return Err(EmitError::EventType(shown));
         }
         let routes = self
             .routes

@@ -247,3 +247,89 @@ async fn rules_decide_alerts_become_cases_and_sets_switch_without_a_restart() {
         "features survived the restart: {txn}"
     );
 }
+
+/// An alert reaches a webhook receiver, signed with the secret the API showed once; a
+/// receiver that refuses leaves a dead letter to list.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn alerts_reach_webhook_receivers_signed() {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let running = start_demo(config("hooks", Backend::Sqlite).unwrap()).await;
+    let token = running.new_admin_token.clone().unwrap();
+    let receiver = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let url = format!("http://{}/hook", receiver.local_addr().unwrap());
+    let (got_tx, mut got_rx) = tokio::sync::mpsc::unbounded_channel::<String>();
+    tokio::spawn(async move {
+        while let Ok((mut s, _)) = receiver.accept().await {
+            let mut raw = Vec::new();
+            let mut chunk = [0u8; 4096];
+            // Read headers and the body (Content-Length).
+            loop {
+                let n = s.read(&mut chunk).await.unwrap_or(0);
+                if n == 0 {
+                    break;
+                }
+                raw.extend_from_slice(&chunk[..n]);
+                let text = String::from_utf8_lossy(&raw).to_string();
+                if let Some((head, body)) = text.split_once("\r\n\r\n") {
+                    let len = head
+                        .lines()
+                        .find_map(|l| {
+                            l.to_ascii_lowercase()
+                                .strip_prefix("content-length:")
+                                .map(|v| v.trim().parse::<usize>().unwrap())
+                        })
+                        .unwrap_or(0);
+                    if body.len() >= len {
+                        let _ = got_tx.send(text.clone());
+                        let _ = s
+                            .write_all(b"HTTP/1.1 204 No Content\r\ncontent-length: 0\r\n\r\n")
+                            .await;
+                        raw.clear();
+                    }
+                }
+            }
+        }
+    });
+    let (status, secret) = api(&running, &token, "POST", "/v1/webhooks/secret", None).await;
+    assert_eq!(status, 200, "{secret}");
+    let hooks = json!({"endpoints": [{"id": "siem", "url": url, "events": ["alert.created"]}]});
+    let (status, body) = api(&running, &token, "PUT", "/v1/webhooks", Some(hooks)).await;
+    assert_eq!(status, 200, "{body}");
+
+    let mut c = client(running.link_addr).await;
+    for stan in 1..=5 {
+        purchase(&mut c, stan, 500).await;
+    }
+    let request = tokio::time::timeout(Duration::from_secs(5), got_rx.recv())
+        .await
+        .expect("an event")
+        .unwrap();
+    let (head, body) = request.split_once("\r\n\r\n").unwrap();
+    let header = |name: &str| {
+        head.lines()
+            .find_map(|l| {
+                l.split_once(':')
+                    .filter(|(k, _)| k.eq_ignore_ascii_case(name))
+                    .map(|(_, v)| v.trim().to_owned())
+            })
+            .unwrap()
+    };
+    assert_eq!(header("x-posguard-event"), "alert.created");
+    let key =
+        paycrypto::HmacKey::from_bytes(&hex::decode(secret["secret"].as_str().unwrap()).unwrap())
+            .unwrap();
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_secs() as i64;
+    assert!(host::webhooks::verify_signature(
+        &key,
+        &header("x-posguard-timestamp"),
+        body.as_bytes(),
+        &header("x-posguard-signature"),
+        now
+    ));
+    let event: Value = serde_json::from_str(body).unwrap();
+    assert_eq!(event["data"]["action"], "decline");
+    assert!(!body.contains(PAN), "no card number in events");
+}

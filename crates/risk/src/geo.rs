@@ -178,8 +178,11 @@ mod tests {
         GeoPoint::new(e6(lat), e6(lon)).unwrap()
     }
 
+    /// Latitude and longitude, degrees.
+    type Degrees = (f64, f64);
+
     /// (from, to, published great-circle distance in km)
-    const CITIES: [((f64, f64), (f64, f64), f64); 5] = [
+    const CITIES: [(Degrees, Degrees, f64); 5] = [
         // Beijing (Tiananmen) - Shanghai (People's Square)
         ((39.9042, 116.4074), (31.2304, 121.4737), 1067.0),
         // London - Paris
@@ -196,8 +199,14 @@ mod tests {
     fn known_city_distances_within_one_percent() {
         for (a, b, km) in CITIES {
             let d = f64::from(p(a.0, a.1).distance_m(p(b.0, b.1))) / 1000.0;
-            assert!((d - km).abs() <= km * 0.01, "{a:?} -> {b:?}: {d} km, expected {km}");
-            assert_eq!(p(a.0, a.1).distance_m(p(b.0, b.1)), p(b.0, b.1).distance_m(p(a.0, a.1)));
+            assert!(
+                (d - km).abs() <= km * 0.01,
+                "{a:?} -> {b:?}: {d} km, expected {km}"
+            );
+            assert_eq!(
+                p(a.0, a.1).distance_m(p(b.0, b.1)),
+                p(b.0, b.1).distance_m(p(a.0, a.1))
+            );
         }
     }
 
@@ -205,9 +214,18 @@ mod tests {
     fn exact_values_on_the_sphere() {
         let o = GeoPoint::new(0, 0).unwrap();
         // pi/2 · R and pi · R, rounded.
-        assert_eq!(o.distance_m(GeoPoint::new(LAT_E6_MAX, 0).unwrap()), 10_007_557);
-        assert_eq!(o.distance_m(GeoPoint::new(0, LON_E6_MAX).unwrap()), DISTANCE_MAX_M);
-        assert_eq!(o.distance_m(GeoPoint::new(0, -LON_E6_MAX).unwrap()), DISTANCE_MAX_M);
+        assert_eq!(
+            o.distance_m(GeoPoint::new(LAT_E6_MAX, 0).unwrap()),
+            10_007_557
+        );
+        assert_eq!(
+            o.distance_m(GeoPoint::new(0, LON_E6_MAX).unwrap()),
+            DISTANCE_MAX_M
+        );
+        assert_eq!(
+            o.distance_m(GeoPoint::new(0, -LON_E6_MAX).unwrap()),
+            DISTANCE_MAX_M
+        );
         // One degree of the equator: pi/180 · R = 111,195.08 m.
         assert_eq!(o.distance_m(GeoPoint::new(0, 1_000_000).unwrap()), 111_195);
         // One microdegree rounds to 0; ten to 1 m.
@@ -216,7 +234,10 @@ mod tests {
         assert_eq!(o.distance_m(o), 0);
         // Both poles are points: longitude does not matter there.
         let pole = GeoPoint::new(LAT_E6_MAX, 17).unwrap();
-        assert_eq!(pole.distance_m(GeoPoint::new(LAT_E6_MAX, -123_000_000).unwrap()), 0);
+        assert_eq!(
+            pole.distance_m(GeoPoint::new(LAT_E6_MAX, -123_000_000).unwrap()),
+            0
+        );
     }
 
     #[test]
@@ -224,12 +245,21 @@ mod tests {
         assert!(GeoPoint::new(LAT_E6_MAX + 1, 0).is_none());
         assert!(GeoPoint::new(0, -LON_E6_MAX - 1).is_none());
         // Fields are public, so any i32 may reach the distance: it clamps and wraps.
-        let wild = GeoPoint { lat_e6: i32::MAX, lon_e6: i32::MIN };
+        let wild = GeoPoint {
+            lat_e6: i32::MAX,
+            lon_e6: i32::MIN,
+        };
         let north = GeoPoint::new(LAT_E6_MAX, 0).unwrap();
         assert_eq!(wild.distance_m(north), 0);
-        let wrapped = GeoPoint { lat_e6: 0, lon_e6: 360_000_000 + 5 };
+        let wrapped = GeoPoint {
+            lat_e6: 0,
+            lon_e6: 360_000_000 + 5,
+        };
         assert_eq!(wrapped.distance_m(GeoPoint::new(0, 5).unwrap()), 0);
-        let extreme = GeoPoint { lat_e6: i32::MIN, lon_e6: i32::MAX };
+        let extreme = GeoPoint {
+            lat_e6: i32::MIN,
+            lon_e6: i32::MAX,
+        };
         assert!(extreme.distance_m(wild) <= DISTANCE_MAX_M);
     }
 
@@ -243,8 +273,14 @@ mod tests {
         }
         for i in 0..=2000 {
             let y = f64::from(i) / 1000.0;
-            assert!((atan2_nonneg(y, 1.0) - y.atan2(1.0)).abs() <= 4e-16, "atan {y}");
-            assert!((atan2_nonneg(1.0, y) - 1f64.atan2(y)).abs() <= 4e-16, "atan {y}");
+            assert!(
+                (atan2_nonneg(y, 1.0) - y.atan2(1.0)).abs() <= 4e-16,
+                "atan {y}"
+            );
+            assert!(
+                (atan2_nonneg(1.0, y) - 1f64.atan2(y)).abs() <= 4e-16,
+                "atan {y}"
+            );
         }
     }
 

@@ -5,8 +5,8 @@ mod common;
 
 use common::*;
 use risk::{
-    Action, EvalError, FeatureStore, Features, LoadErrorKind, Mode, RuleSet, RuleSpec, Schema,
-    Severity, StoreConfig, TxnFacts, evaluate,
+    Action, EntryMode, EvalError, FeatureStore, Features, GeoArea, GeoPoint, LoadErrorKind, Mode,
+    RuleSet, RuleSpec, Schema, Severity, StoreConfig, TerminalStatus, TxnFacts, evaluate,
 };
 
 fn schema() -> Schema {
@@ -81,6 +81,49 @@ fn bad_conditions_are_rejected_with_their_place() {
         (
             "amount_minor % 2.5 == 0",
             "type mismatch: `%` needs two ints",
+            8,
+            11,
+        ),
+        // String fields with a fixed set of values reject literals outside it.
+        (
+            "has(terminal.status) && terminal.status == \"lsot\"",
+            "type mismatch: `terminal.status` has no value \"lsot\"",
+            8,
+            54,
+        ),
+        (
+            "\"fallbak\" == entry_mode",
+            "type mismatch: `entry_mode` has no value \"fallbak\"",
+            8,
+            11,
+        ),
+        (
+            "kind in [\"refund\", \"refunds\"]",
+            "type mismatch: `kind` has no value \"refunds\"",
+            8,
+            30,
+        ),
+        (
+            "currency == \"RMB\"",
+            "type mismatch: `currency` has no value \"RMB\"",
+            8,
+            23,
+        ),
+        (
+            "terminal.speed_kmh > \"fast\"",
+            "type mismatch: cannot compare int with string",
+            8,
+            32,
+        ),
+        (
+            "terminal.distance_home_km > 5",
+            "unknown field `terminal.distance_home_km`",
+            8,
+            11,
+        ),
+        (
+            "card.fallback_1h > 1",
+            "unknown field `card.fallback_1h`",
             8,
             11,
         ),
@@ -257,6 +300,9 @@ fn the_language_evaluates_what_it_says() {
         "terminal.delayed_count_7d == 0 && terminal.fraud_rate_30d == 0.0",
         "!has(card.since_prev_ms) && 1h == 3_600_000 && 2d == 48h",
         "(1 + 2) * 3 == 9 && 1 + 2 * 3 == 7",
+        "card.fallbacks_1h == 0 && terminal.fallbacks_30d == 0",
+        "!has(terminal.status) && !has(terminal.radius_m) && !has(location_lat_e6)",
+        "!has(terminal.distance_home_m) && !has(terminal.speed_kmh)",
     ];
     for when in truths {
         let d = eval_one(when, &facts, &features);
@@ -297,6 +343,53 @@ fn rule_text_never_panics_the_loader() {
         assert!(
             RuleSet::from_texts(1, &[("n.rules", &rule(&when))], &schema()).is_err(),
             "{when:.20}"
+        );
+    }
+}
+
+/// The terminal and location facts and the geo features read what the host filled in.
+#[test]
+fn terminal_and_location_fields_read_their_values() {
+    let mut s = Script::new(RuleSet::from_texts(1, &[], &schema()).unwrap());
+    let home = GeoArea {
+        center: SHANGHAI,
+        radius_m: 8_000,
+    };
+    let edit = |place: GeoPoint| {
+        move |f: &mut TxnFacts| {
+            f.terminal_status = Some(TerminalStatus::Active);
+            f.terminal_home = Some(home);
+            f.location = Some(place);
+            f.entry_mode = EntryMode::Fallback;
+        }
+    };
+    let ev = s.event(T0, 1, 2, 100);
+    s.run(ev, edit(SHANGHAI));
+    let ev = s.event(T0 + HOUR_MS, 1, 2, 100);
+    let mut facts = TxnFacts::purchase(T0 + HOUR_MS, 100);
+    edit(BEIJING)(&mut facts);
+    let ev = risk::RiskEvent::from_facts(ev.txn_id, ev.card, ev.terminal, ev.merchant, &facts);
+    let features = s.store.observe(&ev);
+    let truths = [
+        "terminal.status == \"active\" && terminal.status in [\"active\", \"unknown\"]",
+        "terminal.home_lat_e6 == 31_230_400 && terminal.home_lon_e6 == 121_473_700",
+        "terminal.radius_m == 8_000",
+        "location_lat_e6 == 39_904_200 && location_lon_e6 == 116_407_400",
+        "terminal.distance_home_m > 1_060_000 && terminal.distance_home_m < 1_075_000",
+        "terminal.distance_prev_m == terminal.distance_home_m",
+        // An hour after the previous one: km/h is whole kilometres, rounded down.
+        "terminal.speed_kmh * 1000 <= terminal.distance_prev_m
+         && terminal.distance_prev_m < (terminal.speed_kmh + 1) * 1000",
+        "entry_mode == \"fallback\" && card.fallbacks_1h == 1 && card.fallbacks_1d == 2",
+    ];
+    for when in truths {
+        let d = eval_one(when, &facts, &features);
+        assert!(d.errors.is_empty(), "{when}: {:?}", d.errors);
+        assert_eq!(
+            d.reasons.len(),
+            1,
+            "{when} should hold: {:?}",
+            features.terminal_geo
         );
     }
 }

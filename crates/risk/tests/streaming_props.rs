@@ -5,8 +5,8 @@ use model::{Currency, TxnKind};
 use proptest::prelude::*;
 use risk::geo::speed_kmh;
 use risk::{
-    CardKey, DelayedStats, EntityFeatures, EntryMode, FeatureStore, GeoFeatures, GeoPoint,
-    Label, MerchantKey, OperatorKey, RiskEvent, StoreConfig, TerminalKey, WindowStats,
+    CardKey, DelayedStats, EntityFeatures, EntryMode, FeatureStore, GeoFeatures, GeoPoint, Label,
+    MerchantKey, OperatorKey, RiskEvent, StoreConfig, TerminalKey, WindowStats,
 };
 
 const LATE_BOUND_MS: i64 = 20_000;
@@ -45,7 +45,13 @@ fn point() -> impl Strategy<Value = GeoPoint> {
 
 fn history() -> impl Strategy<Value = Case> {
     let one = (
-        (0i64..15_000, 0u32..4, 0u32..3, prop::option::of(0u32..2)),
+        // Equal times (gap 0) are frequent enough to exercise the tie-breaks.
+        (
+            prop_oneof![1 => Just(0i64), 4 => 0i64..15_000],
+            0u32..4,
+            0u32..3,
+            prop::option::of(0u32..2),
+        ),
         0i64..30_000,
         any::<bool>(),
         any::<bool>(),
@@ -130,7 +136,10 @@ fn brute_entity(
                 .iter()
                 .filter(|e| e.amount_minor != 0 && e.amount_minor % 10_000 == 0)
                 .count() as u32,
-            fallbacks: inw.iter().filter(|e| e.entry_mode == EntryMode::Fallback).count() as u32,
+            fallbacks: inw
+                .iter()
+                .filter(|e| e.entry_mode == EntryMode::Fallback)
+                .count() as u32,
             exact: true,
         };
     }
@@ -321,4 +330,36 @@ fn memory_per_card_with_all_windows_is_bounded() {
         c.windows_ms.len()
     );
     assert!(bytes <= bound, "{bytes}");
+}
+
+#[test]
+fn memory_per_terminal_track_is_bounded() {
+    let c = StoreConfig::default();
+    let mut store = FeatureStore::new(c).unwrap();
+    let here = GeoPoint {
+        lat_e6: 31_230_400,
+        lon_e6: 121_473_700,
+    };
+    // Terminal 1 reports a position every second for an hour: far more than fit in the
+    // 5-minute late bound. Terminal 2 every 10 minutes: it keeps two.
+    for i in 0..3_600u64 {
+        let mut e = event(i, 1_000_000_000 + i as i64 * 1_000);
+        e.location = Some(here);
+        store.observe(&e);
+        if i % 600 == 0 {
+            let mut e = event(100_000 + i, 1_000_000_000 + i as i64 * 1_000);
+            e.terminal = TerminalKey(2);
+            e.location = Some(here);
+            store.observe(&e);
+        }
+    }
+    let busy = store.terminal_track_bytes(1);
+    let idle = store.terminal_track_bytes(2);
+    // The map slot: a key and a deque header (40 bytes on 64-bit targets).
+    let slot = 64;
+    let bound = risk::features::FIXES_PER_TERMINAL_MAX * risk::features::FIX_BYTES + slot;
+    println!("terminal track: busy {busy} bytes, one fix per 10 min {idle} bytes (bound {bound})");
+    assert!(busy <= bound, "{busy}");
+    assert!(idle <= 4 * risk::features::FIX_BYTES + slot, "{idle}");
+    assert_eq!(store.terminal_track_bytes(3), 0);
 }

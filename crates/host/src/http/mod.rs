@@ -10,6 +10,7 @@
 
 mod auth;
 mod body;
+mod hooks;
 mod keys;
 mod ledger;
 mod openapi;
@@ -105,6 +106,15 @@ impl Routes {
         r.add("GET", "/v1/keys", keys::list, false);
         r.add("POST", "/v1/keys/rotate-kek", keys::rotate_kek, false);
         r.add("POST", "/v1/vault/rotate", keys::rotate_vault, false);
+        r.add("GET", "/v1/webhooks", hooks::get_endpoints, false);
+        r.add("PUT", "/v1/webhooks", hooks::put_endpoints, false);
+        r.add("POST", "/v1/webhooks/secret", hooks::new_secret, false);
+        r.add(
+            "GET",
+            "/v1/webhooks/dead-letters",
+            hooks::dead_letters,
+            false,
+        );
         r.add("GET", "/v1/rules", risk::get_rules, false);
         r.add("PUT", "/v1/rules", risk::put_rules, false);
         r.add("GET", "/v1/alerts", risk::list_alerts, false);
@@ -206,7 +216,20 @@ async fn healthz() -> &'static str {
 /// Prometheus text exposition format, version 0.0.4.
 async fn metrics(State(app): State<AppState>) -> Response {
     let content_type = "text/plain; version=0.0.4; charset=utf-8";
-    ([(header::CONTENT_TYPE, content_type)], app.metrics.render()).into_response()
+    let mut text = app.metrics.render();
+    let w = app.hooks.webhooks().stats();
+    text.push_str("# HELP posguard_webhook_events_total Webhook deliveries by outcome.\n# TYPE posguard_webhook_events_total counter\n");
+    for (outcome, n) in [
+        ("delivered", w.delivered),
+        ("retried", w.retried),
+        ("dead_lettered", w.dead_lettered),
+        ("dropped_queue_full", w.dropped_queue_full),
+    ] {
+        text.push_str(&format!(
+            "posguard_webhook_events_total{{outcome=\"{outcome}\"}} {n}\n"
+        ));
+    }
+    ([(header::CONTENT_TYPE, content_type)], text).into_response()
 }
 
 async fn not_found() -> ApiError {

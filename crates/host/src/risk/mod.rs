@@ -307,6 +307,7 @@ pub fn start(
     stored_rules: Option<&str>,
     case_state: CaseState,
     labels: &[FraudLabel],
+    notify: Notify,
 ) -> Result<RiskHandle, crate::StartError> {
     let fail = |why: String| crate::StartError::Risk(why);
     let features =
@@ -340,6 +341,7 @@ pub fn start(
         case_state,
     );
     control.replay(engine.txns(), labels);
+    control.set_notify(notify);
     engine.set_risk(Box::new(control));
     Ok(RiskHandle {
         rules,

@@ -134,16 +134,16 @@ impl Client {
         event: &Event,
     ) -> Result<(Conn, hyper::Response<Incoming>), String> {
         let request = request(shared, target, event)?;
-        if let Some(mut conn) = self.kept(target) {
-            if conn.sender.ready().await.is_ok() {
-                match conn.sender.try_send_request(request).await {
-                    Ok(response) => return Ok((conn, response)),
-                    Err(mut e) => match e.take_message() {
-                        Some(unsent) => return self.fresh(shared, target, unsent).await,
-                        None => return Err(format!("HTTP exchange: {}", e.into_error())),
-                    },
-                }
-            }
+        if let Some(mut conn) = self.kept(target)
+            && conn.sender.ready().await.is_ok()
+        {
+            return match conn.sender.try_send_request(request).await {
+                Ok(response) => Ok((conn, response)),
+                Err(mut e) => match e.take_message() {
+                    Some(unsent) => self.fresh(shared, target, unsent).await,
+                    None => Err(format!("HTTP exchange: {}", e.into_error())),
+                },
+            };
         }
         self.fresh(shared, target, request).await
     }

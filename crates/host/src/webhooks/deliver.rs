@@ -69,16 +69,18 @@ impl Worker {
                 break;
             }
         }
-        // Removed: refuse new events (emit dead-letters them) and give up the queued ones.
+        // Removed: refuse new events (emit dead-letters them) and give up the queued ones,
+        // with one log line for all of them.
         self.queue.close();
+        let mut queued = 0u64;
         while let Ok(event) = self.queue.try_recv() {
-            self.give_up(
-                &event,
-                0,
-                DeadReason::EndpointRemoved,
-                "endpoint removed".into(),
-            );
+            let error = "endpoint removed".to_owned();
+            let reason = DeadReason::EndpointRemoved;
+            self.shared.dead_letter(&self.id, &event, 0, reason, error);
+            queued += 1;
         }
+        tracing::info!(endpoint = %self.id, queued,
+            "webhook endpoint removed; its queued events dead-lettered");
     }
 
     async fn deliver(&mut self, event: &Event) -> Ended {

@@ -213,7 +213,11 @@ fn read_tracks(r: &mut Reader<'_>) -> Result<IntMap<u32, Track>, SnapshotError> 
                 lat_e6: r.i32()?,
                 lon_e6: r.i32()?,
             };
-            t.fixes.push_back(Fix { time_ms, txn_id, at });
+            t.fixes.push_back(Fix {
+                time_ms,
+                txn_id,
+                at,
+            });
         }
         if !t.is_sorted() || m.insert(k, t).is_some() {
             return Err(SnapshotError::Corrupt(r.at));
