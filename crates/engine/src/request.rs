@@ -69,6 +69,9 @@ pub struct Request {
     pub card: Option<CardInput>,
     pub amount: Option<Money>,
     pub original: Option<OriginalRef>,
+    /// Where the terminal says it is (microdegrees of latitude, longitude), for mobile
+    /// terminals' risk features.
+    pub location: Option<(i32, i32)>,
 }
 
 /// The engine's answer. A decline is an answer, not an error.

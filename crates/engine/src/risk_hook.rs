@@ -33,7 +33,12 @@ pub enum RiskVerdict {
 pub trait RiskHook: Send {
     /// Scores a transaction about to be recorded; may push its decision, alerts and case
     /// changes to `out`.
-    fn assess(&mut self, input: &RiskInput<'_>, now: TimestampMs, out: &mut Vec<Write>) -> RiskVerdict;
+    fn assess(
+        &mut self,
+        input: &RiskInput<'_>,
+        now: TimestampMs,
+        out: &mut Vec<Write>,
+    ) -> RiskVerdict;
     /// The transaction as recorded (its final status), after `assess`.
     fn recorded(&mut self, txn: &TxnRecord);
     /// A fraud label that became known (a closed case, a chargeback).

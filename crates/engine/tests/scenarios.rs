@@ -169,6 +169,7 @@ fn req(
         }),
         amount: amount.map(|a| Money::new(a, Currency::CNY)),
         original: None,
+        location: None,
     }
 }
 
@@ -793,7 +794,10 @@ impl engine::RiskHook for Threshold {
     }
     fn recorded(&mut self, txn: &TxnRecord) {
         let would = txn.status == TxnStatus::Approved;
-        self.seen.lock().unwrap().push((txn.id.0, would, txn.status));
+        self.seen
+            .lock()
+            .unwrap()
+            .push((txn.id.0, would, txn.status));
     }
     fn label(&mut self, _: &FraudLabel) {}
     fn as_any_mut(&mut self) -> &mut dyn std::any::Any {
@@ -816,7 +820,11 @@ fn a_risk_decline_replaces_an_approval_and_posts_nothing() {
     let declined = w.expect(purchase("000002", 6_000, "ok"), Rc::SuspectedFraud);
     assert_eq!(declined.reason, "risk_declined");
     w.expect(purchase("000003", 9_000, "lost"), Rc::LostCard);
-    assert_eq!(w.available("ok"), 100_000 - 1_000, "the risk decline moved no money");
+    assert_eq!(
+        w.available("ok"),
+        100_000 - 1_000,
+        "the risk decline moved no money"
+    );
     let assessed: Vec<&str> = w
         .writes
         .iter()
@@ -829,7 +837,11 @@ fn a_risk_decline_replaces_an_approval_and_posts_nothing() {
     let statuses: Vec<TxnStatus> = seen.lock().unwrap().iter().map(|s| s.2).collect();
     assert_eq!(
         statuses,
-        [TxnStatus::Approved, TxnStatus::Declined, TxnStatus::Declined]
+        [
+            TxnStatus::Approved,
+            TxnStatus::Declined,
+            TxnStatus::Declined
+        ]
     );
     w.verify();
 }

@@ -333,7 +333,27 @@ pub fn parse(
         card: card(msg, keys, pin_check)?,
         amount,
         original,
+        location: location(msg)?,
     }))
+}
+
+/// Where a mobile terminal reports its position: field 123 (private use), as
+/// `<latitude>,<longitude>` in microdegrees (e.g. `39904200,116407400`).
+pub const LOCATION_FIELD: u8 = 123;
+
+/// The position a terminal sent, if any; a malformed one is a format error (30).
+fn location(msg: &Message<'_>) -> Result<Option<(i32, i32)>, Rejected> {
+    let Some(text) = text(msg, LOCATION_FIELD) else {
+        return Ok(None);
+    };
+    let parsed = text.split_once(',').and_then(|(lat, lon)| {
+        let (lat, lon): (i32, i32) = (lat.trim().parse().ok()?, lon.trim().parse().ok()?);
+        (lat.abs() <= 90_000_000 && lon.abs() <= 180_000_000).then_some((lat, lon))
+    });
+    match parsed {
+        Some(point) => Ok(Some(point)),
+        None => reject(Rc::FormatError, "location_malformed"),
+    }
 }
 
 /// Fields a response echoes from its request. Card data (2, 35, 52, 55) is never echoed.

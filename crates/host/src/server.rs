@@ -194,7 +194,7 @@ pub async fn start(config: Config) -> Result<Running, StartError> {
     let url = config.store_url();
     let journal = config.journal;
     let segment_mib = config.journal_segment_mib;
-    let (store, new_admin_token, (mut snapshot, stored_rules, stored_endpoints)) =
+    let (store, new_admin_token, (mut snapshot, stored_rules, stored_endpoints, areas)) =
         tokio::task::spawn_blocking(move || {
             let options = store::OpenOptions {
                 journal,
@@ -205,7 +205,8 @@ pub async fn start(config: Config) -> Result<Running, StartError> {
             let snapshot = store.load()?;
             let rules = store.meta_get(crate::risk::RULES_META_KEY)?;
             let endpoints = store.meta_get(crate::hooks::ENDPOINTS_META_KEY)?;
-            Ok::<_, store::StoreError>((store, token, (snapshot, rules, endpoints)))
+            let areas = store.meta_with_prefix(crate::risk::AREA_META_PREFIX)?;
+            Ok::<_, store::StoreError>((store, token, (snapshot, rules, endpoints, areas)))
         })
         .await
         .map_err(|e| {
@@ -263,6 +264,7 @@ pub async fn start(config: Config) -> Result<Running, StartError> {
                 let hooks = hooks.clone();
                 Arc::new(move |kind: &str, payload| hooks.emit(kind, payload))
             },
+            &areas,
         )?),
         false => None,
     };

@@ -333,3 +333,89 @@ async fn alerts_reach_webhook_receivers_signed() {
     assert_eq!(event["data"]["action"], "decline");
     assert!(!body.contains(PAN), "no card number in events");
 }
+
+/// A mobile terminal registered in Beijing that reports a position in Shanghai (field
+/// 123) is reviewed as far from home; at home it is not.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_mobile_terminal_far_from_its_area_is_reviewed() {
+    let running = start_demo(config("geo", Backend::Sqlite).unwrap()).await;
+    let token = running.new_admin_token.clone().unwrap();
+    let beijing = json!({"lat_e6": 39_904_200, "lon_e6": 116_407_400, "radius_m": 5_000});
+    let (status, body) = api(
+        &running,
+        &token,
+        "PUT",
+        "/v1/terminals/TERM0003/area",
+        Some(beijing),
+    )
+    .await;
+    assert_eq!(status, 200, "{body}");
+    let mut c = client(running.link_addr).await;
+    let located = |stan: &'static str, position: &'static str| {
+        let mut m = MessageBuilder::new();
+        m.set_mti("0200")
+            .set(2, PAN)
+            .set(3, "000000")
+            .set(4, "000000002000")
+            .set(7, "1121120000")
+            .set(11, stan)
+            .set(14, "2812")
+            .set(22, "051")
+            .set(41, "TERM0003")
+            .set(49, "156")
+            .set(123, position);
+        m
+    };
+    let home = c
+        .request(&located("000001", "39904300,116407500"))
+        .await
+        .unwrap();
+    let far = c
+        .request(&located("000002", "31230400,121473700"))
+        .await
+        .unwrap();
+    let decision = |reply: &Reply| {
+        let rrn: u64 = reply.get(37).unwrap().parse().unwrap();
+        let running = &running;
+        let token = token.clone();
+        async move {
+            api(
+                running,
+                &token,
+                "GET",
+                &format!("/v1/transactions/{rrn}"),
+                None,
+            )
+            .await
+            .1
+        }
+    };
+    let home = decision(&home).await;
+    assert_eq!(home["risk"]["action"], "approve", "{home}");
+    let far = decision(&far).await;
+    let reasons: Vec<&str> = far["risk"]["reasons"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|r| r["rule_id"].as_str().unwrap())
+        .collect();
+    assert!(
+        reasons.iter().any(|r| r.starts_with("mobile_terminal.")),
+        "{far}"
+    );
+    let bad = {
+        let mut m = MessageBuilder::new();
+        m.set_mti("0200")
+            .set(2, PAN)
+            .set(3, "000000")
+            .set(4, "000000002000")
+            .set(7, "1121120000")
+            .set(11, "000003")
+            .set(14, "2812")
+            .set(41, "TERM0003")
+            .set(49, "156")
+            .set(123, "north");
+        c.request(&m).await.unwrap()
+    };
+    assert_eq!(bad.code(), "30", "a malformed position is a format error");
+}

@@ -161,3 +161,37 @@ impl TxnFacts {
         (self.local_ms().div_euclid(MS_PER_DAY) + THURSDAY).rem_euclid(7)
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn facts_stored_before_the_terminal_fields_still_deserialize() {
+        let mut json = serde_json::to_value(TxnFacts::purchase(1_000, 500)).unwrap();
+        let map = json.as_object_mut().unwrap();
+        for key in ["terminal_status", "terminal_home", "location"] {
+            assert!(map.remove(key).is_some(), "{key}");
+        }
+        let back: TxnFacts = serde_json::from_value(json).unwrap();
+        assert_eq!(back, TxnFacts::purchase(1_000, 500));
+    }
+
+    #[test]
+    fn registry_statuses_map_and_absence_is_unknown() {
+        use model::TerminalStatus as Registry;
+        assert_eq!(TerminalStatus::from_registry(None), TerminalStatus::Unknown);
+        assert_eq!(
+            TerminalStatus::from_registry(Some(Registry::Stolen)),
+            TerminalStatus::Stolen
+        );
+        let json = serde_json::to_string(&TerminalStatus::Unknown).unwrap();
+        assert_eq!(json, "\"unknown\"");
+        for s in TerminalStatus::ALL {
+            assert_eq!(
+                serde_json::to_string(&s).unwrap(),
+                format!("\"{}\"", s.as_str())
+            );
+        }
+    }
+}

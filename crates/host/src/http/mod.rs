@@ -102,6 +102,7 @@ impl Routes {
             false,
         );
         r.add("GET", "/v1/security-events", security::list_events, false);
+        r.add("PUT", "/v1/terminals/{id}/area", risk::put_area, false);
         r.add("POST", "/v1/keys", keys::import, false);
         r.add("GET", "/v1/keys", keys::list, false);
         r.add("POST", "/v1/keys/rotate-kek", keys::rotate_kek, false);

@@ -391,3 +391,43 @@ pub async fn close(
     )
     .await
 }
+
+/// Registers a mobile terminal's area: `{"lat_e6", "lon_e6", "radius_m"}` (microdegrees,
+/// metres). Risk features then measure its transactions' distance from it (positions
+/// come in field 123 or the API's `location`).
+pub async fn put_area(
+    State(app): State<AppState>,
+    PathText(id): PathText,
+    JsonBody(f): JsonBody,
+) -> Reply<crate::risk::Area> {
+    handle(&app)?;
+    let area: crate::risk::Area = f.into_document()?;
+    let geo = area.geo().ok_or_else(|| {
+        ApiError::validation(
+            "lat_e6",
+            "latitude within ±90°, longitude within ±180° (microdegrees)",
+        )
+    })?;
+    let terminal = model::TerminalId(id.clone());
+    let known = app
+        .pipeline
+        .read(move |e| e.terminal(&terminal).is_some())
+        .await?;
+    if !known {
+        return Err(ApiError::new(ErrorKind::UnknownTerminal));
+    }
+    let json = serde_json::to_string(&area).map_err(|_| ApiError::new(ErrorKind::Internal))?;
+    let key = format!("{}{id}", crate::risk::AREA_META_PREFIX);
+    app.pipeline
+        .command(move |engine, _, writes| {
+            if let Some(risk) = engine
+                .risk_mut()
+                .and_then(|r| r.as_any_mut().downcast_mut::<RiskControl>())
+            {
+                risk.set_area(&id, Some(geo));
+            }
+            writes.push(model::Write::Meta { key, value: json });
+        })
+        .await?;
+    Ok(Json(area))
+}

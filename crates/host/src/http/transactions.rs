@@ -194,6 +194,7 @@ impl TxnInput {
             card: self.card,
             amount: self.amount.map(|minor| Money::new(minor, currency)),
             original: self.original.map(OriginalRef::Rrn),
+            location: None,
         }
     }
 }
@@ -289,6 +290,7 @@ pub async fn reverse(
         card: None,
         amount: None,
         original: Some(OriginalRef::Rrn(id)),
+        location: None,
     };
     decide(&app, req).await
 }

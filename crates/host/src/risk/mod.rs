@@ -53,6 +53,29 @@ pub struct RiskControl {
     offset_minutes: i32,
     cases: cases::CaseBook,
     notify: Option<Notify>,
+    /// Registered areas of mobile terminals, by terminal id.
+    areas: std::collections::HashMap<String, risk::GeoArea>,
+}
+
+/// Meta key prefix of a terminal's registered area (`terminal_area:<id>`, JSON).
+pub const AREA_META_PREFIX: &str = "terminal_area:";
+
+/// A mobile terminal's registered area as the API and meta hold it.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Area {
+    pub lat_e6: i32,
+    pub lon_e6: i32,
+    pub radius_m: u32,
+}
+
+impl Area {
+    pub fn geo(&self) -> Option<risk::GeoArea> {
+        Some(risk::GeoArea {
+            center: risk::GeoPoint::new(self.lat_e6, self.lon_e6)?,
+            radius_m: self.radius_m,
+        })
+    }
 }
 
 impl RiskControl {
@@ -73,7 +96,16 @@ impl RiskControl {
             offset_minutes,
             cases: cases::CaseBook::new(snapshot_state),
             notify: None,
+            areas: Default::default(),
         }
+    }
+
+    /// Registers (or, with None, forgets) a terminal's area.
+    pub fn set_area(&mut self, terminal: &str, area: Option<risk::GeoArea>) {
+        match area {
+            Some(a) => self.areas.insert(terminal.to_owned(), a),
+            None => self.areas.remove(terminal),
+        };
     }
 
     pub fn set_notify(&mut self, notify: Notify) {
@@ -119,7 +151,12 @@ impl RiskControl {
 
     /// Features and rules for one transaction; `None` when risk control itself failed.
     fn decide(&mut self, input: &RiskInput<'_>) -> Option<Decision> {
-        let facts = facts::of(input, self.offset_minutes);
+        let mut facts = facts::of(input, self.offset_minutes);
+        facts.terminal_home = self.areas.get(&input.txn.terminal_id.0).copied();
+        facts.location = input
+            .request
+            .location
+            .and_then(|(lat, lon)| risk::GeoPoint::new(lat, lon));
         let mut event = self.event(input.txn, &facts)?;
         event.declined = false;
         let rules = self.rules();
@@ -308,6 +345,7 @@ pub fn start(
     case_state: CaseState,
     labels: &[FraudLabel],
     notify: Notify,
+    areas: &[(String, String)],
 ) -> Result<RiskHandle, crate::StartError> {
     let fail = |why: String| crate::StartError::Risk(why);
     let features =
@@ -342,6 +380,16 @@ pub fn start(
     );
     control.replay(engine.txns(), labels);
     control.set_notify(notify);
+    for (key, json) in areas {
+        let terminal = key.strip_prefix(AREA_META_PREFIX).unwrap_or(key);
+        match serde_json::from_str::<Area>(json)
+            .ok()
+            .and_then(|a| a.geo())
+        {
+            Some(area) => control.set_area(terminal, Some(area)),
+            None => tracing::error!(%terminal, "load a terminal's registered area"),
+        }
+    }
     engine.set_risk(Box::new(control));
     Ok(RiskHandle {
         rules,
