@@ -50,6 +50,12 @@ impl std::fmt::Debug for Vault {
     }
 }
 
+/// The AES-256-GCM cipher of vault key `id`, unwrapped from the keystore.
+fn cipher(keyring: &Keyring, id: &str) -> Result<Aes256Gcm, VaultError> {
+    let key = keyring.read().aes(id, Usage::DataEncryption)?;
+    Aes256Gcm::new_from_slice(key.expose_bytes()).map_err(|_| VaultError::Malformed)
+}
+
 fn key_number(id: &str) -> Option<u32> {
     id.strip_prefix(VAULT_KEY_PREFIX)?.parse().ok()
 }
@@ -82,10 +88,7 @@ impl Vault {
         };
         let mut keys = BTreeMap::new();
         for id in ids {
-            let key = keyring.read().aes(&id, Usage::DataEncryption)?;
-            let cipher =
-                Aes256Gcm::new_from_slice(key.expose_bytes()).map_err(|_| VaultError::Malformed)?;
-            keys.insert(key_number(&id).unwrap_or_default(), cipher);
+            keys.insert(key_number(&id).unwrap_or_default(), cipher(keyring, &id)?);
         }
         Ok((
             Vault {
@@ -192,9 +195,7 @@ impl Vault {
             &mut rand::rng(),
             now_ms,
         )?;
-        let key = keyring.read().aes(&id, Usage::DataEncryption)?;
-        let cipher =
-            Aes256Gcm::new_from_slice(key.expose_bytes()).map_err(|_| VaultError::Malformed)?;
+        let cipher = cipher(keyring, &id)?;
         self.keys
             .write()
             .unwrap_or_else(|e| e.into_inner())

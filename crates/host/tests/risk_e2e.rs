@@ -6,25 +6,13 @@
 
 mod common;
 
-use common::{Backend, config, start_demo, verify_ledger};
+use common::{Backend, api, ascii_client as client, config, start_demo, verify_ledger};
 use host::client::{Reply, TerminalClient};
-use iso8583::frame::FrameFormat;
-use iso8583::{MessageBuilder, Spec};
+use iso8583::MessageBuilder;
 use serde_json::{Value, json};
 use std::time::Duration;
 
 const PAN: &str = "4761739001010010";
-
-async fn client(addr: std::net::SocketAddr) -> TerminalClient {
-    TerminalClient::connect(
-        &addr.to_string(),
-        Spec::posguard_ascii(),
-        FrameFormat::default(),
-        Duration::from_secs(5),
-    )
-    .await
-    .expect("connect")
-}
 
 async fn purchase(c: &mut TerminalClient, stan: u32, amount_minor: i64) -> Reply {
     let stan = format!("{stan:06}");
@@ -41,31 +29,6 @@ async fn purchase(c: &mut TerminalClient, stan: u32, amount_minor: i64) -> Reply
         .set(41, "TERM0001")
         .set(49, "156");
     c.request(&m).await.expect("an answer")
-}
-
-async fn api(
-    running: &host::Running,
-    token: &str,
-    method: &str,
-    path: &str,
-    body: Option<Value>,
-) -> (u16, Value) {
-    use tokio::io::{AsyncReadExt, AsyncWriteExt};
-    let mut s = tokio::net::TcpStream::connect(running.http_addr)
-        .await
-        .unwrap();
-    let body = body.map(|b| b.to_string()).unwrap_or_default();
-    let req = format!(
-        "{method} {path} HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer {token}\r\nConnection: close\r\nContent-Type: application/json\r\nContent-Length: {}\r\n\r\n{body}",
-        body.len()
-    );
-    s.write_all(req.as_bytes()).await.unwrap();
-    let mut raw = Vec::new();
-    s.read_to_end(&mut raw).await.unwrap();
-    let text = String::from_utf8_lossy(&raw);
-    let status = text[9..12].parse().unwrap();
-    let json = text.split_once("\r\n\r\n").map(|(_, b)| b).unwrap_or("");
-    (status, serde_json::from_str(json).unwrap_or(Value::Null))
 }
 
 const INSTALLED: &str = "rule velocity.seven {

@@ -5,18 +5,16 @@
 
 mod common;
 
-use common::{Backend, config, start_demo, verify_ledger};
+use common::{Backend, api, ascii_client as client, config, start_demo, verify_ledger};
 use host::client::TerminalClient;
 use host::demo::DUKPT_TERMINALS;
 use iso8583::Spec;
-use iso8583::frame::FrameFormat;
 use paycrypto::dukpt_aes::{
     self, AesDukptTerminal, InitialKeyId, KeyType, WorkingKey, WorkingKeyUsage,
 };
 use paycrypto::dukpt_tdes::{self, Ksn, TdesDukptTerminal};
 use paycrypto::mac::{Padding, aes_cmac, retail_mac};
 use paycrypto::{AesKey, KeyUsage as U, Pin, TdesKey, pinblock};
-use std::time::Duration;
 
 const PAN: &str = "4761739001010010";
 const TRACK2: &str = "4761739001010010=28122011143844400000";
@@ -185,46 +183,6 @@ async fn aes_purchase(
     (answer.code, ok)
 }
 
-async fn client(addr: std::net::SocketAddr) -> TerminalClient {
-    TerminalClient::connect(
-        &addr.to_string(),
-        Spec::posguard_ascii(),
-        FrameFormat::default(),
-        Duration::from_secs(5),
-    )
-    .await
-    .expect("connect")
-}
-
-/// Minimal HTTP/1.1 JSON call against the running API.
-async fn api(
-    running: &host::Running,
-    method: &str,
-    path: &str,
-    body: Option<serde_json::Value>,
-) -> (u16, serde_json::Value) {
-    use tokio::io::{AsyncReadExt, AsyncWriteExt};
-    let token = running.new_admin_token.clone().unwrap_or_default();
-    let mut s = tokio::net::TcpStream::connect(running.http_addr)
-        .await
-        .unwrap();
-    let body = body.map(|b| b.to_string()).unwrap_or_default();
-    let req = format!(
-        "{method} {path} HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer {token}\r\nConnection: close\r\nContent-Type: application/json\r\nContent-Length: {}\r\n\r\n{body}",
-        body.len()
-    );
-    s.write_all(req.as_bytes()).await.unwrap();
-    let mut raw = Vec::new();
-    s.read_to_end(&mut raw).await.unwrap();
-    let text = String::from_utf8_lossy(&raw);
-    let status = text[9..12].parse().unwrap();
-    let json = text.split_once("\r\n\r\n").map(|(_, b)| b).unwrap_or("");
-    (
-        status,
-        serde_json::from_str(json).unwrap_or(serde_json::Value::Null),
-    )
-}
-
 /// Every log line of this test binary, at debug level, for the leak check.
 static LOGS: std::sync::Mutex<Vec<u8>> = std::sync::Mutex::new(Vec::new());
 
@@ -258,6 +216,7 @@ async fn dukpt_terminals_are_answered_by_their_keys_and_nothing_leaks() {
     cfg.journal = false; // lets the second life below open the same directory
     let dir = cfg.data_dir.clone();
     let running = start_demo(cfg.clone()).await;
+    let token = running.new_admin_token.clone().unwrap();
     let mut c = client(running.link_addr).await;
 
     let mut t = tdes_terminal();
@@ -312,7 +271,7 @@ async fn dukpt_terminals_are_answered_by_their_keys_and_nothing_leaks() {
     );
     assert_eq!(aes_purchase(&mut c, &mut a, 13, "1234", true).await.0, "63");
 
-    let (_, events) = api(&running, "GET", "/v1/security-events", None).await;
+    let (_, events) = api(&running, &token, "GET", "/v1/security-events", None).await;
     let kinds: Vec<&str> = events
         .as_array()
         .unwrap()
@@ -333,7 +292,7 @@ async fn dukpt_terminals_are_answered_by_their_keys_and_nothing_leaks() {
     let bad = serde_json::json!({"id": "bdk-2", "usage": "bdk", "algorithm": "tdes", "components": [
         {"key": "11111111111111111111111111111111", "kcv": "000000"},
         {"key": "22222222222222222222222222222222", "kcv": "000000"}]});
-    let (status, err) = api(&running, "POST", "/v1/keys", Some(bad)).await;
+    let (status, err) = api(&running, &token, "POST", "/v1/keys", Some(bad)).await;
     assert_eq!(status, 400);
     assert!(
         !err.to_string().contains("1111111111111111"),
@@ -342,10 +301,17 @@ async fn dukpt_terminals_are_answered_by_their_keys_and_nothing_leaks() {
     // A merchant's personal data: sealed, shown masked.
     let merchant = serde_json::json!({"id": "MERCHANT0000002", "name": "测试", "mcc": "5411",
         "currency": "156", "fee_bps": 50, "id_number": "110101199003077777", "bank_account": "6222020200112233445"});
-    let (status, shown) = api(&running, "POST", "/v1/merchants", Some(merchant)).await;
+    let (status, shown) = api(&running, &token, "POST", "/v1/merchants", Some(merchant)).await;
     assert_eq!(status, 200, "{shown}");
     assert_eq!(shown["personal_data"]["id_number"], "11************7777");
-    let (_, listed) = api(&running, "GET", "/v1/merchants/MERCHANT0000002", None).await;
+    let (_, listed) = api(
+        &running,
+        &token,
+        "GET",
+        "/v1/merchants/MERCHANT0000002",
+        None,
+    )
+    .await;
     assert_eq!(
         listed["personal_data"]["bank_account"],
         "62*************3445"
@@ -354,6 +320,7 @@ async fn dukpt_terminals_are_answered_by_their_keys_and_nothing_leaks() {
     // The KEK rotates while serving; the next start opens every key with the new one.
     let (status, rotated) = api(
         &running,
+        &token,
         "POST",
         "/v1/keys/rotate-kek",
         Some(serde_json::json!({})),
@@ -361,7 +328,7 @@ async fn dukpt_terminals_are_answered_by_their_keys_and_nothing_leaks() {
     .await;
     assert_eq!(status, 200, "{rotated}");
     assert_ne!(rotated["old_kcv"], rotated["new_kcv"]);
-    let (status, _) = api(&running, "POST", "/v1/vault/rotate", None).await;
+    let (status, _) = api(&running, &token, "POST", "/v1/vault/rotate", None).await;
     assert_eq!(status, 200);
     assert_eq!(
         tdes_purchase(&mut c, &mut t, "TDES0001", 7, "1234", false).await,
@@ -445,6 +412,7 @@ fn assert_no_secrets(dir: &std::path::Path, needles: &[String]) {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_terminal_that_must_use_tls_is_refused_on_plain_tcp() {
     let running = start_demo(config("transport", Backend::Sqlite).unwrap()).await;
+    let token = running.new_admin_token.clone().unwrap();
     let mut c = client(running.link_addr).await;
     let plain_purchase = |stan: u32| {
         let fields = base_fields("TERM0002", stan);
@@ -461,6 +429,7 @@ async fn a_terminal_that_must_use_tls_is_refused_on_plain_tcp() {
     let tls_only = serde_json::json!({"mac": "off", "transport": "tls"});
     let (status, body) = api(
         &running,
+        &token,
         "PUT",
         "/v1/terminals/TERM0002/security",
         Some(tls_only),
@@ -468,12 +437,13 @@ async fn a_terminal_that_must_use_tls_is_refused_on_plain_tcp() {
     .await;
     assert_eq!(status, 200, "{body}");
     assert_eq!(send(&mut c, &plain_purchase(1)).await.code, "58");
-    let (_, events) = api(&running, "GET", "/v1/security-events", None).await;
+    let (_, events) = api(&running, &token, "GET", "/v1/security-events", None).await;
     assert_eq!(events[0]["kind"], "transport_refused");
     assert_eq!(events[0]["terminal"], "TERM0002");
     let plain = serde_json::json!({"mac": "off", "transport": "plain"});
     api(
         &running,
+        &token,
         "PUT",
         "/v1/terminals/TERM0002/security",
         Some(plain),
@@ -483,6 +453,7 @@ async fn a_terminal_that_must_use_tls_is_refused_on_plain_tcp() {
     let unknown = serde_json::json!({"mac": "off"});
     let (status, _) = api(
         &running,
+        &token,
         "PUT",
         "/v1/terminals/NOPE0001/security",
         Some(unknown),
@@ -493,6 +464,7 @@ async fn a_terminal_that_must_use_tls_is_refused_on_plain_tcp() {
         serde_json::json!({"dukpt": "tdes", "bdk": "missing", "key_id": "FFFF9876543210E00000"});
     let (status, _) = api(
         &running,
+        &token,
         "PUT",
         "/v1/terminals/TERM0002/security",
         Some(no_bdk),

@@ -3,7 +3,10 @@
 use std::hint::black_box;
 
 use risk::handbook::{LabelledTxn, from_sim};
-use risk::{FeatureStore, Label, RuleSet, Schema, StoreConfig, evaluate};
+use risk::{
+    CardKey, FeatureStore, Label, MerchantKey, RiskEvent, RuleSet, Schema, StoreConfig,
+    TerminalKey, TxnFacts, evaluate,
+};
 
 fn main() {
     print_memory();
@@ -131,6 +134,71 @@ fn observe_hot_merchant_4000_events(bencher: divan::Bencher) {
                 black_box(s.observe(e));
             }
             s
+        });
+}
+
+/// Events of the host's load test: one merchant, 200 terminals (4 of them hot, taking an
+/// eighth of the traffic), 1,000 cards, 20,000 transactions per second (20 per ms).
+fn busy_history(n: usize) -> Vec<(TxnFacts, RiskEvent)> {
+    const T0_MS: i64 = 1_709_510_400_000;
+    let mut x = 0x2545_F491_4F6C_DD1Du64;
+    let mut next = move || {
+        // xorshift64*: a fixed seed, so every run measures the same events.
+        x ^= x >> 12;
+        x ^= x << 25;
+        x ^= x >> 27;
+        x.wrapping_mul(0x2545_F491_4F6C_DD1D)
+    };
+    (0..n)
+        .map(|i| {
+            let r = next();
+            let terminal = if i % 8 == 0 {
+                (r >> 40) % 4
+            } else {
+                (r >> 40) % 200
+            };
+            let amount = 100 + (r >> 8) % 50_000;
+            let facts = TxnFacts::purchase(T0_MS + i as i64 / 20, amount as i64);
+            let e = RiskEvent::from_facts(
+                i as u64,
+                CardKey((r % 1_000) as u32),
+                TerminalKey(terminal as u32),
+                MerchantKey(0),
+                &facts,
+            );
+            (facts, e)
+        })
+        .collect()
+}
+
+/// The host's load test: after 200,000 transactions (10 s at 20,000/s) the merchant's and
+/// the hot terminals' rings are full; each transaction is observed, scored by 50 rules,
+/// and one in 20 is declined afterwards.
+#[divan::bench(sample_count = 20)]
+fn busy_entities_observe_and_evaluate_50_rules(bencher: divan::Bencher) {
+    const WARM: usize = 200_000;
+    let events = busy_history(WARM + 10_000);
+    let rules = fifty_rules();
+    let mut warm = FeatureStore::new(StoreConfig::default()).unwrap();
+    for (i, (_, e)) in events[..WARM].iter().enumerate() {
+        warm.observe(e);
+        if i % 20 == 0 {
+            warm.record_decline(e.txn_id);
+        }
+    }
+    let tail = &events[WARM..];
+    bencher
+        .counter(divan::counter::ItemsCount::new(tail.len()))
+        .with_inputs(|| warm.clone())
+        .bench_local_values(|mut store| {
+            for (i, (facts, e)) in tail.iter().enumerate() {
+                let f = store.observe(e);
+                black_box(evaluate(&rules, facts, &f));
+                if i % 20 == 0 {
+                    store.record_decline(e.txn_id);
+                }
+            }
+            store
         });
 }
 

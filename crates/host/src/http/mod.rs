@@ -266,6 +266,20 @@ impl IntoResponse for ApiError {
 }
 
 /// Runs a blocking store read off the async workers.
+/// Refuses (404 `unknown_terminal`) a terminal the engine does not know.
+async fn require_terminal(app: &AppState, id: &str) -> Result<(), ApiError> {
+    let terminal = model::TerminalId(id.to_owned());
+    let known = app
+        .pipeline
+        .read(move |e| e.terminal(&terminal).is_some())
+        .await?;
+    if known {
+        Ok(())
+    } else {
+        Err(ApiError::new(ErrorKind::UnknownTerminal))
+    }
+}
+
 async fn read_store<T, F>(app: &AppState, f: F) -> Result<T, ApiError>
 where
     T: Send + 'static,

@@ -2,7 +2,7 @@
 //! alerts, and cases with their steps (assign, comment, escalate, close).
 
 use super::auth::Actor;
-use super::body::{JsonBody, PathText};
+use super::body::{Fields, JsonBody, PathText};
 use super::{AppState, read_store};
 use crate::api_error::{ApiError, ErrorKind};
 use crate::risk::{CaseStep, CaseStepError, RULES_META_KEY, RiskControl, StoredRules};
@@ -277,23 +277,33 @@ fn text(f: &mut super::body::Fields, name: &'static str) -> Result<String, ApiEr
     Ok(f.opt_string(name)?.unwrap_or_default())
 }
 
+/// Reads a case step's body (`make` takes its fields) and runs the step.
+async fn run_step(
+    app: &AppState,
+    actor: String,
+    id: &str,
+    mut f: Fields,
+    make: impl FnOnce(u64, String, &mut Fields) -> Result<CaseStep, ApiError>,
+) -> Reply<Case> {
+    let made = make(case_id(id)?, actor, &mut f)?;
+    f.finish()?;
+    step(app, made).await
+}
+
 pub async fn assign(
     State(app): State<AppState>,
     Extension(Actor(actor)): Extension<Actor>,
     PathText(id): PathText,
-    JsonBody(mut f): JsonBody,
+    JsonBody(f): JsonBody,
 ) -> Reply<Case> {
-    let case_id = case_id(&id)?;
-    let assignee = f.string("assignee")?;
-    f.finish()?;
-    step(
-        &app,
-        CaseStep::Assign {
+    run_step(&app, actor, &id, f, |case_id, actor, f| {
+        let assignee = f.string("assignee")?;
+        Ok(CaseStep::Assign {
             case_id,
             actor,
             assignee,
-        },
-    )
+        })
+    })
     .await
 }
 
@@ -301,19 +311,16 @@ pub async fn comment(
     State(app): State<AppState>,
     Extension(Actor(actor)): Extension<Actor>,
     PathText(id): PathText,
-    JsonBody(mut f): JsonBody,
+    JsonBody(f): JsonBody,
 ) -> Reply<Case> {
-    let case_id = case_id(&id)?;
-    let text = f.string("text")?;
-    f.finish()?;
-    step(
-        &app,
-        CaseStep::Comment {
+    run_step(&app, actor, &id, f, |case_id, actor, f| {
+        let text = f.string("text")?;
+        Ok(CaseStep::Comment {
             case_id,
             actor,
             text,
-        },
-    )
+        })
+    })
     .await
 }
 
@@ -321,19 +328,16 @@ pub async fn escalate(
     State(app): State<AppState>,
     Extension(Actor(actor)): Extension<Actor>,
     PathText(id): PathText,
-    JsonBody(mut f): JsonBody,
+    JsonBody(f): JsonBody,
 ) -> Reply<Case> {
-    let case_id = case_id(&id)?;
-    let note = text(&mut f, "note")?;
-    f.finish()?;
-    step(
-        &app,
-        CaseStep::Escalate {
+    run_step(&app, actor, &id, f, |case_id, actor, f| {
+        let note = text(f, "note")?;
+        Ok(CaseStep::Escalate {
             case_id,
             actor,
             note,
-        },
-    )
+        })
+    })
     .await
 }
 
@@ -408,14 +412,7 @@ pub async fn put_area(
             "latitude within ±90°, longitude within ±180° (microdegrees)",
         )
     })?;
-    let terminal = model::TerminalId(id.clone());
-    let known = app
-        .pipeline
-        .read(move |e| e.terminal(&terminal).is_some())
-        .await?;
-    if !known {
-        return Err(ApiError::new(ErrorKind::UnknownTerminal));
-    }
+    super::require_terminal(&app, &id).await?;
     let json = serde_json::to_string(&area).map_err(|_| ApiError::new(ErrorKind::Internal))?;
     let key = format!("{}{id}", crate::risk::AREA_META_PREFIX);
     app.pipeline

@@ -7,7 +7,6 @@ use crate::security::events::{EVENT_META_PREFIX, EVENTS_LISTED_MAX, SecurityEven
 use crate::security::profile::{PROFILE_META_PREFIX, Profile};
 use axum::Json;
 use axum::extract::State;
-use model::TerminalId;
 
 type Reply<T> = Result<Json<T>, ApiError>;
 
@@ -30,14 +29,7 @@ pub async fn put_profile(
             "no BDK with this id in the keystore",
         ));
     }
-    let terminal = TerminalId(id.clone());
-    let known = app
-        .pipeline
-        .read(move |e| e.terminal(&terminal).is_some())
-        .await?;
-    if !known {
-        return Err(ApiError::new(ErrorKind::UnknownTerminal));
-    }
+    super::require_terminal(&app, &id).await?;
     let value = serde_json::to_string(&profile).map_err(|_| ApiError::new(ErrorKind::Internal))?;
     app.pipeline
         .set_meta(format!("{PROFILE_META_PREFIX}{id}"), value)

@@ -104,3 +104,45 @@ fn verify_store(store: &dyn store::Store) {
     let report = v.finish();
     assert!(report.ok(), "ledger verify: {:?}", report.problems);
 }
+
+/// A terminal's connection to the link (posguard-ascii, 2-byte framing).
+pub async fn ascii_client(addr: std::net::SocketAddr) -> host::client::TerminalClient {
+    host::client::TerminalClient::connect(
+        &addr.to_string(),
+        iso8583::Spec::posguard_ascii(),
+        iso8583::frame::FrameFormat::default(),
+        std::time::Duration::from_secs(5),
+    )
+    .await
+    .expect("connect")
+}
+
+/// A minimal HTTP/1.1 JSON call against the running API with a bearer token: the status
+/// and the body (null when it is not JSON).
+pub async fn api(
+    running: &Running,
+    token: &str,
+    method: &str,
+    path: &str,
+    body: Option<serde_json::Value>,
+) -> (u16, serde_json::Value) {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let mut s = tokio::net::TcpStream::connect(running.http_addr)
+        .await
+        .unwrap();
+    let body = body.map(|b| b.to_string()).unwrap_or_default();
+    let req = format!(
+        "{method} {path} HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer {token}\r\nConnection: close\r\nContent-Type: application/json\r\nContent-Length: {}\r\n\r\n{body}",
+        body.len()
+    );
+    s.write_all(req.as_bytes()).await.unwrap();
+    let mut raw = Vec::new();
+    s.read_to_end(&mut raw).await.unwrap();
+    let text = String::from_utf8_lossy(&raw);
+    let status = text[9..12].parse().unwrap();
+    let json = text.split_once("\r\n\r\n").map(|(_, b)| b).unwrap_or("");
+    (
+        status,
+        serde_json::from_str(json).unwrap_or(serde_json::Value::Null),
+    )
+}
