@@ -113,7 +113,8 @@ fn evaluate_50_rules_only(bencher: divan::Bencher) {
         });
 }
 
-/// A hot merchant: 4,000 events in its 30-day ring, each new one a full pass.
+/// A hot merchant: 4,000 events in its 30-day ring (each new one was a full pass over
+/// them before the running aggregates).
 #[divan::bench(sample_count = 20)]
 fn observe_hot_merchant_4000_events(bencher: divan::Bencher) {
     let h = history();
@@ -228,5 +229,16 @@ fn print_memory() {
     println!(
         "store heap estimate for the run: {} KiB",
         store.heap_bytes() / 1024
+    );
+    let mut busy = FeatureStore::new(StoreConfig::default()).unwrap();
+    for (_, e) in busy_history(200_000) {
+        busy.observe(&e);
+    }
+    let cards: Vec<usize> = (0..1_000).map(|c| busy.card_bytes(c)).collect();
+    println!(
+        "busy run (200,000 events, 1,000 cards, 200 terminals, 1 merchant): store heap {} KiB, \
+         card mean {} bytes",
+        busy.heap_bytes() / 1024,
+        cards.iter().sum::<usize>() / cards.len(),
     );
 }

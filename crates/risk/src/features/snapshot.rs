@@ -22,7 +22,7 @@ use std::collections::VecDeque;
 use thiserror::Error;
 
 use super::config::{ConfigError, StoreConfig, WINDOWS_MAX};
-use super::ring::{Entry, Ring};
+use super::ring::{Entry, Ring, Spec};
 use super::store::{FeatureStore, TxnLoc};
 use super::track::{FIXES_PER_TERMINAL_MAX, Fix, Track};
 use crate::fasthash::IntMap;
@@ -97,11 +97,14 @@ impl FeatureStore {
         let cap = config.events_per_entity_max as usize;
         let mut s = FeatureStore::new(config)?;
         s.high_water_ms = r.i64()?;
-        s.cards = read_map(&mut r, cap, |r| r.u32())?;
-        s.terminals = read_map(&mut r, cap, |r| r.u32())?;
-        s.merchants = read_map(&mut r, cap, |r| r.u32())?;
-        s.operators = read_map(&mut r, cap, |r| r.u32())?;
-        s.pairs = read_map(&mut r, cap, |r| r.u64())?;
+        // Only terminals keep delayed-label windows (see `FeatureStore::insert`).
+        let spec = s.spec;
+        let rings = |delayed| RingKind { cap, spec, delayed };
+        s.cards = read_map(&mut r, rings(false), |r| r.u32())?;
+        s.terminals = read_map(&mut r, rings(true), |r| r.u32())?;
+        s.merchants = read_map(&mut r, rings(false), |r| r.u32())?;
+        s.operators = read_map(&mut r, rings(false), |r| r.u32())?;
+        s.pairs = read_map(&mut r, rings(false), |r| r.u64())?;
         let n = r.len(33)?;
         let mut order = VecDeque::with_capacity(n);
         for _ in 0..n {
@@ -161,8 +164,8 @@ fn put_map<K: Ord + Copy + std::hash::Hash>(
         key(w, k);
         let ring = &m[&k];
         w.extend_from_slice(&ring.dropped_until_ms.to_le_bytes());
-        put_len(w, ring.entries.len());
-        for e in &ring.entries {
+        put_len(w, ring.len());
+        for e in ring.entries() {
             for x in [
                 e.time_ms,
                 e.txn_id as i64,
@@ -307,21 +310,32 @@ fn read_config(r: &mut Reader<'_>) -> Result<StoreConfig, SnapshotError> {
 /// Bytes of one serialised entry.
 const ENTRY_WIRE_BYTES: usize = 37;
 
+/// How to rebuild the rings of one map: their bound, windows, and whether they keep
+/// the delayed-label windows. The snapshot holds entries only; the running aggregates
+/// are rebuilt from them.
+#[derive(Clone, Copy)]
+struct RingKind {
+    cap: usize,
+    spec: Spec,
+    delayed: bool,
+}
+
 fn read_map<K: std::hash::Hash + Eq>(
     r: &mut Reader<'_>,
-    cap: usize,
+    kind: RingKind,
     key: impl Fn(&mut Reader<'_>) -> Result<K, SnapshotError>,
 ) -> Result<IntMap<K, Ring>, SnapshotError> {
     let n = r.len(12)?;
     let mut m = IntMap::default();
+    let mut entries: Vec<Entry> = Vec::new();
     for _ in 0..n {
         let k = key(r)?;
-        let mut ring = Ring::new();
-        ring.dropped_until_ms = r.i64()?;
+        let dropped_until_ms = r.i64()?;
         let len = r.len(ENTRY_WIRE_BYTES)?;
-        if len > cap {
+        if len > kind.cap {
             return Err(SnapshotError::Corrupt(r.at));
         }
+        entries.clear();
         for _ in 0..len {
             let e = Entry {
                 time_ms: r.i64()?,
@@ -331,11 +345,17 @@ fn read_map<K: std::hash::Hash + Eq>(
                 other: r.u32()?,
                 flags: r.u8()?,
             };
-            if ring.entries.back().is_some_and(|b| b.time_ms > e.time_ms) {
+            if entries.last().is_some_and(|b| b.time_ms > e.time_ms) {
                 return Err(SnapshotError::Corrupt(r.at));
             }
-            ring.entries.push_back(e);
+            entries.push(e);
         }
+        let ring = Ring::restored(
+            entries.iter().copied(),
+            dropped_until_ms,
+            &kind.spec,
+            kind.delayed,
+        );
         if m.insert(k, ring).is_some() {
             return Err(SnapshotError::Corrupt(r.at));
         }

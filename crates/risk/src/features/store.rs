@@ -20,12 +20,13 @@
 use std::collections::VecDeque;
 
 use super::config::{ConfigError, StoreConfig};
-use super::ring::{Entry, FLAG_DECLINED, FLAG_FALLBACK, FLAG_REFUND, NOT_FRAUD, Ring};
+use super::ring::{Entry, FLAG_DECLINED, FLAG_FALLBACK, FLAG_REFUND, NOT_FRAUD, Ring, Spec};
 use super::track::{FIX_BYTES, Fix, Track};
 use super::values::{Features, GeoFeatures};
+use super::window::Scratch;
 use crate::event::{Label, RiskEvent};
 use crate::facts::EntryMode;
-use crate::fasthash::{IntMap, IntSet};
+use crate::fasthash::IntMap;
 use crate::geo::speed_kmh;
 
 /// Where a kept transaction's entries are, for labels and outcomes that come later.
@@ -41,6 +42,8 @@ pub(crate) struct TxnLoc {
 #[derive(Clone, Debug)]
 pub struct FeatureStore {
     pub(crate) config: StoreConfig,
+    /// The configuration's windows, as rings take them.
+    pub(crate) spec: Spec,
     pub(crate) high_water_ms: i64,
     pub(crate) cards: IntMap<u32, Ring>,
     pub(crate) terminals: IntMap<u32, Ring>,
@@ -52,7 +55,7 @@ pub struct FeatureStore {
     pub(crate) txns: IntMap<u64, TxnLoc>,
     /// `txns` keys in arrival order, to forget them once out of every window.
     pub(crate) txn_order: VecDeque<(i64, u64)>,
-    seen: IntSet<u32>,
+    scratch: Scratch,
 }
 
 impl PartialEq for FeatureStore {
@@ -78,6 +81,7 @@ impl FeatureStore {
     pub fn new(config: StoreConfig) -> Result<FeatureStore, ConfigError> {
         config.validate()?;
         Ok(FeatureStore {
+            spec: Spec::of(&config),
             config,
             high_water_ms: i64::MIN,
             cards: IntMap::default(),
@@ -88,7 +92,7 @@ impl FeatureStore {
             tracks: IntMap::default(),
             txns: IntMap::default(),
             txn_order: VecDeque::new(),
-            seen: IntSet::default(),
+            scratch: Scratch::default(),
         })
     }
 
@@ -130,23 +134,24 @@ impl FeatureStore {
             other,
             flags,
         };
-        let (card, terminal) = (e.card.0, e.terminal.0);
-        let ring = |m: &mut IntMap<u32, Ring>, k: u32, en: Entry| {
+        let (card, terminal, spec) = (e.card.0, e.terminal.0, self.spec);
+        let ring = |m: &mut IntMap<u32, Ring>, k: u32, en: Entry, delayed: bool| {
             m.entry(k)
-                .or_insert_with(Ring::new)
-                .insert(en, retention, cap);
+                .or_insert_with(|| Ring::new(delayed))
+                .insert(en, retention, cap, &spec);
         };
-        ring(&mut self.cards, card, entry(terminal));
-        ring(&mut self.terminals, terminal, entry(card));
-        ring(&mut self.merchants, e.merchant.0, entry(card));
+        ring(&mut self.cards, card, entry(terminal), false);
+        // Only terminals have delayed-label windows.
+        ring(&mut self.terminals, terminal, entry(card), true);
+        ring(&mut self.merchants, e.merchant.0, entry(card), false);
         if let Some(op) = e.operator {
-            ring(&mut self.operators, op.0, entry(card));
+            ring(&mut self.operators, op.0, entry(card), false);
         }
         let pair = self
             .pairs
             .entry(pair_key(card, terminal))
-            .or_insert_with(Ring::new);
-        pair.insert(entry(card), retention, cap);
+            .or_insert_with(|| Ring::new(false));
+        pair.insert(entry(card), retention, cap, &spec);
         if let Some(at) = e.location {
             let fix = Fix {
                 time_ms: e.time_ms,
@@ -183,31 +188,25 @@ impl FeatureStore {
     /// The features of an event already observed, at its time, over what is kept now.
     fn features_of(&mut self, e: &RiskEvent) -> Features {
         let t = e.time_ms;
-        let c = &self.config;
-        let seen = &mut self.seen;
+        let spec = &self.spec;
+        let scratch = &mut self.scratch;
         let mut f = Features {
             time_ms: t,
             ..Features::default()
         };
-        let of = |m: &IntMap<u32, Ring>, k: u32, seen: &mut IntSet<u32>| {
-            m.get(&k)
-                .map(|r| r.features(t, e.txn_id, &c.windows_ms, seen))
+        let of = |m: &IntMap<u32, Ring>, k: u32, scratch: &mut Scratch| {
+            m.get(&k).map(|r| r.features(t, e.txn_id, spec, scratch))
         };
-        f.card = of(&self.cards, e.card.0, seen).unwrap_or_default();
-        f.terminal = of(&self.terminals, e.terminal.0, seen).unwrap_or_default();
-        f.merchant = of(&self.merchants, e.merchant.0, seen).unwrap_or_default();
-        f.operator = e.operator.and_then(|o| of(&self.operators, o.0, seen));
+        f.card = of(&self.cards, e.card.0, scratch).unwrap_or_default();
+        f.terminal = of(&self.terminals, e.terminal.0, scratch).unwrap_or_default();
+        f.merchant = of(&self.merchants, e.merchant.0, scratch).unwrap_or_default();
+        f.operator = e.operator.and_then(|o| of(&self.operators, o.0, scratch));
         if let Some(r) = self.pairs.get(&pair_key(e.card.0, e.terminal.0)) {
-            f.card_terminal = r.features(t, e.txn_id, &c.windows_ms, seen);
+            f.card_terminal = r.features(t, e.txn_id, spec, scratch);
         }
         if let Some(r) = self.terminals.get(&e.terminal.0) {
-            let n = c.delayed_windows_ms.len();
-            r.delayed(
-                t,
-                c.label_delay_ms,
-                &c.delayed_windows_ms,
-                &mut f.terminal_delayed[..n],
-            );
+            let n = spec.delayed().len();
+            r.delayed(t, spec, &mut f.terminal_delayed[..n]);
         }
         f.terminal_geo = self.geo_of(e);
         f
@@ -241,14 +240,10 @@ impl FeatureStore {
             (true, Some(at)) => at,
             (true, None) => loc.time_ms.saturating_add(self.config.label_delay_ms),
         };
-        let ring = self.terminals.get_mut(&loc.terminal);
-        match ring.and_then(|r| r.find_mut(l.txn_id, loc.time_ms)) {
-            Some(entry) => {
-                entry.fraud_known_at_ms = known_at;
-                true
-            }
-            None => false,
-        }
+        let spec = &self.spec;
+        self.terminals
+            .get_mut(&loc.terminal)
+            .is_some_and(|r| r.set_fraud_known(l.txn_id, loc.time_ms, known_at, spec))
     }
 
     /// Marks a kept transaction as declined (the outcome is known only after scoring);
@@ -259,8 +254,7 @@ impl FeatureStore {
         };
         let mut found = false;
         let mut mark = |r: Option<&mut Ring>| {
-            if let Some(en) = r.and_then(|r| r.find_mut(txn_id, loc.time_ms)) {
-                en.flags |= FLAG_DECLINED;
+            if r.is_some_and(|r| r.mark_declined(txn_id, loc.time_ms)) {
                 found = true;
             }
         };
@@ -280,16 +274,8 @@ impl FeatureStore {
     /// on insert and keep their latest position however long the terminal idles.
     pub fn prune(&mut self, now_ms: i64) {
         let horizon = now_ms.saturating_sub(self.config.retention_ms());
-        let trim = |r: &mut Ring| {
-            while let Some(front) = r.entries.front().copied() {
-                if front.time_ms > horizon {
-                    break;
-                }
-                r.dropped_until_ms = r.dropped_until_ms.max(front.time_ms);
-                r.entries.pop_front();
-            }
-            r.entries.shrink_to_fit();
-        };
+        let spec = self.spec;
+        let trim = |r: &mut Ring| r.trim(horizon, &spec);
         self.cards.values_mut().for_each(trim);
         self.terminals.values_mut().for_each(trim);
         self.merchants.values_mut().for_each(trim);
@@ -306,17 +292,18 @@ impl FeatureStore {
         })
     }
 
-    /// Heap bytes held for one card: its ring's buffer plus the map slot.
+    /// Heap bytes held for one card: its ring (entries, max tree, window aggregates and
+    /// distinct counts) plus the map slot.
     pub fn card_bytes(&self, card: u32) -> usize {
-        self.cards.get(&card).map_or(0, |r| {
-            std::mem::size_of::<(u32, Ring)>() + r.entries.capacity() * super::ring::ENTRY_BYTES
-        })
+        self.cards
+            .get(&card)
+            .map_or(0, |r| std::mem::size_of::<(u32, Ring)>() + r.heap_bytes())
     }
 
-    /// Estimated heap bytes of the whole store: ring buffers, map slots, the txn index.
+    /// Estimated heap bytes of the whole store: rings, map slots, the txn index.
     pub fn heap_bytes(&self) -> usize {
         let slot = std::mem::size_of::<(u64, Ring)>();
-        let rings = |n: usize, cap: usize| n * slot + cap * super::ring::ENTRY_BYTES;
+        let rings = |n: usize, held: usize| n * slot + held;
         let mut total = 0;
         for m in [
             &self.cards,
@@ -324,11 +311,11 @@ impl FeatureStore {
             &self.merchants,
             &self.operators,
         ] {
-            total += rings(m.capacity(), m.values().map(|r| r.entries.capacity()).sum());
+            total += rings(m.capacity(), m.values().map(Ring::heap_bytes).sum());
         }
         total += rings(
             self.pairs.capacity(),
-            self.pairs.values().map(|r| r.entries.capacity()).sum(),
+            self.pairs.values().map(Ring::heap_bytes).sum(),
         );
         let track_slot = std::mem::size_of::<(u32, Track)>();
         total += self.tracks.capacity() * track_slot
