@@ -268,7 +268,8 @@ pub fn instructions(link: &str, http: &str) -> String {
          \nSend a first purchase of 125.00 CNY / 发送第一笔消费:\n\
          \n    posguard send purchase --link {link} --terminal TERM0001 --pan 4761739001010010 --expiry 2812 --amount 12500\n\
          \nDUKPT terminals (PINs encrypted, messages MACed; every demo card's PIN is {DEMO_PIN}):\n\
-         \n    posguard send purchase --link {link} --terminal TDES0001 --dukpt tdes --bdk {tdes_bdk} --ksn {tdes_ksn} --pan 4761739001010010 --expiry 2812 --amount 12500 --pin {DEMO_PIN}\n\
+         \n    posguard send purchase --link {link} --terminal TDES0001 --dukpt tdes --pan 4761739001010010 --expiry 2812 --amount 12500 --pin {DEMO_PIN}\n\
+         \n  (the demo's published test BDK {tdes_bdk}, initial KSN {tdes_ksn}; AES00001: --dukpt aes128)\n\
          \nThen look it up / 然后查询:\n\
          \n    posguard txn list --api http://{http} --token <admin token>\n    posguard ledger verify\n",
         TERMINALS.join(", "),
