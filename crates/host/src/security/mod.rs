@@ -273,6 +273,10 @@ impl Security {
         pan: &str,
         token: &str,
     ) -> PinCheck {
+        // Most requests carry no PIN: answer that before parsing anything.
+        if !session.carries_pin(msg) {
+            return PinCheck::NotPresent;
+        }
         let Ok(pan) = paycrypto::Pan::new(pan) else {
             return PinCheck::Malformed;
         };
@@ -295,6 +299,9 @@ impl Security {
         pan: &str,
         zpk: &TdesKey,
     ) -> Option<Result<String, ()>> {
+        if !session.carries_pin(msg) {
+            return None;
+        }
         let Ok(pan) = paycrypto::Pan::new(pan) else {
             return Some(Err(()));
         };

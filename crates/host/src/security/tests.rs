@@ -369,3 +369,23 @@ fn pins_translate_from_dukpt_to_the_zone_key_and_verify_on_a_zone_link() {
     );
     assert!(!session.is_dukpt(), "no MAC on a zone link's answers");
 }
+
+/// A plain terminal's request is never PIN-checked, whatever its card number looks like
+/// (regression: the PAN was parsed for PIN checks before looking for a PIN block, so an
+/// unusual PAN on a plain terminal was declined 55).
+#[test]
+fn requests_without_a_pin_block_are_not_pin_checked() {
+    let s = security();
+    let plain = request("TERM0001", &[], None);
+    let spec = Spec::posguard_ascii();
+    let msg = spec.decode(&plain).unwrap();
+    let session = s.check(&msg, &Transport::Plain).unwrap();
+    assert_eq!(
+        s.pin_check(&session, &msg, "12", "token"),
+        PinCheck::NotPresent
+    );
+    assert!(
+        s.translate_pin(&session, &msg, "12", &TdesKey::from_hex(ZPK).unwrap())
+            .is_none()
+    );
+}
