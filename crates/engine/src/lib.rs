@@ -23,7 +23,9 @@ mod txn_log;
 pub use forward::{Begin, Forward, UpstreamPolicy, UpstreamResult};
 pub use issuer::parse_yymm;
 pub use provision::{ProvisionError, ProvisionErrorKind};
-pub use request::{Answer, BatchTotals, CardInput, MsgClass, OriginalRef, PinCheck, Request};
+pub use request::{
+    Answer, BatchTotals, CardInput, MsgClass, OPERATOR_LEN_MAX, OriginalRef, PinCheck, Request,
+};
 pub use risk_hook::{RiskHook, RiskInput, RiskVerdict};
 pub use settle::SettleAnswer;
 

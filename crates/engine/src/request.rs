@@ -72,7 +72,13 @@ pub struct Request {
     /// Where the terminal says it is (microdegrees of latitude, longitude), for mobile
     /// terminals' risk features.
     pub location: Option<(i32, i32)>,
+    /// The operator (cashier) logged in on the terminal, for per-operator risk features;
+    /// printable ASCII, at most [`OPERATOR_LEN_MAX`] characters.
+    pub operator: Option<String>,
 }
+
+/// Longest operator id a terminal or the API may send (characters).
+pub const OPERATOR_LEN_MAX: usize = 20;
 
 /// The engine's answer. A decline is an answer, not an error.
 #[derive(Clone, Debug, PartialEq, Eq)]

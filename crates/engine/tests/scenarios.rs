@@ -170,6 +170,7 @@ fn req(
         amount: amount.map(|a| Money::new(a, Currency::CNY)),
         original: None,
         location: None,
+        operator: None,
     }
 }
 

@@ -334,7 +334,26 @@ pub fn parse(
         amount,
         original,
         location: location(msg)?,
+        operator: operator(msg)?,
     }))
+}
+
+/// Where a terminal names the operator (cashier) logged in: field 63 (private use), as
+/// UnionPay terminals do, 1 to [`engine::OPERATOR_LEN_MAX`] printable characters.
+pub const OPERATOR_FIELD: u8 = 63;
+
+/// The operator a terminal sent, trimmed, if any; an empty, overlong or unprintable one
+/// is a format error (30).
+fn operator(msg: &Message<'_>) -> Result<Option<String>, Rejected> {
+    let Some(text) = text(msg, OPERATOR_FIELD) else {
+        return Ok(None);
+    };
+    let id = text.trim();
+    let printable = id.bytes().all(|b| (b' '..=b'~').contains(&b));
+    if id.is_empty() || id.len() > engine::OPERATOR_LEN_MAX || !printable {
+        return reject(Rc::FormatError, "operator_malformed");
+    }
+    Ok(Some(id.to_owned()))
 }
 
 /// Where a mobile terminal reports its position: field 123 (private use), as

@@ -240,12 +240,17 @@ pub async fn start(config: Config) -> Result<Running, StartError> {
     if currency.0 == 0 || currency.0 > 999 {
         return Err(StartError::Currency(currency.0));
     }
-    let labels = std::mem::take(&mut snapshot.labels);
-    let case_state = crate::risk::CaseState {
-        last_alert_id: snapshot.last_alert_id,
-        last_case_id: snapshot.last_case_id,
-        last_case_event_id: snapshot.last_case_event_id,
-        open_cases: std::mem::take(&mut snapshot.open_cases),
+    let stored_risk = crate::risk::Stored {
+        rules: stored_rules,
+        cases: crate::risk::CaseState {
+            last_alert_id: snapshot.last_alert_id,
+            last_case_id: snapshot.last_case_id,
+            last_case_event_id: snapshot.last_case_event_id,
+            open_cases: std::mem::take(&mut snapshot.open_cases),
+        },
+        labels: std::mem::take(&mut snapshot.labels),
+        contexts: std::mem::take(&mut snapshot.txn_contexts),
+        areas,
     };
     let mut engine = Engine::new(
         snapshot,
@@ -254,18 +259,10 @@ pub async fn start(config: Config) -> Result<Running, StartError> {
         },
     );
     let risk = match config.risk.enabled {
-        true => Some(crate::risk::start(
-            &mut engine,
-            &config,
-            stored_rules.as_deref(),
-            case_state,
-            &labels,
-            {
-                let hooks = hooks.clone();
-                Arc::new(move |kind: &str, payload| hooks.emit(kind, payload))
-            },
-            &areas,
-        )?),
+        true => Some(crate::risk::start(&mut engine, &config, stored_risk, {
+            let hooks = hooks.clone();
+            Arc::new(move |kind: &str, payload| hooks.emit(kind, payload))
+        })?),
         false => None,
     };
     let metrics = Arc::new(Metrics::default());

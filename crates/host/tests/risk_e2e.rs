@@ -382,3 +382,86 @@ async fn a_mobile_terminal_far_from_its_area_is_reviewed() {
     };
     assert_eq!(bad.code(), "30", "a malformed position is a format error");
 }
+
+const OPERATOR_RULES: &str = "rule operator.busy {
+  version     1
+  severity    low
+  score       10
+  action      tag busy_operator
+  mode        active
+  when        has(operator.count_1h) && operator.count_1h >= 3
+}
+";
+
+/// What the terminal said beyond the transaction record (field 22's fallback, the
+/// operator in field 63) is kept with it, so the features a restart rebuilds from history
+/// still count it: the third fallback on a card within an hour, the first after the
+/// restart, is declined 59, and the operator's third sale of the hour is tagged.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_restart_keeps_entry_mode_and_operator_features() {
+    let mut cfg = config("risk-context", Backend::Sqlite).unwrap();
+    cfg.journal = false; // lets the second life below open the same directory
+    let running = start_demo(cfg.clone()).await;
+    let token = running.new_admin_token.clone().unwrap();
+    let files = json!({"files": {
+        "fallback.rules": include_str!("../../../rules/fallback.rules"),
+        "operator.rules": OPERATOR_RULES,
+    }});
+    let (status, body) = api(&running, &token, "PUT", "/v1/rules", Some(files)).await;
+    assert_eq!(status, 200, "{body}");
+    let stans = ["000001", "000002", "000003", "000004"];
+    let fallback = |stan: usize| {
+        let mut m = MessageBuilder::new();
+        m.set_mti("0200")
+            .set(2, PAN)
+            .set(3, "000000")
+            .set(4, "000000001500")
+            .set(7, "1121120000")
+            .set(11, stans[stan - 1])
+            .set(14, "2812")
+            .set(22, "801")
+            .set(41, "TERM0001")
+            .set(49, "156")
+            .set(63, "CASHIER7");
+        m
+    };
+    let mut c = client(running.link_addr).await;
+    for stan in 1..=2 {
+        assert_eq!(c.request(&fallback(stan)).await.unwrap().code(), "00");
+    }
+
+    let second = host::start(cfg).await.expect("restart");
+    let mut c2 = client(second.link_addr).await;
+    let third = c2.request(&fallback(3)).await.unwrap();
+    assert_eq!(
+        third.code(),
+        "59",
+        "the card's fallbacks survived the restart"
+    );
+    let rrn: u64 = third.get(37).unwrap().parse().unwrap();
+    let (_, txn) = api(
+        &second,
+        &token,
+        "GET",
+        &format!("/v1/transactions/{rrn}"),
+        None,
+    )
+    .await;
+    let reasons: Vec<&str> = txn["risk"]["reasons"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|r| r["rule_id"].as_str().unwrap())
+        .collect();
+    assert!(reasons.contains(&"fallback.card_burst"), "{txn}");
+    assert_eq!(txn["risk"]["tags"], json!(["busy_operator"]), "{txn}");
+
+    let mut overlong = fallback(4);
+    overlong.set(63, "an operator id far longer than twenty");
+    let refused = c2.request(&overlong).await.unwrap();
+    assert_eq!(
+        refused.code(),
+        "30",
+        "a malformed operator is a format error"
+    );
+}

@@ -21,7 +21,7 @@ pub use parties::{
     TerminalStatus,
 };
 pub use response::ResponseCode;
-pub use risk::{Alert, Case, CaseEvent, FraudLabel, RiskDecision, RuleHit};
+pub use risk::{Alert, Case, CaseEvent, FraudLabel, RiskDecision, RuleHit, TxnContext};
 pub use txn::{IdemKey, TxnId, TxnKind, TxnRecord, TxnStatus, TxnUpdate};
 pub use write::{ApiToken, Settlement, Snapshot, Write};
 

@@ -20,6 +20,28 @@ pub struct RuleHit {
     pub error: Option<String>,
 }
 
+/// What the terminal said about a transaction's circumstances that the transaction
+/// record does not keep: how the card was read, where a mobile terminal was, who was at
+/// the till. Risk features need them when history is replayed after a restart; only
+/// transactions with at least one of them have a context (inserted once).
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct TxnContext {
+    pub txn_id: TxnId,
+    /// POS entry mode as sent (ISO 8583 field 22, e.g. `801` fallback to magstripe).
+    pub entry_mode: Option<String>,
+    /// Microdegrees of latitude and longitude.
+    pub location: Option<(i32, i32)>,
+    /// The operator (cashier) logged in on the terminal.
+    pub operator: Option<String>,
+}
+
+impl TxnContext {
+    /// Whether there is anything to keep.
+    pub fn is_empty(&self) -> bool {
+        self.entry_mode.is_none() && self.location.is_none() && self.operator.is_none()
+    }
+}
+
 /// The risk decision of one transaction, stored with it (one per transaction).
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct RiskDecision {
@@ -89,7 +111,7 @@ pub struct CaseEvent {
     pub at_ms: TimestampMs,
     /// Who took the step (an API token's id, or `posguard` for automatic steps).
     pub actor: String,
-    /// `opened`, `alert_added`, `assigned`, `commented`, `escalated`, `closed`.
+    /// `opened`, `assigned`, `commented`, `escalated`, `closed`.
     pub action: String,
     pub detail: String,
 }

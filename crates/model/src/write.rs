@@ -1,7 +1,7 @@
 use crate::TimestampMs;
 use crate::entry::Entry;
 use crate::parties::{Card, Merchant, Terminal, TerminalId};
-use crate::risk::{Alert, Case, CaseEvent, FraudLabel, RiskDecision};
+use crate::risk::{Alert, Case, CaseEvent, FraudLabel, RiskDecision, TxnContext};
 use crate::txn::{TxnId, TxnRecord, TxnUpdate};
 use serde::{Deserialize, Serialize};
 
@@ -64,6 +64,9 @@ pub enum Write {
     CaseEvent(CaseEvent),
     /// A fraud label on a transaction (append-only).
     Label(FraudLabel),
+    /// A transaction's circumstances for risk features (inserted once). Last, so that
+    /// journals written before it existed still decode (postcard numbers variants).
+    TxnContext(TxnContext),
 }
 
 /// Everything the engine needs to resume after a restart, read back from the store.
@@ -87,4 +90,6 @@ pub struct Snapshot {
     pub last_case_event_id: u64,
     pub open_cases: Vec<Case>,
     pub labels: Vec<FraudLabel>,
+    /// The transactions' contexts (entry mode, position, operator), in txn id order.
+    pub txn_contexts: Vec<TxnContext>,
 }

@@ -138,6 +138,15 @@ fn load(db: &mut dyn Sql) -> Result<Snapshot, StoreError> {
             &[],
             risk::label,
         )?,
+        txn_contexts: all(
+            db,
+            &format!(
+                "SELECT {} FROM txn_contexts ORDER BY txn_id",
+                risk::CONTEXT_COLS
+            ),
+            &[],
+            risk::context,
+        )?,
     })
 }
 

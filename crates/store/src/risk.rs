@@ -4,7 +4,7 @@
 
 use crate::error::StoreError;
 use crate::rows::{Cols, to_i64, to_u64};
-use model::{Alert, Case, CaseEvent, FraudLabel, RiskDecision, RuleHit, TxnId};
+use model::{Alert, Case, CaseEvent, FraudLabel, RiskDecision, RuleHit, TxnContext, TxnId};
 use serde::Serialize;
 use serde::de::DeserializeOwned;
 
@@ -17,6 +17,8 @@ pub(crate) const CASE_COLS: &str = "id, entity_kind, entity_id, status, severity
 pub(crate) const CASE_EVENT_COLS: &str = "id, case_id, at_ms, actor, action, detail";
 /// Labels in insertion order come by their own `id`, which the model does not carry.
 pub(crate) const LABEL_COLS: &str = "txn_id, fraud, at_ms, source";
+
+pub(crate) const CONTEXT_COLS: &str = "txn_id, entry_mode, lat_e6, lon_e6, operator";
 
 /// The status of a case that is no longer worked (`Snapshot::open_cases` leaves it out).
 pub(crate) const CASE_STATUS_CLOSED: &str = "closed";
@@ -123,6 +125,23 @@ pub(crate) fn label(r: &dyn Cols) -> Result<FraudLabel, StoreError> {
         fraud: r.flag(1)?,
         at_ms: r.int(2)?,
         source: r.text(3)?,
+    })
+}
+
+pub(crate) fn context(r: &dyn Cols) -> Result<TxnContext, StoreError> {
+    let coordinate = |v: i64| {
+        i32::try_from(v).map_err(|_| StoreError::corrupt("txn context coordinate out of range"))
+    };
+    let location = match (r.opt_int(2)?, r.opt_int(3)?) {
+        (Some(lat), Some(lon)) => Some((coordinate(lat)?, coordinate(lon)?)),
+        (None, None) => None,
+        _ => return Err(StoreError::corrupt("txn context has half a location")),
+    };
+    Ok(TxnContext {
+        txn_id: TxnId(to_u64(r.int(0)?, "txn context txn id")?),
+        entry_mode: r.opt_text(1)?,
+        location,
+        operator: r.opt_text(4)?,
     })
 }
 

@@ -128,6 +128,16 @@ struct TxnInput {
     currency: Option<Currency>,
     card: Option<CardInput>,
     original: Option<TxnId>,
+    location: Option<(i32, i32)>,
+    operator: Option<String>,
+}
+
+/// A mobile terminal's position in the API (`"location": {"lat_e6": .., "lon_e6": ..}`).
+#[derive(serde::Deserialize)]
+#[serde(deny_unknown_fields)]
+struct Position {
+    lat_e6: i32,
+    lon_e6: i32,
 }
 
 impl TxnInput {
@@ -160,6 +170,22 @@ impl TxnInput {
         };
         need("currency", no_amount, currency, &kind)?;
         let card = card(f, keys, rules.card, &kind)?;
+        let operator = f.opt_string("operator")?;
+        if let Some(o) = &operator {
+            printable("operator", o, engine::OPERATOR_LEN_MAX)?;
+        }
+        let location = match f.opt_object::<Position>("location")? {
+            Some(p) if risk::GeoPoint::new(p.lat_e6, p.lon_e6).is_some() => {
+                Some((p.lat_e6, p.lon_e6))
+            }
+            Some(_) => {
+                return Err(ApiError::validation(
+                    "location",
+                    "lat_e6 must be within ±90000000 and lon_e6 within ±180000000",
+                ));
+            }
+            None => None,
+        };
         let original = need(
             "original_id",
             rules.original,
@@ -175,6 +201,8 @@ impl TxnInput {
             currency,
             card,
             original,
+            location,
+            operator,
         })
     }
 
@@ -194,7 +222,8 @@ impl TxnInput {
             card: self.card,
             amount: self.amount.map(|minor| Money::new(minor, currency)),
             original: self.original.map(OriginalRef::Rrn),
-            location: None,
+            location: self.location,
+            operator: self.operator,
         }
     }
 }
@@ -209,9 +238,25 @@ fn card(
 ) -> Result<Option<CardInput>, ApiError> {
     let pan_text = f.opt_string("pan")?.map(Zeroizing::new);
     let expiry = f.opt_string("expiry")?;
+    let entry_mode = f.opt_string("entry_mode")?;
     let Some(pan_text) = need("pan", needed, pan_text, kind)? else {
+        need(
+            "entry_mode",
+            Need::Refused,
+            entry_mode,
+            "a request without pan",
+        )?;
         return need("expiry", Need::Refused, expiry, "a request without pan").map(|_| None);
     };
+    if entry_mode
+        .as_deref()
+        .is_some_and(|m| m.len() != 3 || !m.bytes().all(|b| b.is_ascii_digit()))
+    {
+        return Err(ApiError::validation(
+            "entry_mode",
+            "must be 3 digits (ISO 8583 field 22, e.g. 051 chip, 801 fallback)",
+        ));
+    }
     if expiry
         .as_deref()
         .is_some_and(|e| engine::parse_yymm(e).is_none())
@@ -225,7 +270,7 @@ fn card(
         luhn_ok: pan.luhn_valid(),
         expiry,
         pin: engine::PinCheck::NotPresent,
-        entry_mode: None,
+        entry_mode,
     }))
 }
 
@@ -291,6 +336,7 @@ pub async fn reverse(
         amount: None,
         original: Some(OriginalRef::Rrn(id)),
         location: None,
+        operator: None,
     };
     decide(&app, req).await
 }

@@ -1,5 +1,7 @@
 //! Alerts and cases: an alert joins the open case of its card (or of its terminal when
-//! there is no card), or opens one. Steps on a case (assign, comment, escalate, close)
+//! there is no card), or opens one. An alert row names its case, so joining a case is
+//! not also a case event: the case's timeline is its events and its alerts, merged by
+//! time (an alert storm would otherwise double the rows risk control writes). Steps on a case (assign, comment, escalate, close)
 //! are recorded with who and when; closing a case as fraud or not labels its
 //! transactions.
 
@@ -152,13 +154,6 @@ impl CaseBook {
             merchant_id: txn.merchant_id.0.clone(),
             case_id,
         };
-        let added = self.event(
-            case_id,
-            "posguard",
-            "alert_added",
-            format!("alert {}", alert.id),
-            now,
-        );
         let case = self
             .open
             .get_mut(&case_id)
@@ -170,7 +165,6 @@ impl CaseBook {
         }
         out.push(Write::Case(case.clone()));
         out.push(Write::Alert(alert.clone()));
-        out.push(added);
         alert
     }
 

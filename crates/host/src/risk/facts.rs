@@ -35,7 +35,8 @@ pub fn of(input: &RiskInput<'_>, offset_minutes: i32) -> TxnFacts {
 }
 
 /// The facts of a recorded transaction and its parties: live scoring and back-tests over
-/// stored history share this. (Stored history has no field 22: back-tests see chip.)
+/// stored history share this. What the terminal said beyond the record (field 22, its
+/// position) comes from the transaction's context: [`add_context`].
 pub fn of_record(
     txn: &TxnRecord,
     card: Option<&Card>,
@@ -60,6 +61,15 @@ pub fn of_record(
         model::TerminalStatus::Retired => TerminalStatus::Retired,
     });
     facts
+}
+
+/// Adds what the terminal said about a recorded transaction (its stored context): how
+/// the card was read and where the terminal was.
+pub fn add_context(facts: &mut TxnFacts, context: &model::TxnContext) {
+    facts.entry_mode = entry_mode(context.entry_mode.as_deref());
+    facts.location = context
+        .location
+        .and_then(|(lat, lon)| risk::GeoPoint::new(lat, lon));
 }
 
 #[cfg(test)]

@@ -16,7 +16,7 @@ pub use cases::{CaseState, CaseStep, CaseStepError};
 
 use engine::{RiskHook, RiskInput, RiskVerdict};
 use model::{FraudLabel, ResponseCode, RiskDecision, RuleHit, TimestampMs, TxnKind};
-use model::{TxnRecord, TxnStatus, Write};
+use model::{TxnContext, TxnRecord, TxnStatus, Write};
 use risk::{Action, Decision, FeatureStore, Interner, RiskEvent, RuleSet, Schema, Severity};
 use std::sync::{Arc, RwLock};
 
@@ -49,6 +49,7 @@ pub struct RiskControl {
     cards: Interner,
     terminals: Interner,
     merchants: Interner,
+    operators: Interner,
     fail: FailMode,
     offset_minutes: i32,
     cases: cases::CaseBook,
@@ -92,6 +93,7 @@ impl RiskControl {
             cards: Interner::new(),
             terminals: Interner::new(),
             merchants: Interner::new(),
+            operators: Interner::new(),
             fail,
             offset_minutes,
             cases: cases::CaseBook::new(snapshot_state),
@@ -112,11 +114,21 @@ impl RiskControl {
         self.notify = Some(notify);
     }
 
-    /// Replays recorded history into the features (the same `observe` as live), then
-    /// the labels known so far: after a restart the windows have no gap.
-    pub fn replay<'a>(&mut self, txns: impl Iterator<Item = &'a TxnRecord>, labels: &[FraudLabel]) {
+    /// Replays recorded history into the features (the same `observe` as live), with
+    /// each transaction's recorded context (entry mode, position, operator), then the
+    /// labels known so far: after a restart the windows have no gap.
+    pub fn replay<'a>(
+        &mut self,
+        txns: impl Iterator<Item = &'a TxnRecord>,
+        contexts: &[TxnContext],
+        labels: &[FraudLabel],
+    ) {
+        debug_assert!(contexts.is_sorted_by_key(|c| c.txn_id));
+        let mut contexts = contexts.iter().peekable();
         for txn in txns {
-            if let Some(event) = self.recorded_event(txn) {
+            while contexts.next_if(|c| c.txn_id < txn.id).is_some() {}
+            let context = contexts.next_if(|c| c.txn_id == txn.id);
+            if let Some(event) = self.recorded_event(txn, context) {
                 self.features.observe(&event);
             }
         }
@@ -126,7 +138,12 @@ impl RiskControl {
     }
 
     /// The feature store's event for a transaction described by `facts`.
-    fn event(&mut self, txn: &TxnRecord, facts: &risk::TxnFacts) -> Option<RiskEvent> {
+    fn event(
+        &mut self,
+        txn: &TxnRecord,
+        facts: &risk::TxnFacts,
+        operator: Option<&str>,
+    ) -> Option<RiskEvent> {
         let card = txn.card_token.as_ref().map_or("-", |c| c.0.as_str());
         let mut event = RiskEvent::from_facts(
             txn.id.0,
@@ -135,14 +152,27 @@ impl RiskControl {
             risk::MerchantKey(self.merchants.intern(&txn.merchant_id.0)?),
             facts,
         );
+        event.operator = match operator {
+            Some(o) => Some(risk::OperatorKey(self.operators.intern(o)?)),
+            None => None,
+        };
         event.declined = txn.status == TxnStatus::Declined;
         Some(event)
     }
 
-    /// The event of a recorded transaction (replays: no party attributes needed).
-    fn recorded_event(&mut self, txn: &TxnRecord) -> Option<RiskEvent> {
-        let facts = facts::of_record(txn, None, None, None, self.offset_minutes);
-        self.event(txn, &facts)
+    /// The event of a recorded transaction and its context (replays: no party
+    /// attributes needed; the terminal's registered area as it is now).
+    fn recorded_event(
+        &mut self,
+        txn: &TxnRecord,
+        context: Option<&TxnContext>,
+    ) -> Option<RiskEvent> {
+        let mut facts = facts::of_record(txn, None, None, None, self.offset_minutes);
+        facts.terminal_home = self.areas.get(&txn.terminal_id.0).copied();
+        if let Some(c) = context {
+            facts::add_context(&mut facts, c);
+        }
+        self.event(txn, &facts, context.and_then(|c| c.operator.as_deref()))
     }
 
     fn rules(&self) -> Arc<RuleSet> {
@@ -157,7 +187,7 @@ impl RiskControl {
             .request
             .location
             .and_then(|(lat, lon)| risk::GeoPoint::new(lat, lon));
-        let mut event = self.event(input.txn, &facts)?;
+        let mut event = self.event(input.txn, &facts, input.request.operator.as_deref())?;
         event.declined = false;
         let rules = self.rules();
         let features = &mut self.features;
@@ -213,6 +243,21 @@ fn declinable(txn: &TxnRecord) -> bool {
                 | TxnKind::Refund
                 | TxnKind::Balance
         )
+}
+
+/// What the terminal said about the transaction's circumstances, kept so that a replay
+/// after a restart computes the same features.
+fn context_of(input: &RiskInput<'_>) -> TxnContext {
+    TxnContext {
+        txn_id: input.txn.id,
+        entry_mode: input
+            .request
+            .card
+            .as_ref()
+            .and_then(|c| c.entry_mode.clone()),
+        location: input.request.location,
+        operator: input.request.operator.clone(),
+    }
 }
 
 fn hits(reasons: &[risk::Reason]) -> Vec<RuleHit> {
@@ -294,6 +339,10 @@ impl RiskHook for RiskControl {
             );
         }
         out.push(Write::Decision(Box::new(record)));
+        let context = context_of(input);
+        if !context.is_empty() {
+            out.push(Write::TxnContext(context));
+        }
         verdict
     }
 
@@ -336,22 +385,33 @@ pub struct RiskHandle {
     pub files: Arc<RwLock<StoredRules>>,
 }
 
+/// What the store holds for risk control at a start.
+#[derive(Default)]
+pub struct Stored {
+    /// The installed rule set (`RULES_META_KEY`), if any.
+    pub rules: Option<String>,
+    pub cases: CaseState,
+    pub labels: Vec<FraudLabel>,
+    /// Recorded transactions' contexts, in txn id order.
+    pub contexts: Vec<TxnContext>,
+    /// Registered areas (`AREA_META_PREFIX` meta rows).
+    pub areas: Vec<(String, String)>,
+}
+
 /// Builds risk control for a start: the installed rule set (or the shipped packs),
-/// features replayed from the recorded history and labels, and puts it in the engine.
+/// features replayed from the recorded history, contexts and labels, and puts it in
+/// the engine.
 pub fn start(
     engine: &mut engine::Engine,
     config: &crate::Config,
-    stored_rules: Option<&str>,
-    case_state: CaseState,
-    labels: &[FraudLabel],
+    stored: Stored,
     notify: Notify,
-    areas: &[(String, String)],
 ) -> Result<RiskHandle, crate::StartError> {
     let fail = |why: String| crate::StartError::Risk(why);
     let features =
         FeatureStore::new(risk::StoreConfig::default()).map_err(|e| fail(e.to_string()))?;
     let schema = Arc::new(schema(&features));
-    let stored = match stored_rules {
+    let files = match stored.rules.as_deref() {
         Some(json) => serde_json::from_str::<StoredRules>(json)
             .map_err(|e| fail(format!("the installed rule set does not parse: {e}")))?,
         None => StoredRules {
@@ -362,13 +422,13 @@ pub fn start(
                 .collect(),
         },
     };
-    let texts: Vec<(&str, &str)> = stored
+    let texts: Vec<(&str, &str)> = files
         .files
         .iter()
         .map(|(n, t)| (n.as_str(), t.as_str()))
         .collect();
     let set =
-        RuleSet::from_texts(stored.version, &texts, &schema).map_err(|e| fail(e.to_string()))?;
+        RuleSet::from_texts(files.version, &texts, &schema).map_err(|e| fail(e.to_string()))?;
     let rules: SharedRules = Arc::new(RwLock::new(Arc::new(set)));
     let offset = i32::try_from(config.utc_offset_minutes).unwrap_or(0);
     let mut control = RiskControl::new(
@@ -376,11 +436,10 @@ pub fn start(
         rules.clone(),
         config.risk.fail,
         offset,
-        case_state,
+        stored.cases,
     );
-    control.replay(engine.txns(), labels);
-    control.set_notify(notify);
-    for (key, json) in areas {
+    // Areas first: replayed positions are measured from the registered centre.
+    for (key, json) in &stored.areas {
         let terminal = key.strip_prefix(AREA_META_PREFIX).unwrap_or(key);
         match serde_json::from_str::<Area>(json)
             .ok()
@@ -390,11 +449,13 @@ pub fn start(
             None => tracing::error!(%terminal, "load a terminal's registered area"),
         }
     }
+    control.replay(engine.txns(), &stored.contexts, &stored.labels);
+    control.set_notify(notify);
     engine.set_risk(Box::new(control));
     Ok(RiskHandle {
         rules,
         schema,
-        files: Arc::new(RwLock::new(stored)),
+        files: Arc::new(RwLock::new(files)),
     })
 }
 
@@ -405,6 +466,11 @@ pub fn history(snapshot: &model::Snapshot, offset_minutes: i32) -> Vec<risk::Lab
     let cards: HashMap<_, _> = snapshot.cards.iter().map(|c| (&c.token, c)).collect();
     let terminals: HashMap<_, _> = snapshot.terminals.iter().map(|t| (&t.id, t)).collect();
     let merchants: HashMap<_, _> = snapshot.merchants.iter().map(|m| (&m.id, m)).collect();
+    let contexts: HashMap<_, _> = snapshot
+        .txn_contexts
+        .iter()
+        .map(|c| (c.txn_id, c))
+        .collect();
     let mut fraud: HashMap<u64, bool> = HashMap::new();
     for label in &snapshot.labels {
         fraud.insert(label.txn_id.0, label.fraud);
@@ -432,7 +498,12 @@ pub fn history(snapshot: &model::Snapshot, offset_minutes: i32) -> Vec<risk::Lab
                 merchants.get(&txn.merchant_id).copied(),
                 offset_minutes,
             );
-            let event = keys.event(txn, &facts)?;
+            let context = contexts.get(&txn.id).copied();
+            let mut facts = facts;
+            if let Some(c) = context {
+                facts::add_context(&mut facts, c);
+            }
+            let event = keys.event(txn, &facts, context.and_then(|c| c.operator.as_deref()))?;
             Some(risk::LabelledTxn {
                 event,
                 facts,

@@ -89,6 +89,7 @@ fn purchase(stan: u32, amount: i64) -> Request {
         amount: Some(Money::new(amount, Currency::CNY)),
         original: None,
         location: None,
+        operator: None,
     }
 }
 

@@ -12,7 +12,7 @@
 
 use model::{
     Alert, ApiToken, Card, Case, CaseEvent, Entry, FraudLabel, Merchant, RiskDecision, RuleHit,
-    Settlement, Terminal, TimestampMs, TxnId, TxnRecord, TxnUpdate, Write,
+    Settlement, Terminal, TimestampMs, TxnContext, TxnId, TxnRecord, TxnUpdate, Write,
 };
 use serde::{Deserialize, Serialize};
 
@@ -56,6 +56,7 @@ enum WriteOut<'a> {
     Case(&'a Case),
     CaseEvent(&'a CaseEvent),
     Label(&'a FraudLabel),
+    TxnContext(&'a TxnContext),
 }
 
 #[derive(Deserialize)]
@@ -75,6 +76,7 @@ enum WriteIn {
     Case(Case),
     CaseEvent(CaseEvent),
     Label(FraudLabel),
+    TxnContext(TxnContext),
 }
 
 impl<'a> From<&'a Write> for WriteOut<'a> {
@@ -94,6 +96,7 @@ impl<'a> From<&'a Write> for WriteOut<'a> {
             Write::Case(x) => WriteOut::Case(x),
             Write::CaseEvent(x) => WriteOut::CaseEvent(x),
             Write::Label(x) => WriteOut::Label(x),
+            Write::TxnContext(x) => WriteOut::TxnContext(x),
         }
     }
 }
@@ -115,6 +118,7 @@ impl From<WriteIn> for Write {
             WriteIn::Case(x) => Write::Case(x),
             WriteIn::CaseEvent(x) => Write::CaseEvent(x),
             WriteIn::Label(x) => Write::Label(x),
+            WriteIn::TxnContext(x) => Write::TxnContext(x),
         }
     }
 }
@@ -329,6 +333,18 @@ pub(super) mod tests {
                 key: "k".into(),
                 value: "v".into(),
             },
+            Write::TxnContext(TxnContext {
+                txn_id: TxnId(1),
+                entry_mode: Some("801".into()),
+                location: Some((39_904_200, -116_407_400)),
+                operator: Some("01".into()),
+            }),
+            Write::TxnContext(TxnContext {
+                txn_id: TxnId(2),
+                entry_mode: None,
+                location: None,
+                operator: None,
+            }),
         ]
     }
 

@@ -8,7 +8,7 @@ use ::postgres::Client;
 /// Arbitrary, fixed key of the advisory lock that serializes migrations.
 const MIGRATION_LOCK_KEY: i64 = 0x706f_7367_7561_7264; // "posguard"
 
-const MIGRATIONS: &[(i64, &str)] = &[(1, V1), (2, V2)];
+const MIGRATIONS: &[(i64, &str)] = &[(1, V1), (2, V2), (3, V3)];
 
 const V1: &str = "
 CREATE TABLE merchants (
@@ -141,6 +141,20 @@ CREATE TRIGGER fraud_labels_no_truncate BEFORE TRUNCATE ON fraud_labels
 CREATE TRIGGER cases_no_delete BEFORE DELETE ON cases
     FOR EACH ROW EXECUTE FUNCTION posguard_refuse_change();
 CREATE TRIGGER cases_no_truncate BEFORE TRUNCATE ON cases
+    FOR EACH STATEMENT EXECUTE FUNCTION posguard_refuse_change();
+";
+
+/// Transactions' contexts (entry mode, position, operator) for risk features that must
+/// survive a restart. Location is both coordinates or neither.
+const V3: &str = "
+CREATE TABLE txn_contexts (
+    txn_id BIGINT PRIMARY KEY, entry_mode TEXT, lat_e6 INTEGER, lon_e6 INTEGER,
+    operator TEXT,
+    CHECK ((lat_e6 IS NULL) = (lon_e6 IS NULL))
+);
+CREATE TRIGGER txn_contexts_append_only BEFORE UPDATE OR DELETE ON txn_contexts
+    FOR EACH ROW EXECUTE FUNCTION posguard_refuse_change();
+CREATE TRIGGER txn_contexts_no_truncate BEFORE TRUNCATE ON txn_contexts
     FOR EACH STATEMENT EXECUTE FUNCTION posguard_refuse_change();
 ";
 

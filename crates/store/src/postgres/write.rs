@@ -18,7 +18,7 @@ use ::postgres::Client;
 use ::postgres::types::ToSql;
 use model::{
     Alert, ApiToken, Card, Case, CaseEvent, Entry, FraudLabel, Merchant, RiskDecision, Settlement,
-    Terminal, TxnRecord, TxnUpdate, Write,
+    Terminal, TxnContext, TxnRecord, TxnUpdate, Write,
 };
 use std::collections::HashMap;
 
@@ -81,6 +81,9 @@ const INSERT_LABELS: &str = "INSERT INTO fraud_labels (txn_id, fraud, at_ms, sou
      SELECT t, f, a, s FROM unnest($1::int8[], $2::bool[], $3::int8[], $4::text[]) \
      WITH ORDINALITY AS u (t, f, a, s, n) ORDER BY n";
 
+const INSERT_CONTEXTS: &str = "INSERT INTO txn_contexts (txn_id, entry_mode, lat_e6, lon_e6, \
+     operator) SELECT * FROM unnest($1::int8[], $2::text[], $3::int4[], $4::int4[], $5::text[])";
+
 /// A batch sorted by table, upserts and updates reduced to the last one per key.
 #[derive(Default)]
 pub(super) struct Plan<'a> {
@@ -97,6 +100,7 @@ pub(super) struct Plan<'a> {
     cases: Vec<&'a Case>,
     case_events: Vec<&'a CaseEvent>,
     labels: Vec<&'a FraudLabel>,
+    contexts: Vec<&'a TxnContext>,
     /// Last value per key.
     metas: Vec<(&'a str, &'a str)>,
     /// Some update comes before the insert of its own txn in the batch.
@@ -152,6 +156,7 @@ impl<'a> Plan<'a> {
                 Write::Case(x) => last_wins(&mut p.cases, &mut cs, x.id, x),
                 Write::CaseEvent(x) => p.case_events.push(x),
                 Write::Label(x) => p.labels.push(x),
+                Write::TxnContext(x) => p.contexts.push(x),
             }
         }
         p.update_before_insert = batch.iter().enumerate().any(|(pos, w)| {
@@ -202,6 +207,9 @@ pub(super) fn commit(
     }
     if !p.labels.is_empty() {
         steps.push((INSERT_LABELS, labels(&p.labels)?));
+    }
+    if !p.contexts.is_empty() {
+        steps.push((INSERT_CONTEXTS, contexts(&p.contexts)?));
     }
     // Updates go last so that they see this batch's inserts.
     if !p.updates.is_empty() {
@@ -451,5 +459,15 @@ fn labels<'a>(xs: &[&'a FraudLabel]) -> Result<Cols<'a>, StoreError> {
         col(xs.iter().map(|x| x.fraud).collect()),
         col(xs.iter().map(|x| x.at_ms).collect()),
         col(xs.iter().map(|x| x.source.as_str()).collect()),
+    ])
+}
+
+fn contexts<'a>(xs: &[&'a TxnContext]) -> Result<Cols<'a>, StoreError> {
+    Ok(vec![
+        col(ids(xs, |x| x.txn_id.0, "txn context txn id")?),
+        col(xs.iter().map(|x| x.entry_mode.as_deref()).collect()),
+        col(xs.iter().map(|x| x.location.map(|l| l.0)).collect()),
+        col(xs.iter().map(|x| x.location.map(|l| l.1)).collect()),
+        col(xs.iter().map(|x| x.operator.as_deref()).collect()),
     ])
 }

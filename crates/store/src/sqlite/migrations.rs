@@ -5,7 +5,7 @@
 use crate::error::{StoreError, StoreErrorKind};
 use rusqlite::{Connection, TransactionBehavior};
 
-const MIGRATIONS: &[(i64, &str)] = &[(1, V1), (2, V2)];
+const MIGRATIONS: &[(i64, &str)] = &[(1, V1), (2, V2), (3, V3)];
 
 const V1: &str = "
 CREATE TABLE merchants (
@@ -131,6 +131,20 @@ CREATE TRIGGER cases_no_delete BEFORE DELETE ON cases
 BEGIN SELECT RAISE(ABORT, 'cases are never deleted'); END;
 ";
 
+/// Transactions' contexts (entry mode, position, operator) for risk features that must
+/// survive a restart. Location is both coordinates or neither.
+const V3: &str = "
+CREATE TABLE txn_contexts (
+    txn_id INTEGER PRIMARY KEY, entry_mode TEXT, lat_e6 INTEGER, lon_e6 INTEGER,
+    operator TEXT,
+    CHECK ((lat_e6 IS NULL) = (lon_e6 IS NULL))
+) STRICT;
+CREATE TRIGGER txn_contexts_no_update BEFORE UPDATE ON txn_contexts
+BEGIN SELECT RAISE(ABORT, 'txn contexts are append-only'); END;
+CREATE TRIGGER txn_contexts_no_delete BEFORE DELETE ON txn_contexts
+BEGIN SELECT RAISE(ABORT, 'txn contexts are append-only'); END;
+";
+
 pub(super) fn run(conn: &mut Connection) -> Result<(), StoreError> {
     apply(conn, MIGRATIONS)
 }
@@ -204,6 +218,7 @@ mod tests {
             "cases",
             "fraud_labels",
             "risk_decisions",
+            "txn_contexts",
         ];
         let have = tables(&conn);
         assert!(
@@ -212,8 +227,9 @@ mod tests {
         );
         let count = |sql: &str| conn.query_row(sql, [], |r| r.get::<_, i64>(0)).unwrap();
         assert_eq!(count("SELECT COUNT(*) FROM merchants"), 1);
-        assert_eq!(count("SELECT MAX(version) FROM schema_migrations"), 2);
-        assert_eq!(count("SELECT COUNT(*) FROM schema_migrations"), 2);
+        let last = MIGRATIONS.last().map_or(0, |m| m.0);
+        assert_eq!(count("SELECT MAX(version) FROM schema_migrations"), last);
+        assert_eq!(count("SELECT COUNT(*) FROM schema_migrations"), last);
         let err = conn
             .execute_batch("DELETE FROM entries")
             .expect_err("V1's triggers stay");

@@ -8,7 +8,7 @@ use crate::risk::{DecisionRow, json};
 use crate::rows::{card_kind_str, card_status_str, terminal_status_str, to_i64};
 use model::{
     Alert, ApiToken, Card, Case, CaseEvent, Entry, FraudLabel, Merchant, RiskDecision, Settlement,
-    Terminal, TxnRecord, TxnUpdate, Write,
+    Terminal, TxnContext, TxnRecord, TxnUpdate, Write,
 };
 use rusqlite::{Connection, Transaction, TransactionBehavior};
 
@@ -59,16 +59,38 @@ const INSERT_CASE_EVENT: &str = "INSERT INTO case_events (id, case_id, at_ms, ac
 const INSERT_LABEL: &str =
     "INSERT INTO fraud_labels (txn_id, fraud, at_ms, source) VALUES (?1, ?2, ?3, ?4)";
 
+const INSERT_CONTEXT: &str = "INSERT INTO txn_contexts (txn_id, entry_mode, lat_e6, lon_e6, \
+     operator) VALUES (?1, ?2, ?3, ?4, ?5)";
+
 pub(super) fn commit(conn: &mut Connection, batch: &[Write]) -> Result<(), StoreError> {
     // Immediate: take the write lock up front rather than fail half-way on upgrade.
     let tx = conn
         .transaction_with_behavior(TransactionBehavior::Immediate)
         .map_err(|e| error("begin batch", e))?;
-    for write in batch {
-        apply(&tx, write)?;
+    let superseded = superseded_case_states(batch);
+    for (pos, write) in batch.iter().enumerate() {
+        if superseded.is_empty() || !superseded.contains(&pos) {
+            apply(&tx, write)?;
+        }
     }
     // Dropping `tx` on an early return above rolls the whole batch back.
     tx.commit().map_err(|e| error("commit batch", e))
+}
+
+/// Positions of case states a later write of the same batch replaces. A case is an
+/// upsert and an alert storm moves the same case on every alert: only its last state
+/// in a batch reaches the table (PostgreSQL's plan reduces the same way).
+fn superseded_case_states(batch: &[Write]) -> std::collections::HashSet<usize> {
+    let mut last = std::collections::HashMap::new();
+    let mut superseded = std::collections::HashSet::new();
+    for (pos, write) in batch.iter().enumerate() {
+        if let Write::Case(c) = write
+            && let Some(earlier) = last.insert(c.id, pos)
+        {
+            superseded.insert(earlier);
+        }
+    }
+    superseded
 }
 
 fn apply(tx: &Transaction<'_>, write: &Write) -> Result<(), StoreError> {
@@ -87,6 +109,7 @@ fn apply(tx: &Transaction<'_>, write: &Write) -> Result<(), StoreError> {
         Write::Case(c) => case(tx, c),
         Write::CaseEvent(e) => case_event(tx, e),
         Write::Label(l) => label(tx, l),
+        Write::TxnContext(c) => context(tx, c),
     }
 }
 
@@ -291,4 +314,11 @@ fn label(tx: &Transaction<'_>, l: &FraudLabel) -> Result<(), StoreError> {
     let txn_id = to_i64(l.txn_id.0, "label txn id")?;
     let p: [&dyn rusqlite::ToSql; 4] = [&txn_id, &l.fraud, &l.at_ms, &l.source];
     run(tx, INSERT_LABEL, "insert fraud label", &p).map(drop)
+}
+
+fn context(tx: &Transaction<'_>, c: &TxnContext) -> Result<(), StoreError> {
+    let txn_id = to_i64(c.txn_id.0, "txn context txn id")?;
+    let (lat, lon) = (c.location.map(|l| l.0), c.location.map(|l| l.1));
+    let p: [&dyn rusqlite::ToSql; 5] = [&txn_id, &c.entry_mode, &lat, &lon, &c.operator];
+    run(tx, INSERT_CONTEXT, "insert txn context", &p).map(drop)
 }

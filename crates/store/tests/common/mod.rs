@@ -700,6 +700,7 @@ macro_rules! store_suite {
             risk_search_limits_are_clamped,
             a_v1_database_migrates_in_place,
             corrupt_risk_rows_are_errors_not_panics,
+            txn_contexts_load_in_txn_order,
         );
     };
     (@risk_reads $with:path) => {

@@ -4,7 +4,7 @@
 use super::{Harness, kind, txn, world};
 use model::{
     Alert, CardToken, Case, CaseEvent, FraudLabel, MerchantId, RiskDecision, RuleHit, TerminalId,
-    TxnId, Write,
+    TxnContext, TxnId, Write,
 };
 use store::{AlertQuery, CaseQuery, Store, StoreErrorKind};
 
@@ -113,7 +113,31 @@ fn one_of_each() -> Vec<Write> {
         Write::Case(case(1, "open")),
         Write::CaseEvent(case_event(1, 1)),
         Write::Label(label(1, true, 10)),
+        Write::TxnContext(context(1)),
     ]
+}
+
+/// Txn `txn`'s context: fallback with an operator on odd ids, a position on even ones.
+pub fn context(txn: u64) -> TxnContext {
+    let odd = txn % 2 == 1;
+    TxnContext {
+        txn_id: TxnId(txn),
+        entry_mode: odd.then(|| "801".into()),
+        location: (!odd).then(|| (39_904_200, -116_407_400 - txn as i32)),
+        operator: odd.then(|| format!("op{txn}")),
+    }
+}
+
+pub fn txn_contexts_load_in_txn_order(s: &dyn Store, _: &Harness) {
+    assert!(s.load().unwrap().txn_contexts.is_empty());
+    s.commit(&[3, 1].map(|t| Write::TxnContext(context(t))))
+        .unwrap();
+    s.commit(&[Write::TxnContext(context(2))]).unwrap();
+    let loaded = s.load().unwrap().txn_contexts;
+    assert_eq!(loaded, [context(1), context(2), context(3)]);
+    let again = s.commit(&[Write::TxnContext(context(2))]);
+    assert!(again.is_err(), "a context is inserted once");
+    assert_eq!(s.load().unwrap().txn_contexts.len(), 3);
 }
 
 pub fn risk_writes_read_back(s: &dyn Store, _: &Harness) {
@@ -286,6 +310,8 @@ pub fn risk_rows_are_append_only(s: &dyn Store, h: &Harness) {
         "UPDATE fraud_labels SET at_ms = 0",
         "DELETE FROM fraud_labels",
         "DELETE FROM cases",
+        "UPDATE txn_contexts SET operator = 'someone else'",
+        "DELETE FROM txn_contexts",
     ];
     if s.backend() == "postgres" {
         refused.extend([
@@ -294,6 +320,7 @@ pub fn risk_rows_are_append_only(s: &dyn Store, h: &Harness) {
             "TRUNCATE case_events",
             "TRUNCATE fraud_labels",
             "TRUNCATE cases",
+            "TRUNCATE txn_contexts",
         ]);
     }
     for sql in refused {
@@ -307,6 +334,7 @@ pub fn risk_rows_are_append_only(s: &dyn Store, h: &Harness) {
     assert_eq!(s.alert(1).unwrap(), Some(alert(1)));
     assert_eq!(s.case_events(1).unwrap(), [case_event(1, 1)]);
     assert_eq!(s.labels_of(TxnId(1)).unwrap(), [label(1, true, 10)]);
+    assert_eq!(s.load().unwrap().txn_contexts, [context(1)]);
     // A case's state moves: that is how upserts work.
     (h.exec)("UPDATE cases SET severity = 'low' WHERE id = 1").unwrap();
     assert_eq!(
@@ -517,14 +545,14 @@ pub fn risk_search_limits_are_clamped(s: &dyn Store, _: &Harness) {
     assert_eq!(defaults, want);
 }
 
-/// A database made before risk control (schema v1, as the previous build left it)
-/// gains the new tables at the next open and keeps its rows.
+/// A database made before risk control (schema v1, as an earlier build left it) gains
+/// the new tables (v2 and v3) at the next open and keeps its rows.
 pub fn a_v1_database_migrates_in_place(s: &dyn Store, h: &Harness) {
     s.commit(&world(2)).unwrap();
     let versions = (h.scalar)("SELECT COUNT(*) FROM schema_migrations").unwrap();
     (h.exec)(
         "DROP TABLE risk_decisions; DROP TABLE alerts; DROP TABLE cases; \
-         DROP TABLE case_events; DROP TABLE fraud_labels; \
+         DROP TABLE case_events; DROP TABLE fraud_labels; DROP TABLE txn_contexts; \
          DELETE FROM schema_migrations WHERE version >= 2",
     )
     .unwrap();
@@ -542,6 +570,7 @@ pub fn a_v1_database_migrates_in_place(s: &dyn Store, h: &Harness) {
     again.commit(&one_of_each()).unwrap();
     assert_eq!(again.risk_decision(TxnId(1)).unwrap(), Some(decision(1)));
     assert_eq!(again.load().unwrap().labels, [label(1, true, 10)]);
+    assert_eq!(again.load().unwrap().txn_contexts, [context(1)]);
     let err = (h.exec)("DELETE FROM fraud_labels").expect_err("append-only again");
     assert!(
         err.contains("append-only") || err.contains("never"),
