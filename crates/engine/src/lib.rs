@@ -179,6 +179,7 @@ impl Engine {
             card,
             terminal,
             merchant,
+            original: draft.original_id.and_then(|id| self.state.txn(id)),
             would_approve: matches!(step, Step::Approved { .. }),
         };
         match (risk.assess(&input, now, out), step) {

@@ -15,6 +15,9 @@ pub struct RiskInput<'a> {
     pub card: Option<&'a Card>,
     pub terminal: &'a Terminal,
     pub merchant: &'a Merchant,
+    /// The original the transaction acts on, when the flow matched and accepted one (a
+    /// refund's sale, a void's target).
+    pub original: Option<&'a TxnRecord>,
     /// The issuer's own outcome: it would approve (risk may still decline it).
     pub would_approve: bool,
 }

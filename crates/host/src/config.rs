@@ -35,6 +35,37 @@ pub struct Config {
     pub risk: RiskConfig,
     /// Signed webhooks about alerts and cases (endpoints are also set over the API).
     pub webhooks: crate::webhooks::WebhookConfig,
+    /// Where transactions get their time: the system clock, or a test's (never from a
+    /// configuration file).
+    #[serde(skip)]
+    pub clock: Clock,
+}
+
+/// The clock the authorizer reads once per batch for its transactions' time.
+#[derive(Clone)]
+pub struct Clock(std::sync::Arc<dyn Fn() -> model::TimestampMs + Send + Sync>);
+
+impl Clock {
+    /// A clock of one's own (tests move time on to reach windows of hours or days).
+    pub fn new(now: impl Fn() -> model::TimestampMs + Send + Sync + 'static) -> Clock {
+        Clock(std::sync::Arc::new(now))
+    }
+
+    pub fn now(&self) -> model::TimestampMs {
+        (self.0)()
+    }
+}
+
+impl Default for Clock {
+    fn default() -> Clock {
+        Clock::new(crate::server::now_ms)
+    }
+}
+
+impl std::fmt::Debug for Clock {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("Clock")
+    }
 }
 
 #[derive(Clone, Debug, serde::Deserialize, serde::Serialize)]
@@ -71,6 +102,7 @@ impl Default for Config {
             demo: false,
             risk: RiskConfig::default(),
             webhooks: Default::default(),
+            clock: Clock::default(),
         }
     }
 }

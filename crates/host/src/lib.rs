@@ -26,5 +26,5 @@ pub mod upstream;
 pub mod vault;
 pub mod webhooks;
 
-pub use config::Config;
+pub use config::{Clock, Config};
 pub use server::{App, Running, StartError, start};

@@ -106,7 +106,7 @@ impl Pipeline {
         engine: Engine,
         store: Arc<dyn Store>,
         metrics: Arc<Metrics>,
-        clock: fn() -> TimestampMs,
+        clock: crate::config::Clock,
     ) -> Pipeline {
         let (tx, rx) = mpsc::channel(QUEUE_DEPTH_MAX);
         let (commit_tx, commit_rx) = std_mpsc::sync_channel(COMMIT_QUEUE_DEPTH);
@@ -242,7 +242,7 @@ fn run_authorizer(
     mut engine: Engine,
     mut rx: mpsc::Receiver<Job>,
     commit_tx: std_mpsc::SyncSender<Batch>,
-    clock: fn() -> TimestampMs,
+    clock: crate::config::Clock,
 ) {
     let mut jobs = Vec::with_capacity(BATCH_JOBS_MAX);
     while let Some(first) = rx.blocking_recv() {
@@ -253,7 +253,7 @@ fn run_authorizer(
                 Err(_) => break,
             }
         }
-        let now = clock();
+        let now = clock.now();
         let mut batch = Batch {
             writes: Vec::with_capacity(jobs.len() * 3),
             replies: Vec::with_capacity(jobs.len()),

@@ -266,7 +266,7 @@ pub async fn start(config: Config) -> Result<Running, StartError> {
         false => None,
     };
     let metrics = Arc::new(Metrics::default());
-    let pipeline = Pipeline::start(engine, store.clone(), metrics.clone(), now_ms);
+    let pipeline = Pipeline::start(engine, store.clone(), metrics.clone(), config.clock.clone());
     let bind = |what: &'static str, addr: &str| {
         let addr = addr.to_owned();
         async move {

@@ -121,6 +121,12 @@ pub struct TxnFacts {
     pub terminal_home: Option<GeoArea>,
     /// Where the transaction happened, as the terminal reported it.
     pub location: Option<GeoPoint>,
+    /// It names an original posguard holds and accepted for it (a refund's approved sale
+    /// with enough left, a void's target). A refund without one is a refund with no sale.
+    pub original_matched: bool,
+    /// Its card and its original's card are both known and differ (a refund paid to
+    /// another card than the one that paid).
+    pub original_card_differs: bool,
 }
 
 impl TxnFacts {
@@ -142,6 +148,8 @@ impl TxnFacts {
             terminal_status: None,
             terminal_home: None,
             location: None,
+            original_matched: false,
+            original_card_differs: false,
         }
     }
 

@@ -525,3 +525,23 @@ fn fallback_share_on_one_terminal() {
         assert!(fired_in(&d, "fallback").is_empty(), "{k}");
     }
 }
+
+#[test]
+fn refund_abuse_flags_a_refund_with_no_sale_or_to_another_card_and_not_a_plain_refund() {
+    let cases: [(&str, bool, bool, &[&str]); 3] = [
+        ("no sale", false, false, &["refund_abuse.no_sale"]),
+        ("another card", true, true, &["refund_abuse.other_card"]),
+        ("its own sale, same card", true, false, &[]),
+    ];
+    for (what, matched, differs, want) in cases {
+        let mut s = Script::new(all_packs());
+        s.pay(T0, 1, 300, 10_000);
+        let mut ev = s.event(T0 + HOUR_MS, 1, 300, 5_000);
+        ev.kind = TxnKind::Refund;
+        let d = s.run(ev, |f| {
+            f.original_matched = matched;
+            f.original_card_differs = differs;
+        });
+        assert_eq!(fired_in(&d, "refund_abuse"), *want, "{what}");
+    }
+}

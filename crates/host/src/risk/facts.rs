@@ -31,7 +31,18 @@ pub fn of(input: &RiskInput<'_>, offset_minutes: i32) -> TxnFacts {
             .as_ref()
             .and_then(|c| c.entry_mode.as_deref()),
     );
+    add_original(&mut facts, input.txn, input.original);
     facts
+}
+
+/// What the transaction's original says about it: whether there is one, and whether it
+/// was paid by another card.
+pub fn add_original(facts: &mut TxnFacts, txn: &TxnRecord, original: Option<&TxnRecord>) {
+    facts.original_matched = original.is_some();
+    facts.original_card_differs = match (&txn.card_token, original.map(|o| &o.card_token)) {
+        (Some(card), Some(Some(paid_by))) => card != paid_by,
+        _ => false,
+    };
 }
 
 /// The facts of a recorded transaction and its parties: live scoring and back-tests over

@@ -466,6 +466,7 @@ pub fn history(snapshot: &model::Snapshot, offset_minutes: i32) -> Vec<risk::Lab
     let cards: HashMap<_, _> = snapshot.cards.iter().map(|c| (&c.token, c)).collect();
     let terminals: HashMap<_, _> = snapshot.terminals.iter().map(|t| (&t.id, t)).collect();
     let merchants: HashMap<_, _> = snapshot.merchants.iter().map(|m| (&m.id, m)).collect();
+    let by_id: HashMap<_, _> = snapshot.txns.iter().map(|t| (t.id, t)).collect();
     let contexts: HashMap<_, _> = snapshot
         .txn_contexts
         .iter()
@@ -500,6 +501,8 @@ pub fn history(snapshot: &model::Snapshot, offset_minutes: i32) -> Vec<risk::Lab
             );
             let context = contexts.get(&txn.id).copied();
             let mut facts = facts;
+            let original = txn.original_id.and_then(|id| by_id.get(&id).copied());
+            facts::add_original(&mut facts, txn, original);
             if let Some(c) = context {
                 facts::add_context(&mut facts, c);
             }

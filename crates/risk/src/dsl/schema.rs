@@ -58,6 +58,8 @@ pub(crate) enum Field {
     DistanceHome,
     DistancePrev,
     SpeedKmh,
+    OriginalMatched,
+    OriginalCardDiffers,
     Stat {
         entity: Entity,
         window: usize,
@@ -72,7 +74,7 @@ pub(crate) enum Field {
 
 /// Transaction and party fields, then per-transaction features that are not windows:
 /// (name, field, type).
-const FACTS: [(&str, Field, Ty); 20] = [
+const FACTS: [(&str, Field, Ty); 22] = [
     ("amount_minor", Field::Amount, Ty::Int),
     ("currency", Field::Currency, Ty::Str),
     ("kind", Field::Kind, Ty::Str),
@@ -93,6 +95,12 @@ const FACTS: [(&str, Field, Ty); 20] = [
     ("terminal.distance_home_m", Field::DistanceHome, Ty::Int),
     ("terminal.distance_prev_m", Field::DistancePrev, Ty::Int),
     ("terminal.speed_kmh", Field::SpeedKmh, Ty::Int),
+    ("original_matched", Field::OriginalMatched, Ty::Bool),
+    (
+        "original_card_differs",
+        Field::OriginalCardDiffers,
+        Ty::Bool,
+    ),
 ];
 
 /// Resolves names against the windows a store is configured with.
@@ -221,6 +229,8 @@ impl Field {
             Field::DistanceHome => Value::Int(i64::from(x.features.terminal_geo.distance_home_m?)),
             Field::DistancePrev => Value::Int(i64::from(x.features.terminal_geo.distance_prev_m?)),
             Field::SpeedKmh => Value::Int(i64::from(x.features.terminal_geo.speed_kmh?)),
+            Field::OriginalMatched => Value::Bool(f.original_matched),
+            Field::OriginalCardDiffers => Value::Bool(f.original_card_differs),
             Field::Stat {
                 entity,
                 window,
