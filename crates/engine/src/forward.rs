@@ -58,7 +58,7 @@ impl Engine {
         now: TimestampMs,
         out: &mut Vec<Write>,
     ) -> Begin {
-        if !routed || req.class == MsgClass::Reversal {
+        if !routed || req.class == MsgClass::Reversal || self.terminal_inactive(&req.terminal_id) {
             return Begin::Answer(self.authorize(req, now, out));
         }
         let mut draft = match self.admit(req, now) {

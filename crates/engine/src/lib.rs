@@ -134,7 +134,11 @@ impl Engine {
             Ok(draft) => draft,
             Err(answer) => return answer,
         };
-        let step = if req.class == MsgClass::Reversal {
+        let step = if self.terminal_inactive(&draft.terminal_id) {
+            // Recorded, not refused at the door: risk control sees a lost or stolen
+            // terminal in use and raises the alert someone must act on.
+            Step::Declined(ResponseCode::NotPermittedToTerminal, "terminal_not_active")
+        } else if req.class == MsgClass::Reversal {
             self.reverse(req, &mut draft)
         } else if self
             .state
@@ -190,8 +194,17 @@ impl Engine {
         }
     }
 
+    /// A registered terminal that may not transact (blocked, lost, stolen, retired).
+    fn terminal_inactive(&self, id: &model::TerminalId) -> bool {
+        self.state
+            .terminals
+            .get(id)
+            .is_some_and(|t| !t.status.may_transact())
+    }
+
     /// The checks every request passes before its flow: a known key gets its first
-    /// answer again; the terminal and merchant must be known and active.
+    /// answer again; the terminal and merchant must be known. (An inactive terminal's
+    /// request is admitted, then declined 58 and recorded: see `authorize`.)
     // The refusal is the answer itself, returned by value on the hot path.
     #[allow(clippy::result_large_err)]
     fn admit(&self, req: &Request, now: TimestampMs) -> Result<TxnRecord, Answer> {
@@ -211,12 +224,6 @@ impl Engine {
                 "unknown_terminal",
             ));
         };
-        if !terminal.status.may_transact() {
-            return Err(Answer::refused(
-                ResponseCode::NotPermittedToTerminal,
-                "terminal_not_active",
-            ));
-        }
         if req
             .merchant_id
             .as_ref()

@@ -514,6 +514,39 @@ fn unknown_terminal_and_wrong_merchant_are_refused() {
     assert_eq!(w.engine.txn_count(), 0);
 }
 
+/// A lost, stolen, blocked or retired terminal's request is declined 58 and recorded
+/// (with no money moved), so that risk control sees it and raises an alert; the same
+/// key again is a repeat of that decline.
+#[test]
+fn an_inactive_terminals_request_is_declined_58_and_recorded() {
+    for status in [
+        TerminalStatus::Lost,
+        TerminalStatus::Stolen,
+        TerminalStatus::Blocked,
+        TerminalStatus::Retired,
+    ] {
+        let mut w = World::new();
+        let t = Terminal {
+            id: TerminalId("TERM0001".into()),
+            merchant_id: MerchantId("MERCHANT0000001".into()),
+            status,
+            floor_limit_minor: 5_000,
+        };
+        w.engine.upsert_terminal(t, &mut w.writes).unwrap();
+        let answer = w.expect(purchase("000001", 100, "ok"), Rc::NotPermittedToTerminal);
+        assert_eq!(answer.reason, "terminal_not_active", "{status:?}");
+        let id = answer.txn_id.expect("recorded");
+        assert_eq!(w.engine.txn(id).unwrap().status, TxnStatus::Declined);
+        let again = w.expect(purchase("000001", 100, "ok"), Rc::NotPermittedToTerminal);
+        assert!(again.duplicate, "{status:?}");
+        assert_eq!(
+            w.engine.card_available(&CardToken("ok".into())),
+            Some(100_000)
+        );
+        w.verify();
+    }
+}
+
 #[test]
 fn settlement_closes_a_balanced_batch_and_answers_95_otherwise() {
     let mut w = World::new();
