@@ -81,7 +81,13 @@ pub struct Metrics {
     latency: [AtomicU64; 12],
     latency_micros_total: AtomicU64,
     security_events: [AtomicU64; EVENT_KINDS.len()],
+    risk_decisions: [AtomicU64; RISK_ACTIONS.len()],
+    risk_alerts: AtomicU64,
+    risk_failures: AtomicU64,
 }
+
+/// Risk control's decisions, one counter each.
+pub const RISK_ACTIONS: [&str; 3] = ["approve", "review", "decline"];
 
 impl Default for Metrics {
     fn default() -> Self {
@@ -98,6 +104,9 @@ impl Default for Metrics {
             latency: std::array::from_fn(|_| AtomicU64::new(0)),
             latency_micros_total: AtomicU64::new(0),
             security_events: std::array::from_fn(|_| AtomicU64::new(0)),
+            risk_decisions: std::array::from_fn(|_| AtomicU64::new(0)),
+            risk_alerts: AtomicU64::new(0),
+            risk_failures: AtomicU64::new(0),
         }
     }
 }
@@ -105,6 +114,16 @@ impl Default for Metrics {
 impl Metrics {
     pub fn security_event(&self, kind: EventKind) {
         self.security_events[kind.index()].fetch_add(1, Relaxed);
+    }
+
+    /// Counts one risk decision by its action (one of [`RISK_ACTIONS`]), whether it
+    /// raised an alert, and whether risk control itself failed on it.
+    pub fn risk_decided(&self, action: &str, alerted: bool, failed: bool) {
+        if let Some(i) = RISK_ACTIONS.iter().position(|a| *a == action) {
+            self.risk_decisions[i].fetch_add(1, Relaxed);
+        }
+        self.risk_alerts.fetch_add(u64::from(alerted), Relaxed);
+        self.risk_failures.fetch_add(u64::from(failed), Relaxed);
     }
 
     pub fn dropped(&self, why: Dropped) {
@@ -204,6 +223,31 @@ impl Metrics {
                 self.security_events[kind.index()].load(Relaxed)
             );
         }
+        let _ = writeln!(
+            out,
+            "# HELP posguard_risk_decisions_total Risk decisions by action.\n# TYPE posguard_risk_decisions_total counter"
+        );
+        for (i, action) in RISK_ACTIONS.iter().enumerate() {
+            let _ = writeln!(
+                out,
+                "posguard_risk_decisions_total{{action=\"{action}\"}} {}",
+                self.risk_decisions[i].load(Relaxed)
+            );
+        }
+        gauge(
+            &mut out,
+            "posguard_risk_alerts_total",
+            "Alerts raised by risk control.",
+            "counter",
+            self.risk_alerts.load(Relaxed),
+        );
+        gauge(
+            &mut out,
+            "posguard_risk_failures_total",
+            "Transactions on which risk control itself failed (the fail mode decided).",
+            "counter",
+            self.risk_failures.load(Relaxed),
+        );
         let _ = writeln!(
             out,
             "# HELP posguard_link_connections_by_transport_total Terminal connections by transport (after the TLS handshake).\n# TYPE posguard_link_connections_by_transport_total counter"

@@ -240,6 +240,7 @@ pub async fn start(config: Config) -> Result<Running, StartError> {
     if currency.0 == 0 || currency.0 > 999 {
         return Err(StartError::Currency(currency.0));
     }
+    let metrics = Arc::new(Metrics::default());
     let stored_risk = crate::risk::Stored {
         rules: stored_rules,
         cases: crate::risk::CaseState {
@@ -259,13 +260,18 @@ pub async fn start(config: Config) -> Result<Running, StartError> {
         },
     );
     let risk = match config.risk.enabled {
-        true => Some(crate::risk::start(&mut engine, &config, stored_risk, {
-            let hooks = hooks.clone();
-            Arc::new(move |kind: &str, payload| hooks.emit(kind, payload))
-        })?),
+        true => Some(crate::risk::start(
+            &mut engine,
+            &config,
+            stored_risk,
+            {
+                let hooks = hooks.clone();
+                Arc::new(move |kind: &str, payload| hooks.emit(kind, payload))
+            },
+            metrics.clone(),
+        )?),
         false => None,
     };
-    let metrics = Arc::new(Metrics::default());
     let pipeline = Pipeline::start(engine, store.clone(), metrics.clone(), config.clock.clone());
     let bind = |what: &'static str, addr: &str| {
         let addr = addr.to_owned();

@@ -230,6 +230,15 @@ async fn card_testing_small_attempts_and_many_cards_on_one_terminal_are_declined
     assert_eq!(tenth.code, "59");
     tenth.assert_fired("card_testing.many_cards_one_terminal");
     verify_ledger(&w.running);
+    let metrics = w.running.app.metrics.render();
+    for line in [
+        "posguard_risk_decisions_total{action=\"decline\"} 2",
+        "posguard_risk_decisions_total{action=\"approve\"} 13",
+        "posguard_risk_alerts_total 2",
+        "posguard_risk_failures_total 0",
+    ] {
+        assert!(metrics.lines().any(|l| l == line), "{line} in\n{metrics}");
+    }
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

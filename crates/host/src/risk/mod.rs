@@ -54,6 +54,7 @@ pub struct RiskControl {
     offset_minutes: i32,
     cases: cases::CaseBook,
     notify: Option<Notify>,
+    metrics: Option<Arc<crate::metrics::Metrics>>,
     /// Registered areas of mobile terminals, by terminal id.
     areas: std::collections::HashMap<String, risk::GeoArea>,
 }
@@ -98,6 +99,7 @@ impl RiskControl {
             offset_minutes,
             cases: cases::CaseBook::new(snapshot_state),
             notify: None,
+            metrics: None,
             areas: Default::default(),
         }
     }
@@ -112,6 +114,10 @@ impl RiskControl {
 
     pub fn set_notify(&mut self, notify: Notify) {
         self.notify = Some(notify);
+    }
+
+    pub fn set_metrics(&mut self, metrics: Arc<crate::metrics::Metrics>) {
+        self.metrics = Some(metrics);
     }
 
     /// Replays recorded history into the features (the same `observe` as live), with
@@ -327,7 +333,11 @@ impl RiskHook for RiskControl {
         let severe = decision
             .as_ref()
             .is_some_and(|d| d.reasons.iter().any(|r| r.severity >= ALERT_SEVERITY_MIN));
-        if action != "approve" || severe || failed {
+        let alerted = action != "approve" || severe || failed;
+        if let Some(m) = &self.metrics {
+            m.risk_decided(action, alerted, decision.is_none());
+        }
+        if alerted {
             let severity = decision
                 .as_ref()
                 .and_then(|d| d.reasons.iter().map(|r| r.severity).max())
@@ -406,6 +416,7 @@ pub fn start(
     config: &crate::Config,
     stored: Stored,
     notify: Notify,
+    metrics: Arc<crate::metrics::Metrics>,
 ) -> Result<RiskHandle, crate::StartError> {
     let fail = |why: String| crate::StartError::Risk(why);
     let features =
@@ -451,6 +462,7 @@ pub fn start(
     }
     control.replay(engine.txns(), &stored.contexts, &stored.labels);
     control.set_notify(notify);
+    control.set_metrics(metrics);
     engine.set_risk(Box::new(control));
     Ok(RiskHandle {
         rules,
