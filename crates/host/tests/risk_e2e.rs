@@ -31,6 +31,34 @@ async fn purchase(c: &mut TerminalClient, stan: u32, amount_minor: i64) -> Reply
     c.request(&m).await.expect("an answer")
 }
 
+/// The rules that fired for a transaction the API showed.
+fn reasons(txn: &Value) -> Vec<&str> {
+    txn["risk"]["reasons"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|r| r["rule_id"].as_str().unwrap())
+        .collect()
+}
+
+/// The transaction an answer names (field 37), as the API shows it.
+async fn txn_of(running: &host::Running, token: &str, reply: &Reply) -> Value {
+    let rrn: u64 = reply
+        .get(37)
+        .expect("a recorded transaction has an RRN")
+        .parse()
+        .unwrap();
+    api(
+        running,
+        token,
+        "GET",
+        &format!("/v1/transactions/{rrn}"),
+        None,
+    )
+    .await
+    .1
+}
+
 const INSTALLED: &str = "rule velocity.seven {
   version     3
   severity    medium
@@ -64,27 +92,10 @@ async fn rules_decide_alerts_become_cases_and_sets_switch_without_a_restart() {
     }
     let fifth = purchase(&mut c, 5, 500).await;
     assert_eq!(fifth.code(), "59");
-    let rrn: u64 = fifth
-        .get(37)
-        .expect("a recorded decline has an RRN")
-        .parse()
-        .unwrap();
-    let (_, txn) = api(
-        &running,
-        &token,
-        "GET",
-        &format!("/v1/transactions/{rrn}"),
-        None,
-    )
-    .await;
+    let txn = txn_of(&running, &token, &fifth).await;
     assert_eq!(txn["risk"]["action"], "decline", "{txn}");
     assert_eq!(txn["risk"]["response_code"], "59");
-    let reasons: Vec<&str> = txn["risk"]["reasons"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|r| r["rule_id"].as_str().unwrap())
-        .collect();
+    let reasons = reasons(&txn);
     assert!(
         reasons.contains(&"card_testing.small_attempts"),
         "{reasons:?}"
@@ -96,7 +107,7 @@ async fn rules_decide_alerts_become_cases_and_sets_switch_without_a_restart() {
         .as_array()
         .unwrap()
         .iter()
-        .find(|a| a["txn_id"] == rrn)
+        .find(|a| a["txn_id"] == txn["risk"]["txn_id"])
         .expect("an alert")
         .clone();
     let case_id = alert["case_id"].as_u64().unwrap();
@@ -172,15 +183,7 @@ async fn rules_decide_alerts_become_cases_and_sets_switch_without_a_restart() {
     assert_eq!(status, 200, "{installed}");
     let big = purchase(&mut c, 6, 6_000).await;
     assert_eq!(big.code(), "00", "shadow rules do not decline");
-    let rrn: u64 = big.get(37).unwrap().parse().unwrap();
-    let (_, txn) = api(
-        &running,
-        &token,
-        "GET",
-        &format!("/v1/transactions/{rrn}"),
-        None,
-    )
-    .await;
+    let txn = txn_of(&running, &token, &big).await;
     assert_eq!(
         txn["risk"]["shadow_hits"][0]["rule_id"], "big.shadow",
         "{txn}"
@@ -196,15 +199,7 @@ async fn rules_decide_alerts_become_cases_and_sets_switch_without_a_restart() {
     let mut c2 = client(second.link_addr).await;
     let seventh = purchase(&mut c2, 7, 1_500).await;
     assert_eq!(seventh.code(), "00");
-    let rrn: u64 = seventh.get(37).unwrap().parse().unwrap();
-    let (_, txn) = api(
-        &second,
-        &token,
-        "GET",
-        &format!("/v1/transactions/{rrn}"),
-        None,
-    )
-    .await;
+    let txn = txn_of(&second, &token, &seventh).await;
     assert_eq!(
         txn["risk"]["action"], "review",
         "features survived the restart: {txn}"
@@ -337,31 +332,10 @@ async fn a_mobile_terminal_far_from_its_area_is_reviewed() {
         .request(&located("000002", "31230400,121473700"))
         .await
         .unwrap();
-    let decision = |reply: &Reply| {
-        let rrn: u64 = reply.get(37).unwrap().parse().unwrap();
-        let running = &running;
-        let token = token.clone();
-        async move {
-            api(
-                running,
-                &token,
-                "GET",
-                &format!("/v1/transactions/{rrn}"),
-                None,
-            )
-            .await
-            .1
-        }
-    };
-    let home = decision(&home).await;
+    let home = txn_of(&running, &token, &home).await;
     assert_eq!(home["risk"]["action"], "approve", "{home}");
-    let far = decision(&far).await;
-    let reasons: Vec<&str> = far["risk"]["reasons"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|r| r["rule_id"].as_str().unwrap())
-        .collect();
+    let far = txn_of(&running, &token, &far).await;
+    let reasons = reasons(&far);
     assert!(
         reasons.iter().any(|r| r.starts_with("mobile_terminal.")),
         "{far}"
@@ -438,21 +412,8 @@ async fn a_restart_keeps_entry_mode_and_operator_features() {
         "59",
         "the card's fallbacks survived the restart"
     );
-    let rrn: u64 = third.get(37).unwrap().parse().unwrap();
-    let (_, txn) = api(
-        &second,
-        &token,
-        "GET",
-        &format!("/v1/transactions/{rrn}"),
-        None,
-    )
-    .await;
-    let reasons: Vec<&str> = txn["risk"]["reasons"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|r| r["rule_id"].as_str().unwrap())
-        .collect();
+    let txn = txn_of(&second, &token, &third).await;
+    let reasons = reasons(&txn);
     assert!(reasons.contains(&"fallback.card_burst"), "{txn}");
     assert_eq!(txn["risk"]["tags"], json!(["busy_operator"]), "{txn}");
 
