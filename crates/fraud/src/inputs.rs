@@ -33,6 +33,19 @@ pub enum Input {
     /// Largest amount of the card in the window over the mean of its longest window:
     /// a card that recently paid far above its habit (compromised cards are inflated).
     CardMaxOverLongMean(usize),
+    /// Amount over the card's mean in `(t - long, t - short]`: its habit before the
+    /// recent days, which a compromise of the last `short` cannot have inflated; 0 when
+    /// the card has no transaction there.
+    CardAmountOverLaggedMean {
+        long: usize,
+        short: usize,
+    },
+    /// Largest amount of the card in window `max` over its mean in `(t - long, t - short]`.
+    CardMaxOverLaggedMean {
+        max: usize,
+        long: usize,
+        short: usize,
+    },
     /// Distinct terminals the card used in the window.
     CardTerminals(usize),
     /// Seconds since the card's previous transaction, capped.
@@ -110,6 +123,25 @@ pub fn catalog(config: &StoreConfig) -> Vec<(String, Input)> {
             ),
         ]);
     }
+    let card = &config.windows_ms;
+    for (long, &lms) in card.iter().enumerate() {
+        for (short, &sms) in card.iter().enumerate().take(long) {
+            let (l, s) = (window_label(lms), window_label(sms));
+            out.push((
+                format!("CUSTOMER_ID_AMOUNT_OVER_AVG_{l}_BEFORE_{s}"),
+                Input::CardAmountOverLaggedMean { long, short },
+            ));
+            for (max, &mms) in card.iter().enumerate() {
+                out.push((
+                    format!(
+                        "CUSTOMER_ID_MAX_AMOUNT_{}_OVER_AVG_{l}_BEFORE_{s}",
+                        window_label(mms)
+                    ),
+                    Input::CardMaxOverLaggedMean { max, long, short },
+                ));
+            }
+        }
+    }
     for (i, &ms) in config.delayed_windows_ms.iter().enumerate() {
         let w = window_label(ms);
         out.extend([
@@ -137,7 +169,7 @@ pub const HANDBOOK: [&str; 15] = risk::handbook::FEATURE_NAMES;
 /// its own earlier mean, recent maxima against its long mean), its pace (last hour, time
 /// since its previous use), card-and-terminal novelty, and the terminal's known frauds as
 /// counts as well as rates.
-pub const DEFAULT: [&str; 29] = [
+pub const DEFAULT: [&str; 32] = [
     "TX_AMOUNT",
     "TX_DURING_WEEKEND",
     "TX_DURING_NIGHT",
@@ -167,7 +199,21 @@ pub const DEFAULT: [&str; 29] = [
     "TERMINAL_ID_NB_FRAUD_30DAY_WINDOW",
     "TERMINAL_ID_NB_CARDS_7DAY_WINDOW",
     "TX_HOUR",
+    "CUSTOMER_ID_AMOUNT_OVER_AVG_30DAY_BEFORE_7DAY",
+    "CUSTOMER_ID_MAX_AMOUNT_1DAY_OVER_AVG_30DAY_BEFORE_7DAY",
+    "CUSTOMER_ID_MAX_AMOUNT_7DAY_OVER_AVG_30DAY_BEFORE_7DAY",
 ];
+
+/// Mean amount of the transactions in `long` but not in `short` (a shorter window
+/// ending at the same time), minor units; 0 when there are none.
+fn lagged_mean(long: &risk::WindowStats, short: &risk::WindowStats) -> f64 {
+    let count = long.count.saturating_sub(short.count);
+    if count == 0 {
+        0.0
+    } else {
+        long.sum_minor.saturating_sub(short.sum_minor) as f64 / f64::from(count)
+    }
+}
 
 /// A list of inputs resolved against a store configuration.
 #[derive(Clone, Debug, PartialEq)]
@@ -258,6 +304,18 @@ impl Inputs {
                     0.0
                 } else {
                     card(i).max_minor as f64 / mean
+                }
+            }
+            Input::CardAmountOverLaggedMean { long, short } => {
+                let mean = lagged_mean(card(long), card(short));
+                if mean <= 0.0 { 0.0 } else { amount / mean }
+            }
+            Input::CardMaxOverLaggedMean { max, long, short } => {
+                let mean = lagged_mean(card(long), card(short));
+                if mean <= 0.0 {
+                    0.0
+                } else {
+                    card(max).max_minor as f64 / mean
                 }
             }
             Input::CardTerminals(i) => f64::from(card(i).distinct),

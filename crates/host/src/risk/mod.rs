@@ -10,6 +10,7 @@
 
 mod cases;
 mod facts;
+pub mod fraud_model;
 pub mod packs;
 
 pub use cases::{CaseState, CaseStep, CaseStepError};
@@ -55,6 +56,8 @@ pub struct RiskControl {
     notify: Option<Notify>,
     /// Registered areas of mobile terminals, by terminal id.
     areas: std::collections::HashMap<String, risk::GeoArea>,
+    /// The fraud model in force, if any (swapped by the API like the rules).
+    model: fraud_model::SharedModel,
 }
 
 /// Meta key prefix of a terminal's registered area (`terminal_area:<id>`, JSON).
@@ -97,7 +100,13 @@ impl RiskControl {
             cases: cases::CaseBook::new(snapshot_state),
             notify: None,
             areas: Default::default(),
+            model: Default::default(),
         }
+    }
+
+    /// Scores with the model in `model` (whatever it holds when a transaction comes).
+    pub fn set_model(&mut self, model: fraud_model::SharedModel) {
+        self.model = model;
     }
 
     /// Registers (or, with None, forgets) a terminal's area.
@@ -160,10 +169,15 @@ impl RiskControl {
         let mut event = self.event(input.txn, &facts)?;
         event.declined = false;
         let rules = self.rules();
+        let active = self.model.read().unwrap_or_else(|e| e.into_inner()).clone();
         let features = &mut self.features;
         let decided = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
             let features = features.observe(&event);
-            risk::evaluate(&rules, &facts, &features)
+            let mut decision = risk::evaluate(&rules, &facts, &features);
+            if let Some(active) = &active {
+                fraud_model::combine(active, &facts, &features, &mut decision);
+            }
+            decision
         }));
         match decided {
             Ok(decision) => Some(decision),
@@ -334,6 +348,9 @@ pub struct RiskHandle {
     pub schema: Arc<Schema>,
     /// The files of the set in force (shipped or installed).
     pub files: Arc<RwLock<StoredRules>>,
+    /// The fraud model in force, and the store configuration models are checked against.
+    pub model: fraud_model::SharedModel,
+    pub store_config: risk::StoreConfig,
 }
 
 /// Builds risk control for a start: the installed rule set (or the shipped packs),
@@ -346,6 +363,7 @@ pub fn start(
     labels: &[FraudLabel],
     notify: Notify,
     areas: &[(String, String)],
+    stored_model: Option<&str>,
 ) -> Result<RiskHandle, crate::StartError> {
     let fail = |why: String| crate::StartError::Risk(why);
     let features =
@@ -390,11 +408,25 @@ pub fn start(
             None => tracing::error!(%terminal, "load a terminal's registered area"),
         }
     }
+    let store_config = risk::StoreConfig::default();
+    let active = match stored_model {
+        Some(json) => Some(Arc::new(
+            serde_json::from_str::<fraud_model::StoredModel>(json)
+                .map_err(|e| fail(format!("the installed model does not parse: {e}")))?
+                .activate(&store_config)
+                .map_err(|e| fail(format!("the installed model: {e}")))?,
+        )),
+        None => None,
+    };
+    let shared_model: fraud_model::SharedModel = Arc::new(RwLock::new(active));
+    control.set_model(shared_model.clone());
     engine.set_risk(Box::new(control));
     Ok(RiskHandle {
         rules,
         schema,
         files: Arc::new(RwLock::new(stored)),
+        model: shared_model,
+        store_config,
     })
 }
 
