@@ -36,6 +36,7 @@ fn main() {
                 "col" => params.colsample = v.parse().unwrap(),
                 "lambda" => params.lambda = v.parse().unwrap(),
                 "bins" => params.bins = v.parse().unwrap(),
+                "fw" => params.fraud_weight = v.parse().unwrap(),
                 _ => panic!("unknown {k}"),
             }
         }

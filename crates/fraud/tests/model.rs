@@ -49,23 +49,46 @@ fn params() -> Params {
 #[test]
 fn the_model_beats_the_amount_alone_and_round_trips() {
     let (data, split, inputs, store, origin) = small();
-    let (model, train) =
-        train_split(&data, &split, &inputs, &store, &params(), origin, &mut |_| {})
-            .expect("trains");
+    let (model, train) = train_split(
+        &data,
+        &split,
+        &inputs,
+        &store,
+        &params(),
+        origin,
+        &mut |_| {},
+    )
+    .expect("trains");
     assert!(train.len() > 5_000, "{} training rows", train.len());
     let test = split.test_rows(&data);
     let labels: Vec<bool> = test.iter().map(|&i| data.rows[i].fraud).collect();
-    let scores: Vec<f64> = test.iter().map(|&i| model.probability(data.x.row(i))).collect();
-    let amount = inputs.names().iter().position(|n| n == "TX_AMOUNT").unwrap();
+    let scores: Vec<f64> = test
+        .iter()
+        .map(|&i| model.probability(data.x.row(i)))
+        .collect();
+    let amount = inputs
+        .names()
+        .iter()
+        .position(|n| n == "TX_AMOUNT")
+        .unwrap();
     let baseline: Vec<f64> = test.iter().map(|&i| data.x.row(i)[amount]).collect();
     let m = Metrics::of(&data, &test, &scores);
     let b = Metrics::of(&data, &test, &baseline);
     eprintln!("model {m:?}\namount {b:?}");
     assert!(m.roc_auc > b.roc_auc + 0.15, "{m:?} vs {b:?}");
-    assert!(m.average_precision > b.average_precision + 0.25, "{m:?} vs {b:?}");
-    assert!(m.card_precision_at_100 > b.card_precision_at_100, "{m:?} vs {b:?}");
+    assert!(
+        m.average_precision > b.average_precision + 0.25,
+        "{m:?} vs {b:?}"
+    );
+    assert!(
+        m.card_precision_at_100 > b.card_precision_at_100,
+        "{m:?} vs {b:?}"
+    );
     assert_eq!(roc_auc(&scores, &labels), Some(m.roc_auc));
-    assert_eq!(average_precision(&scores, &labels), Some(m.average_precision));
+    assert_eq!(
+        average_precision(&scores, &labels),
+        Some(m.average_precision)
+    );
 
     let text = model.to_json();
     let back = Model::from_json(&text, &store).expect("its own file loads");
@@ -81,8 +104,16 @@ fn the_model_beats_the_amount_alone_and_round_trips() {
 #[test]
 fn contributions_and_bias_add_up_to_the_score() {
     let (data, split, inputs, store, origin) = small();
-    let (model, _) = train_split(&data, &split, &inputs, &store, &params(), origin, &mut |_| {})
-        .expect("trains");
+    let (model, _) = train_split(
+        &data,
+        &split,
+        &inputs,
+        &store,
+        &params(),
+        origin,
+        &mut |_| {},
+    )
+    .expect("trains");
     let file = model.file();
     for &i in split.test_rows(&data).iter().take(500) {
         let raw = data.x.row(i);
@@ -130,7 +161,10 @@ fn loading_refuses_what_scoring_cannot_use() {
         "{missing_window:?}"
     );
     let version = edit(&|v| v["version"] = 99.into());
-    assert!(matches!(version, Err(ModelError::Version { .. })), "{version:?}");
+    assert!(
+        matches!(version, Err(ModelError::Version { .. })),
+        "{version:?}"
+    );
     let cycle = edit(&|v| {
         let nodes = v["ensemble"]["trees"][0].as_array_mut().unwrap();
         nodes[0]["l"] = 0.into();
@@ -141,7 +175,10 @@ fn loading_refuses_what_scoring_cannot_use() {
         let nodes = v["ensemble"]["trees"][0].as_array_mut().unwrap();
         nodes[0]["f"] = 1_000.into();
     });
-    assert!(matches!(bad_input, Err(ModelError::Invalid(_))), "{bad_input:?}");
+    assert!(
+        matches!(bad_input, Err(ModelError::Invalid(_))),
+        "{bad_input:?}"
+    );
     let scale = edit(&|v| v["inputs"][1]["std"] = 0.0.into());
     assert!(matches!(scale, Err(ModelError::Invalid(_))), "{scale:?}");
     assert!(matches!(

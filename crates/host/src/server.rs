@@ -258,19 +258,21 @@ pub async fn start(config: Config) -> Result<Running, StartError> {
         },
     );
     let risk = match config.risk.enabled {
-        true => Some(crate::risk::start(
-            &mut engine,
-            &config,
-            stored_rules.as_deref(),
-            case_state,
-            &labels,
-            {
-                let hooks = hooks.clone();
-                Arc::new(move |kind: &str, payload| hooks.emit(kind, payload))
-            },
-            &areas,
-            stored_model.as_deref(),
-        )?),
+        true => Some(
+            crate::risk::start(
+                &mut engine,
+                &config,
+                stored_rules.as_deref(),
+                case_state,
+                &labels,
+                {
+                    let hooks = hooks.clone();
+                    Arc::new(move |kind: &str, payload| hooks.emit(kind, payload))
+                },
+                &areas,
+            )
+            .and_then(|h| h.with_model(stored_model.as_deref()))?,
+        ),
         false => None,
     };
     let metrics = Arc::new(Metrics::default());

@@ -155,7 +155,7 @@ fn params(args: &HistoryArgs) -> anyhow::Result<Params> {
             obj.insert(k, v);
         }
     }
-    Ok(serde_json::from_value(base).context("--params")?)
+    serde_json::from_value(base).context("--params")
 }
 
 fn day_of(date: &str, origin: i64) -> anyhow::Result<i64> {

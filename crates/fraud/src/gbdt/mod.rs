@@ -37,7 +37,14 @@ pub struct Params {
     pub subsample: f64,
     /// Share of inputs each tree may split on, (0, 1].
     pub colsample: f64,
+    /// Weight of a fraud row in the loss against 1 for a genuine one.
+    #[serde(default = "one")]
+    pub fraud_weight: f64,
     pub seed: u64,
+}
+
+fn one() -> f64 {
+    1.0
 }
 
 impl Default for Params {
@@ -52,6 +59,7 @@ impl Default for Params {
             bins: 128,
             subsample: 0.8,
             colsample: 0.8,
+            fraud_weight: 1.0,
             seed: 0x5eed,
         }
     }
@@ -81,6 +89,9 @@ impl Params {
         }
         if self.bins < 2 || self.bins > BINS_MAX {
             return Err(TrainError::Param("bins"));
+        }
+        if !(self.fraud_weight > 0.0 && self.fraud_weight.is_finite()) {
+            return Err(TrainError::Param("fraud_weight"));
         }
         if !unit(self.subsample) || !unit(self.colsample) {
             return Err(TrainError::Param("subsample or colsample"));

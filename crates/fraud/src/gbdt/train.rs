@@ -187,8 +187,9 @@ pub fn train(
     for done in 0..p.trees as usize {
         for i in 0..n {
             let q = sigmoid(raw[i]);
-            g[i] = q - f64::from(u8::from(y[i]));
-            h[i] = (q * (1.0 - q)).max(1e-16);
+            let w = if y[i] { p.fraud_weight } else { 1.0 };
+            g[i] = w * (q - f64::from(u8::from(y[i])));
+            h[i] = w * (q * (1.0 - q)).max(1e-16);
         }
         let rows: Vec<u32> = (0..n as u32)
             .filter(|_| p.subsample >= 1.0 || rng.unit() < p.subsample)

@@ -131,3 +131,19 @@ pub fn combine(active: &Active, facts: &TxnFacts, features: &Features, d: &mut D
             .push(format!("{REASON_PREFIX}:{}={:.4}", c.input, c.value));
     }
 }
+
+impl super::RiskHandle {
+    /// Puts the model installed earlier (meta `risk_model`, if any) in force at start.
+    pub fn with_model(self, stored: Option<&str>) -> Result<Self, crate::StartError> {
+        let Some(json) = stored else {
+            return Ok(self);
+        };
+        let fail = |why: String| crate::StartError::Risk(why);
+        let active = serde_json::from_str::<StoredModel>(json)
+            .map_err(|e| fail(format!("the installed model does not parse: {e}")))?
+            .activate(&self.store_config)
+            .map_err(|e| fail(format!("the installed model: {e}")))?;
+        *self.model.write().unwrap_or_else(|e| e.into_inner()) = Some(Arc::new(active));
+        Ok(self)
+    }
+}

@@ -363,7 +363,6 @@ pub fn start(
     labels: &[FraudLabel],
     notify: Notify,
     areas: &[(String, String)],
-    stored_model: Option<&str>,
 ) -> Result<RiskHandle, crate::StartError> {
     let fail = |why: String| crate::StartError::Risk(why);
     let features =
@@ -408,17 +407,7 @@ pub fn start(
             None => tracing::error!(%terminal, "load a terminal's registered area"),
         }
     }
-    let store_config = risk::StoreConfig::default();
-    let active = match stored_model {
-        Some(json) => Some(Arc::new(
-            serde_json::from_str::<fraud_model::StoredModel>(json)
-                .map_err(|e| fail(format!("the installed model does not parse: {e}")))?
-                .activate(&store_config)
-                .map_err(|e| fail(format!("the installed model: {e}")))?,
-        )),
-        None => None,
-    };
-    let shared_model: fraud_model::SharedModel = Arc::new(RwLock::new(active));
+    let shared_model = fraud_model::SharedModel::default();
     control.set_model(shared_model.clone());
     engine.set_risk(Box::new(control));
     Ok(RiskHandle {
@@ -426,7 +415,7 @@ pub fn start(
         schema,
         files: Arc::new(RwLock::new(stored)),
         model: shared_model,
-        store_config,
+        store_config: risk::StoreConfig::default(),
     })
 }
 
