@@ -42,6 +42,9 @@ pub enum Command {
     /// Risk rules: back-test over history (offline), show and install (HTTP API).
     #[command(subcommand)]
     Rules(RulesCommand),
+    /// The fraud model: train, evaluate on the Handbook's protocols, install (HTTP API).
+    #[command(subcommand)]
+    Risk(RiskCommand),
     /// Risk alerts (through the HTTP API).
     #[command(subcommand)]
     Alerts(AlertCommand),
@@ -468,4 +471,100 @@ pub struct HandbookArgs {
     pub terminals: u32,
     #[arg(long, default_value_t = 183)]
     pub days: u32,
+}
+
+#[derive(Subcommand)]
+pub enum RiskCommand {
+    /// Trains the fraud model on a period of labelled history and writes the model file.
+    Train(TrainArgs),
+    /// Replays a history, trains on the training period, scores the test period and prints
+    /// ROC AUC, average precision and Card Precision@100 as JSON (the Handbook's protocols).
+    Eval(EvalArgs),
+    /// The model in force, and installing a new one without a restart (HTTP API).
+    #[command(subcommand)]
+    Model(ModelCommand),
+    /// Metrics of a score vector read as JSON on standard input (conformance tests).
+    #[command(hide = true)]
+    Metrics,
+}
+
+#[derive(Subcommand)]
+pub enum ModelCommand {
+    /// The model in force (its inputs, training period and metrics; not its trees).
+    Show {
+        #[command(flatten)]
+        api: ApiArgs,
+    },
+    /// Installs a model file (checked in full first; no restart).
+    Install {
+        #[command(flatten)]
+        api: ApiArgs,
+        file: PathBuf,
+        /// Model score (0..=1000) from which an approval becomes a review.
+        #[arg(long, default_value_t = 500)]
+        review_at: u16,
+        /// Model score from which the model declines on its own (default: never).
+        #[arg(long)]
+        decline_at: Option<u16>,
+    },
+}
+
+/// Where the labelled history comes from.
+#[derive(Args)]
+pub struct HistoryArgs {
+    /// A CSV in the Handbook's format (TX_FRAUD is the label), e.g. from `posguard sim
+    /// handbook`; without it, the store's history (labels from closed cases).
+    #[arg(long)]
+    pub transactions: Option<PathBuf>,
+    #[command(flatten)]
+    pub store: StoreArgs,
+    /// Merchants' offset from UTC (minutes), for stored history.
+    #[arg(long, default_value_t = 480)]
+    pub utc_offset_minutes: i32,
+    /// Inputs: "default" (the Handbook's 15 and posguard's own) or "handbook" (its 15).
+    #[arg(long, default_value = "default")]
+    pub inputs: String,
+    /// Training settings as JSON (keys of the model file's "params"; the rest default).
+    #[arg(long)]
+    pub params: Option<String>,
+}
+
+#[derive(Args)]
+pub struct TrainArgs {
+    #[command(flatten)]
+    pub history: HistoryArgs,
+    /// First training day, YYYY-MM-DD (default: the last `--days` days of the history).
+    #[arg(long)]
+    pub from: Option<String>,
+    /// Training days.
+    #[arg(long, default_value_t = 7)]
+    pub days: i64,
+    /// The model file to write.
+    #[arg(long, default_value = "fraud-model.json")]
+    pub out: PathBuf,
+}
+
+#[derive(Args)]
+pub struct EvalArgs {
+    #[command(flatten)]
+    pub history: HistoryArgs,
+    /// "split" (chapter 3.4) or "prequential" (chapter 5.3's test folds).
+    #[arg(long, default_value = "split")]
+    pub protocol: String,
+    /// First training day, YYYY-MM-DD (default: 2018-07-25 for "split", 2018-08-15 for
+    /// "prequential", whose earlier folds start 7 days apart before it).
+    #[arg(long)]
+    pub train_start: Option<String>,
+    #[arg(long, default_value_t = 7)]
+    pub delta_train: i64,
+    #[arg(long, default_value_t = 7)]
+    pub delta_delay: i64,
+    #[arg(long, default_value_t = 7)]
+    pub delta_test: i64,
+    /// Prequential folds.
+    #[arg(long, default_value_t = 4)]
+    pub folds: u32,
+    /// Also write the (first split's) model file here.
+    #[arg(long)]
+    pub out: Option<PathBuf>,
 }

@@ -5,6 +5,7 @@ mod http_client;
 mod ledger_cmd;
 mod loadgen_cmd;
 mod risk_cmd;
+mod risk_model_cmd;
 mod send;
 mod serve;
 mod sim_cmd;
@@ -36,6 +37,7 @@ fn try_main(args: cli::Cli) -> anyhow::Result<()> {
         cli::Command::Terminal(c) => txn_cmd::terminal(c),
         cli::Command::Keys(c) => txn_cmd::keys(c),
         cli::Command::Rules(c) => risk_cmd::rules(c),
+        cli::Command::Risk(c) => risk_model_cmd::run(c),
         cli::Command::Alerts(c) => risk_cmd::alerts(c),
         cli::Command::Cases(c) => risk_cmd::cases(c),
         cli::Command::Card(c) => txn_cmd::card(c),

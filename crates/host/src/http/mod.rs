@@ -10,6 +10,7 @@
 
 mod auth;
 mod body;
+mod fraud_model;
 mod hooks;
 mod keys;
 mod ledger;
@@ -118,6 +119,8 @@ impl Routes {
         );
         r.add("GET", "/v1/rules", risk::get_rules, false);
         r.add("PUT", "/v1/rules", risk::put_rules, false);
+        r.add("GET", "/v1/risk/model", fraud_model::get_model, false);
+        r.add("PUT", "/v1/risk/model", fraud_model::put_model, false);
         r.add("GET", "/v1/alerts", risk::list_alerts, false);
         r.add("GET", "/v1/cases", risk::list_cases, false);
         r.add("GET", "/v1/cases/{id}", risk::get_case, false);

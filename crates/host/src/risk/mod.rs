@@ -10,6 +10,7 @@
 
 mod cases;
 mod facts;
+pub mod fraud_model;
 pub mod packs;
 
 pub use cases::{CaseState, CaseStep, CaseStepError};
@@ -57,6 +58,8 @@ pub struct RiskControl {
     metrics: Option<Arc<crate::metrics::Metrics>>,
     /// Registered areas of mobile terminals, by terminal id.
     areas: std::collections::HashMap<String, risk::GeoArea>,
+    /// The fraud model in force, if any (swapped by the API like the rules).
+    model: fraud_model::SharedModel,
 }
 
 /// Meta key prefix of a terminal's registered area (`terminal_area:<id>`, JSON).
@@ -101,7 +104,13 @@ impl RiskControl {
             notify: None,
             metrics: None,
             areas: Default::default(),
+            model: Default::default(),
         }
+    }
+
+    /// Scores with the model in `model` (whatever it holds when a transaction comes).
+    pub fn set_model(&mut self, model: fraud_model::SharedModel) {
+        self.model = model;
     }
 
     /// Registers (or, with None, forgets) a terminal's area.
@@ -196,10 +205,15 @@ impl RiskControl {
         let mut event = self.event(input.txn, &facts, input.request.operator.as_deref())?;
         event.declined = false;
         let rules = self.rules();
+        let active = self.model.read().unwrap_or_else(|e| e.into_inner()).clone();
         let features = &mut self.features;
         let decided = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
             let features = features.observe(&event);
-            risk::evaluate(&rules, &facts, &features)
+            let mut decision = risk::evaluate(&rules, &facts, &features);
+            if let Some(active) = &active {
+                fraud_model::combine(active, &facts, &features, &mut decision);
+            }
+            decision
         }));
         match decided {
             Ok(decision) => Some(decision),
@@ -393,6 +407,9 @@ pub struct RiskHandle {
     pub schema: Arc<Schema>,
     /// The files of the set in force (shipped or installed).
     pub files: Arc<RwLock<StoredRules>>,
+    /// The fraud model in force, and the store configuration models are checked against.
+    pub model: fraud_model::SharedModel,
+    pub store_config: risk::StoreConfig,
 }
 
 /// What the store holds for risk control at a start.
@@ -463,11 +480,15 @@ pub fn start(
     control.replay(engine.txns(), &stored.contexts, &stored.labels);
     control.set_notify(notify);
     control.set_metrics(metrics);
+    let shared_model = fraud_model::SharedModel::default();
+    control.set_model(shared_model.clone());
     engine.set_risk(Box::new(control));
     Ok(RiskHandle {
         rules,
         schema,
         files: Arc::new(RwLock::new(files)),
+        model: shared_model,
+        store_config: risk::StoreConfig::default(),
     })
 }
 
