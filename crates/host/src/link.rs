@@ -177,8 +177,7 @@ pub(crate) async fn connection<S: AsyncRead + AsyncWrite + Unpin>(
                 if let Some((code, head)) = answered {
                     frame_out.clear();
                     let head = head.as_deref().unwrap_or(header);
-                    if ctx.framing.write(head, &body_out, &mut frame_out).is_err()
-                    {
+                    if ctx.framing.write(head, &body_out, &mut frame_out).is_err() {
                         return Err(Dropped::FrameTooLarge);
                     }
                     // Flush: a TLS stream may hold the end of a record back (a

@@ -86,15 +86,24 @@ pub fn request(
 ) -> Result<Request, Rejected> {
     let mti = msg.mti().into_owned();
     let terminal = terminal_id(msg)?;
-    let stan = digits(msg, 11).ok_or(Rejected { code: Rc::FormatError, reason: "stan_missing" })?;
-    let batch = f.batch().ok_or(Rejected { code: Rc::FormatError, reason: "batch_missing" })?;
+    let stan = digits(msg, 11).ok_or(Rejected {
+        code: Rc::FormatError,
+        reason: "stan_missing",
+    })?;
+    let batch = f.batch().ok_or(Rejected {
+        code: Rc::FormatError,
+        reason: "batch_missing",
+    })?;
     let proc_code = digits(msg, 3).unwrap_or_else(|| "000000".into());
     let (mut class, mut kind) = kind_of(&mti, proc_code.get(..2).unwrap_or("00"))?;
     // 25 = 06 with type 20/24 and an original: a pre-authorization completion.
     let original = match digits(msg, 37) {
-        Some(rrn) if kind != TxnKind::Reversal => Some(OriginalRef::Rrn(
-            TxnId::from_rrn(&rrn).ok_or(Rejected { code: Rc::FormatError, reason: "rrn_malformed" })?,
-        )),
+        Some(rrn) if kind != TxnKind::Reversal => {
+            Some(OriginalRef::Rrn(TxnId::from_rrn(&rrn).ok_or(Rejected {
+                code: Rc::FormatError,
+                reason: "rrn_malformed",
+            })?))
+        }
         _ => None,
     };
     if mti == "0200" && kind == TxnKind::Purchase && matches!(f.type_code(), Some("20")) {
@@ -108,10 +117,13 @@ pub fn request(
         return reject(Rc::FormatError, "original_rrn_missing");
     }
     let amount = match digits(msg, 4) {
-        Some(a) => Some(Money::new(a.parse().map_err(|_| Rejected {
-            code: Rc::InvalidAmount,
-            reason: "amount_not_numeric",
-        })?, currency)),
+        Some(a) => Some(Money::new(
+            a.parse().map_err(|_| Rejected {
+                code: Rc::InvalidAmount,
+                reason: "amount_not_numeric",
+            })?,
+            currency,
+        )),
         None => None,
     };
     if !matches!(kind, TxnKind::Balance | TxnKind::Reversal | TxnKind::Void) && amount.is_none() {
@@ -144,7 +156,10 @@ pub fn request(
 }
 
 pub fn terminal_id(msg: &Message<'_>) -> Result<TerminalId, Rejected> {
-    let id = msg.field_str(41).ok_or(Rejected { code: Rc::FormatError, reason: "terminal_missing" })?;
+    let id = msg.field_str(41).ok_or(Rejected {
+        code: Rc::FormatError,
+        reason: "terminal_missing",
+    })?;
     let id = id.trim_end();
     if id.is_empty() || id.len() > TerminalId::LEN_MAX {
         return reject(Rc::FormatError, "terminal_malformed");

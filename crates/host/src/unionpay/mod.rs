@@ -48,7 +48,13 @@ impl UnionPay {
         keyring: Arc<Keyring>,
         rng: rand::rngs::StdRng,
     ) -> UnionPay {
-        UnionPay { tpdu_reply, mac, sessions: Sessions::default(), keyring, rng: Mutex::new(rng) }
+        UnionPay {
+            tpdu_reply,
+            mac,
+            sessions: Sessions::default(),
+            keyring,
+            rng: Mutex::new(rng),
+        }
     }
 
     fn new_keys(&self, layout: KeyLayout) -> WorkingKeys {
@@ -73,7 +79,10 @@ struct Reply {
 }
 
 fn reply(code: &'static str) -> Reply {
-    Reply { code, ..Reply::default() }
+    Reply {
+        code,
+        ..Reply::default()
+    }
 }
 
 /// Fields a reply echoes from its request (card data never).
@@ -109,7 +118,10 @@ pub(crate) async fn answer(
     let r = decide(&msg, body, transport, ctx, up).await;
     let code = r.code;
     encode(&msg, &response_mti, &r, up.mac, out).ok()?;
-    let head = preamble.reply(up.tpdu_reply, r.processing).to_bytes().to_vec();
+    let head = preamble
+        .reply(up.tpdu_reply, r.processing)
+        .to_bytes()
+        .to_vec();
     Some((code, head))
 }
 
@@ -136,7 +148,9 @@ async fn decide(
         Err(r) => return reply(r.code.iso()),
     };
     match action {
-        Some(Action::SignOn(layout)) => sign_on(msg, &fields, &terminal.0, layout, transport, ctx, up).await,
+        Some(Action::SignOn(layout)) => {
+            sign_on(msg, &fields, &terminal.0, layout, transport, ctx, up).await
+        }
         Some(Action::SignOff) => {
             up.sessions.remove(&terminal.0);
             let key = format!("{}{}", sessions::SESSION_META_PREFIX, terminal.0);
@@ -160,10 +174,16 @@ async fn secured(
     ctx: &LinkContext,
     up: &UnionPay,
 ) -> Reply {
-    let terminal = msg.field_str(41).map(|t| t.trim_end().to_owned()).unwrap_or_default();
+    let terminal = msg
+        .field_str(41)
+        .map(|t| t.trim_end().to_owned())
+        .unwrap_or_default();
     let Some(session) = session_of(&terminal, ctx, up).await else {
         tracing::info!(%terminal, "refuse a UnionPay request: not signed on");
-        return Reply { processing: Processing::SignOnAgain, ..reply(RC_SIGN_ON_AGAIN) };
+        return Reply {
+            processing: Processing::SignOnAgain,
+            ..reply(RC_SIGN_ON_AGAIN)
+        };
     };
     let mac_ok = match (msg.field(64), body.len().checked_sub(MAC_BYTES)) {
         (Some(mac), Some(end)) => {
@@ -195,7 +215,10 @@ async fn session_of(terminal: &str, ctx: &LinkContext, up: &UnionPay) -> Option<
     }
     let key = format!("{}{terminal}", sessions::SESSION_META_PREFIX);
     let store = ctx.store.clone();
-    let json = tokio::task::spawn_blocking(move || store.meta_get(&key)).await.ok()?.ok()??;
+    let json = tokio::task::spawn_blocking(move || store.meta_get(&key))
+        .await
+        .ok()?
+        .ok()??;
     let session = Arc::new(sessions::open(&up.keyring.read(), terminal, &json)?);
     up.sessions.put(terminal, session.clone());
     Some(session)
@@ -212,25 +235,56 @@ async fn sign_on(
     up: &UnionPay,
 ) -> Reply {
     let id = model::TerminalId(terminal.to_owned());
-    let known = ctx.pipeline.read(move |e| e.terminal(&id).map(|t| t.status.may_transact())).await;
+    let known = ctx
+        .pipeline
+        .read(move |e| e.terminal(&id).map(|t| t.status.may_transact()))
+        .await;
     match known {
         Ok(Some(true)) => {}
         Ok(Some(false)) => return reply(ResponseCode::NotPermittedToTerminal.iso()),
         Ok(None) => {
-            record_event(ctx, EventKind::UnknownTerminal, Event::new(msg, transport, None)).await;
+            record_event(
+                ctx,
+                EventKind::UnknownTerminal,
+                Event::new(msg, transport, None),
+            )
+            .await;
             return reply(ResponseCode::NotPermittedToTerminal.iso());
         }
         Err(_) => return reply(ResponseCode::SystemMalfunction.iso()),
     }
-    let Ok(tmk) = up.keyring.read().tdes(&tmk_id(terminal), keystore::Usage::TerminalMaster) else {
-        record_event(ctx, EventKind::KeyUnavailable, Event::new(msg, transport, None)).await;
+    let Ok(tmk) = up
+        .keyring
+        .read()
+        .tdes(&tmk_id(terminal), keystore::Usage::TerminalMaster)
+    else {
+        record_event(
+            ctx,
+            EventKind::KeyUnavailable,
+            Event::new(msg, transport, None),
+        )
+        .await;
         return reply(ResponseCode::SystemMalfunction.iso());
     };
-    let batch = fields.batch().filter(|b| *b != "000000").unwrap_or("000001").to_owned();
-    let session = Session { batch: batch.clone(), keys: up.new_keys(layout) };
+    let batch = fields
+        .batch()
+        .filter(|b| *b != "000000")
+        .unwrap_or("000001")
+        .to_owned();
+    let session = Session {
+        batch: batch.clone(),
+        keys: up.new_keys(layout),
+    };
     let sealed = {
         let mut rng = rand::rng();
-        sessions::seal(&up.keyring.read(), terminal, &session, layout, &mut rng, crate::server::now_ms())
+        sessions::seal(
+            &up.keyring.read(),
+            terminal,
+            &session,
+            layout,
+            &mut rng,
+            crate::server::now_ms(),
+        )
     };
     let Some(sealed) = sealed else {
         return reply(ResponseCode::SystemMalfunction.iso());
@@ -294,7 +348,13 @@ fn card(
     }))
 }
 
-fn pin_check(block: &[u8], pan: &Pan, token: &model::CardToken, s: &Session, ctx: &LinkContext) -> PinCheck {
+fn pin_check(
+    block: &[u8],
+    pan: &Pan,
+    token: &model::CardToken,
+    s: &Session,
+    ctx: &LinkContext,
+) -> PinCheck {
     let Ok(encrypted) = <[u8; 8]>::try_from(block) else {
         return PinCheck::Malformed;
     };
@@ -308,7 +368,12 @@ fn pin_check(block: &[u8], pan: &Pan, token: &model::CardToken, s: &Session, ctx
     }
 }
 
-async fn transaction(msg: &Message<'_>, fields: &UnionPayFields, session: &Session, ctx: &LinkContext) -> Reply {
+async fn transaction(
+    msg: &Message<'_>,
+    fields: &UnionPayFields,
+    session: &Session,
+    ctx: &LinkContext,
+) -> Reply {
     let card = match card(msg, fields, session, ctx) {
         Ok(c) => c,
         Err(code) => return reply(code.iso()),
@@ -341,7 +406,12 @@ async fn transaction(msg: &Message<'_>, fields: &UnionPayFields, session: &Sessi
 
 /// 0500: the terminal's totals (domestic and foreign together: the engine keeps one
 /// batch per terminal) against the host's; the reply flags each side balanced or not.
-async fn settle(msg: &Message<'_>, terminal: &str, fields: &UnionPayFields, ctx: &LinkContext) -> Reply {
+async fn settle(
+    msg: &Message<'_>,
+    terminal: &str,
+    fields: &UnionPayFields,
+    ctx: &LinkContext,
+) -> Reply {
     use iso8583::unionpay::{SettleResult, Totals};
     let Some(Ok(mut totals)) = msg.field_str(48).map(|d| Totals::parse(&d)) else {
         return reply(ResponseCode::FormatError.iso());
@@ -367,12 +437,18 @@ async fn settle(msg: &Message<'_>, terminal: &str, fields: &UnionPayFields, ctx:
     };
     totals.domestic.result = result;
     totals.foreign.result = result;
-    Reply { f48: Some(totals.to_digits()), ..reply(ResponseCode::Approved.iso()) }
+    Reply {
+        f48: Some(totals.to_digits()),
+        ..reply(ResponseCode::Approved.iso())
+    }
 }
 
 /// 0320: the records are acknowledged; posguard already holds each transaction online.
 fn batch_upload(msg: &Message<'_>) -> Reply {
-    match msg.field_str(48).map(|d| iso8583::unionpay::parse_batch_records(&d)) {
+    match msg
+        .field_str(48)
+        .map(|d| iso8583::unionpay::parse_batch_records(&d))
+    {
         Some(Err(_)) => reply(ResponseCode::FormatError.iso()),
         _ => reply(ResponseCode::Approved.iso()),
     }

@@ -47,7 +47,9 @@ pub fn seal(
 ) -> Option<String> {
     let b = &session.batch;
     let mut seal_one = |which, usage, key: &TdesKey| {
-        keystore.seal_session_key(&key_id(terminal, b, which), usage, key, rng, now_ms).ok()
+        keystore
+            .seal_session_key(&key_id(terminal, b, which), usage, key, rng, now_ms)
+            .ok()
     };
     let stored = Stored {
         batch: b.clone(),
@@ -67,13 +69,24 @@ pub fn seal(
 pub fn open(keystore: &Keystore, terminal: &str, json: &str) -> Option<Session> {
     let s: Stored = serde_json::from_str(json).ok()?;
     let id = |which| key_id(terminal, &s.batch, which);
-    let pik = keystore.open_session_key(&s.pik, &id("pik"), Usage::SessionPin).ok()?;
-    let mak = keystore.open_session_key(&s.mak, &id("mak"), Usage::SessionMac).ok()?;
+    let pik = keystore
+        .open_session_key(&s.pik, &id("pik"), Usage::SessionPin)
+        .ok()?;
+    let mak = keystore
+        .open_session_key(&s.mak, &id("mak"), Usage::SessionMac)
+        .ok()?;
     let tdk = match &s.tdk {
-        Some(t) => Some(keystore.open_session_key(t, &id("tdk"), Usage::SessionData).ok()?),
+        Some(t) => Some(
+            keystore
+                .open_session_key(t, &id("tdk"), Usage::SessionData)
+                .ok()?,
+        ),
         None => None,
     };
-    Some(Session { batch: s.batch, keys: WorkingKeys { pik, mak, tdk } })
+    Some(Session {
+        batch: s.batch,
+        keys: WorkingKeys { pik, mak, tdk },
+    })
 }
 
 /// The in-memory table.
