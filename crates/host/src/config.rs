@@ -149,6 +149,13 @@ pub struct LinkConfig {
     pub tls_client_auth: Option<ClientAuth>,
     /// A TLS handshake must finish within this long after the connection is accepted.
     pub tls_handshake_timeout_ms: u64,
+    /// `generic` (default) or `unionpay`: TPDU + 6-byte header framing, the UnionPay
+    /// field spec (unless `spec` names a file), sign-on keys and the UnionPay MAC.
+    pub profile: String,
+    /// UnionPay replies' TPDU: `swap` the addresses (default) or `echo` them.
+    pub unionpay_tpdu_reply: String,
+    /// UnionPay MAC: `ecb` (default), `ecb-3des`, `x9.19` or `x9.9`.
+    pub unionpay_mac: String,
 }
 
 impl Default for LinkConfig {
@@ -168,6 +175,9 @@ impl Default for LinkConfig {
             tls_client_ca: None,
             tls_client_auth: None,
             tls_handshake_timeout_ms: crate::tls::HANDSHAKE_TIMEOUT_MS,
+            profile: "generic".into(),
+            unionpay_tpdu_reply: "swap".into(),
+            unionpay_mac: "ecb".into(),
         }
     }
 }

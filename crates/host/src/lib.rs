@@ -22,6 +22,7 @@ pub mod risk;
 pub mod security;
 pub mod server;
 pub mod tls;
+pub mod unionpay;
 pub mod upstream;
 pub mod vault;
 pub mod webhooks;

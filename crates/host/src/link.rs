@@ -41,6 +41,8 @@ pub struct LinkContext {
     pub upstream_zpk: Option<paycrypto::TdesKey>,
     pub vault: Arc<crate::vault::Vault>,
     pub store: Arc<dyn store::Store>,
+    /// Set when this listener speaks the UnionPay profile (`link.profile = "unionpay"`).
+    pub unionpay: Option<Arc<crate::unionpay::UnionPay>>,
 }
 
 /// How a connection reached posguard: what a terminal's security profile may demand.
@@ -161,15 +163,21 @@ pub(crate) async fn connection<S: AsyncRead + AsyncWrite + Unpin>(
             Ok(Some(frame)) => {
                 ctx.metrics.frames_in.fetch_add(1, Relaxed);
                 let started = Instant::now();
-                let answered =
-                    answer(&buf[frame.body.clone()], &transport, ctx, &mut body_out).await;
-                if let Some(code) = answered {
+                let (header, body) = (&buf[frame.header.clone()], &buf[frame.body.clone()]);
+                let answered = match &ctx.unionpay {
+                    None => answer(body, &transport, ctx, &mut body_out)
+                        .await
+                        .map(|code| (code, None)),
+                    Some(up) => {
+                        crate::unionpay::answer(header, body, &transport, ctx, up, &mut body_out)
+                            .await
+                            .map(|(code, head)| (code, Some(head)))
+                    }
+                };
+                if let Some((code, head)) = answered {
                     frame_out.clear();
-                    if ctx
-                        .framing
-                        .write(&buf[frame.header.clone()], &body_out, &mut frame_out)
-                        .is_err()
-                    {
+                    let head = head.as_deref().unwrap_or(header);
+                    if ctx.framing.write(head, &body_out, &mut frame_out).is_err() {
                         return Err(Dropped::FrameTooLarge);
                     }
                     // Flush: a TLS stream may hold the end of a record back (a
@@ -294,7 +302,7 @@ async fn answer(
 }
 
 /// The engine's reason for a request from a terminal it does not know.
-const UNKNOWN_TERMINAL: &str = "unknown_terminal";
+pub(crate) const UNKNOWN_TERMINAL: &str = "unknown_terminal";
 
 /// Encodes the answer; a DUKPT session's answer carries its MAC as the last field.
 fn encode_answer(
@@ -325,7 +333,7 @@ fn encode_answer(
 }
 
 /// Who raised a security event, without card data.
-struct Event {
+pub(crate) struct Event {
     terminal: String,
     mti: String,
     stan: Option<String>,
@@ -334,7 +342,11 @@ struct Event {
 }
 
 impl Event {
-    fn new(msg: &iso8583::Message<'_>, transport: &Transport, ksn: Option<String>) -> Event {
+    pub(crate) fn new(
+        msg: &iso8583::Message<'_>,
+        transport: &Transport,
+        ksn: Option<String>,
+    ) -> Event {
         let text = |n| msg.field_str(n).map(|v| v.trim_end().to_owned());
         Event {
             terminal: text(41).unwrap_or_default(),
@@ -351,7 +363,7 @@ impl Event {
 }
 
 /// Logs, counts and durably records a security event.
-async fn record_event(ctx: &LinkContext, kind: EventKind, event: Event) {
+pub(crate) async fn record_event(ctx: &LinkContext, kind: EventKind, event: Event) {
     ctx.metrics.security_event(kind);
     tracing::warn!(
         event = kind.as_str(),

@@ -43,6 +43,8 @@ pub enum StartError {
     },
     #[error("link.framing must be binary2 or ascii4, not {0:?}")]
     Framing(String),
+    #[error("link profile: {0} is not supported")]
+    Profile(String),
     #[error("link.default_currency {0} is not an ISO 4217 numeric code")]
     Currency(u16),
     #[error("{0}")]
@@ -140,11 +142,40 @@ pub fn load_spec(name: &str) -> Result<Spec, StartError> {
     match name {
         "posguard-ascii" => Ok(Spec::posguard_ascii()),
         "posguard-binary" => Ok(Spec::posguard_binary()),
+        "unionpay" => Ok(Spec::unionpay()),
         path => Spec::load(path).map_err(|error| StartError::Spec {
             spec: path.to_owned(),
             error,
         }),
     }
+}
+
+/// The UnionPay profile of the link, when `link.profile = "unionpay"`.
+fn unionpay_profile(
+    config: &Config,
+    keyring: &Arc<Keyring>,
+) -> Result<Option<Arc<crate::unionpay::UnionPay>>, StartError> {
+    use iso8583::unionpay::TpduReply;
+    use paycrypto::mac::DesMacScheme;
+    if config.link.profile != "unionpay" {
+        return Ok(None);
+    }
+    let bad = |what: &str| StartError::Profile(what.to_owned());
+    let reply = match config.link.unionpay_tpdu_reply.as_str() {
+        "swap" => TpduReply::Swap,
+        "echo" => TpduReply::Echo,
+        other => return Err(bad(&format!("link.unionpay_tpdu_reply {other:?}"))),
+    };
+    let mac = match config.link.unionpay_mac.as_str() {
+        "ecb" => DesMacScheme::UnionPayEcb,
+        "ecb-3des" => DesMacScheme::UnionPayEcbTdes,
+        "x9.19" => DesMacScheme::X919,
+        "x9.9" => DesMacScheme::X99,
+        other => return Err(bad(&format!("link.unionpay_mac {other:?}"))),
+    };
+    let rng = <rand::rngs::StdRng as rand::SeedableRng>::from_os_rng();
+    let up = crate::unionpay::UnionPay::new(reply, mac, keyring.clone(), rng);
+    Ok(Some(Arc::new(up)))
 }
 
 fn framing(config: &Config) -> Result<FrameFormat, StartError> {
@@ -153,9 +184,15 @@ fn framing(config: &Config) -> Result<FrameFormat, StartError> {
         "ascii4" => LengthPrefix::Ascii4,
         other => return Err(StartError::Framing(other.to_owned())),
     };
+    // The UnionPay TPDU and header ride where a fixed header would: the profile reads
+    // them and writes the reply's.
+    let header_bytes = match config.link.profile.as_str() {
+        "unionpay" => iso8583::unionpay::PREAMBLE_BYTES,
+        _ => config.link.header_bytes,
+    };
     Ok(FrameFormat {
         prefix,
-        header_bytes: config.link.header_bytes,
+        header_bytes,
     })
 }
 
@@ -238,7 +275,10 @@ pub async fn start(config: Config) -> Result<Running, StartError> {
             .map_err(|e| StartError::Webhooks(e.to_string()))??;
     }
     let hooks = Arc::new(hooks);
-    let spec = load_spec(&config.link.spec)?;
+    let spec = match (config.link.profile.as_str(), config.link.spec.as_str()) {
+        ("unionpay", "posguard-ascii") => Spec::unionpay(),
+        (_, spec) => load_spec(spec)?,
+    };
     let framing = framing(&config)?;
     let currency = Currency(config.link.default_currency);
     if currency.0 == 0 || currency.0 > 999 {
@@ -318,6 +358,7 @@ pub async fn start(config: Config) -> Result<Running, StartError> {
         upstream_zpk: upstream_zpk(&config, &keyring)?,
         vault: vault.clone(),
         store: store.clone(),
+        unionpay: unionpay_profile(&config, &keyring)?,
     });
     // One budget of connections for both of the link's listeners.
     let permits = Arc::new(Semaphore::new(config.link.connections_max));

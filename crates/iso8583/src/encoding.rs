@@ -16,6 +16,7 @@ pub(crate) fn enc_name(data: DataEnc) -> &'static str {
         DataEnc::Ascii => "ascii",
         DataEnc::Latin1 => "latin-1",
         DataEnc::Cp500 => "cp500",
+        DataEnc::Gbk => "gbk",
     }
 }
 
@@ -110,7 +111,17 @@ pub(crate) fn all_ascii(bytes: &[u8]) -> bool {
 
 /// Whether `data` is valid in a text encoding (Latin-1 and cp500 map every byte).
 pub(crate) fn text_valid(data: DataEnc, bytes: &[u8]) -> bool {
-    data != DataEnc::Ascii || bytes.is_ascii()
+    match data {
+        DataEnc::Ascii => bytes.is_ascii(),
+        DataEnc::Gbk => gbk_decode(bytes).is_some(),
+        _ => true,
+    }
+}
+
+/// GBK bytes to text; `None` when they are not valid GBK (a lone lead byte, a bad trail
+/// byte, a byte GBK leaves unassigned). ASCII borrows.
+pub(crate) fn gbk_decode(bytes: &[u8]) -> Option<Cow<'_, str>> {
+    encoding_rs::GBK.decode_without_bom_handling_and_without_replacement(bytes)
 }
 
 /// Whether wire `bytes` satisfy `class`. For binary data, `skip` names a pad nibble to
@@ -118,7 +129,9 @@ pub(crate) fn text_valid(data: DataEnc, bytes: &[u8]) -> bool {
 pub(crate) fn class_ok(class: Class, data: DataEnc, bytes: &[u8], pad_first: Option<bool>) -> bool {
     match (class, data) {
         (Class::Any, _) => true,
-        (Class::Numeric, DataEnc::Ascii | DataEnc::Latin1) => bytes.iter().all(u8::is_ascii_digit),
+        (Class::Numeric, DataEnc::Ascii | DataEnc::Latin1 | DataEnc::Gbk) => {
+            bytes.iter().all(u8::is_ascii_digit)
+        }
         (Class::Numeric, DataEnc::Cp500) => bytes.iter().all(|b| (0xF0..=0xF9).contains(b)),
         (Class::Numeric, DataEnc::Binary) => {
             let last = bytes.len().saturating_sub(1);
@@ -172,6 +185,7 @@ pub(crate) fn text_to_str(data: DataEnc, bytes: &[u8]) -> Cow<'_, str> {
                 .map(|&b| char::from(CP500_TO_LATIN1[usize::from(b)]))
                 .collect(),
         ),
+        DataEnc::Gbk => gbk_decode(bytes).unwrap_or_else(|| String::from_utf8_lossy(bytes)),
         DataEnc::Binary => Cow::Owned(hex_upper(bytes, None)),
     }
 }
@@ -308,6 +322,14 @@ pub(crate) fn push_value(
     match def.data {
         DataEnc::Ascii | DataEnc::Latin1 if value.is_ascii() => out.extend_from_slice(value),
         DataEnc::Ascii => return Err(ValueError::InvalidText),
+        DataEnc::Gbk => {
+            let text = std::str::from_utf8(value).map_err(|_| ValueError::InvalidText)?;
+            let (bytes, _, unmappable) = encoding_rs::GBK.encode(text);
+            if unmappable {
+                return Err(ValueError::InvalidText);
+            }
+            out.extend_from_slice(&bytes);
+        }
         _ => {
             let text = std::str::from_utf8(value).map_err(|_| ValueError::InvalidText)?;
             for c in text.chars() {

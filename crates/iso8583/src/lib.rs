@@ -53,6 +53,7 @@ mod encoding;
 mod error;
 pub mod frame;
 mod spec;
+pub mod unionpay;
 mod writer;
 
 #[cfg(test)]

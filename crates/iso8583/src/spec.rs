@@ -22,6 +22,9 @@ pub(crate) enum DataEnc {
     Latin1,
     /// EBCDIC, code page 500.
     Cp500,
+    /// GBK (Python's `gbk`, code page 936): the Chinese text of UnionPay terminals
+    /// (merchant names, answer texts). ASCII bytes are single-byte; others are pairs.
+    Gbk,
 }
 
 /// How a variable field's length prefix is carried (`len_enc`).
@@ -191,6 +194,7 @@ pub struct Spec {
 
 static POSGUARD_ASCII_JSON: &str = include_str!("../../../specs/posguard-ascii.json");
 static POSGUARD_BINARY_JSON: &str = include_str!("../../../specs/posguard-binary.json");
+static UNIONPAY_JSON: &str = include_str!("../../../specs/unionpay.json");
 
 impl Spec {
     /// Parses a spec in pyiso8583 4.0.1's dictionary layout.
@@ -251,6 +255,13 @@ impl Spec {
         Self::from_json(POSGUARD_BINARY_JSON).expect("embedded specs/posguard-binary.json")
     }
 
+    /// `specs/unionpay.json`: UnionPay-style (银联) POS terminals: BCD MTI and numeric
+    /// fields, BCD length prefixes (digits for numeric fields, bytes for the rest), GBK
+    /// text. The TPDU and 6-byte header in front are link framing (`unionpay` module).
+    pub fn unionpay() -> Self {
+        Self::from_json(UNIONPAY_JSON).expect("embedded specs/unionpay.json")
+    }
+
     /// Whether the spec defines field `n` (1 = secondary bitmap, 2..=192 data fields).
     pub fn defines(&self, n: u8) -> bool {
         self.fields.get(usize::from(n)).is_some_and(|d| d.defined)
@@ -296,6 +307,8 @@ fn parse_field(field: FieldKey, props: &Value) -> Result<FieldDef, SpecError> {
             Some(DataEnc::Binary) => LenEnc::Binary,
             Some(DataEnc::Ascii | DataEnc::Latin1) => LenEnc::Ascii,
             Some(DataEnc::Cp500) => LenEnc::Cp500,
+            // A GBK length prefix would be ASCII digits: one-byte GBK is ASCII.
+            Some(DataEnc::Gbk) => LenEnc::Ascii,
             None => return Err(invalid("len_enc", "unsupported encoding")),
         },
     };
@@ -356,6 +369,7 @@ fn text_or_binary(name: &str) -> Option<DataEnc> {
             Some(DataEnc::Latin1)
         }
         "cp500" | "ibm500" | "500" | "ebcdic_cp_be" | "ebcdic_cp_ch" => Some(DataEnc::Cp500),
+        "gbk" | "936" | "cp936" | "ms936" => Some(DataEnc::Gbk),
         _ => None,
     }
 }
@@ -409,6 +423,10 @@ mod tests {
         assert!(ascii.defines(128) && !ascii.defines(129) && !ascii.has_header());
         assert_eq!(ascii.fields[2].len_type, 2);
         assert_eq!(ascii.fields[2].max_len, 19);
+        let unionpay = Spec::unionpay();
+        assert_eq!(unionpay.mti.data, DataEnc::Binary);
+        assert_eq!(unionpay.fields[43].data, DataEnc::Gbk);
+        assert!(unionpay.fields[2].nibbles && unionpay.fields[2].len_enc == LenEnc::Bcd);
     }
 
     #[test]
@@ -443,6 +461,7 @@ mod tests {
         assert_eq!(text_or_binary("Latin-1"), Some(DataEnc::Latin1));
         assert_eq!(text_or_binary("ISO-8859-1"), Some(DataEnc::Latin1));
         assert_eq!(text_or_binary("EBCDIC-CP-BE"), Some(DataEnc::Cp500));
+        assert_eq!(text_or_binary("CP936"), Some(DataEnc::Gbk));
         assert_eq!(text_or_binary("utf-8"), None);
     }
 }

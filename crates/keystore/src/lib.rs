@@ -36,6 +36,7 @@ mod import;
 mod kek;
 mod keystore;
 mod record;
+mod session;
 mod table;
 
 pub use error::{KeystoreError, Result};

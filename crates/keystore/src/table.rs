@@ -27,6 +27,14 @@ pub enum Usage {
     DataEncryption,
     /// Webhook signing secret.
     Webhook,
+    /// UnionPay terminal master key (TMK): wraps the working keys a sign-on delivers.
+    TerminalMaster,
+    /// A UnionPay terminal's session PIN key (PIK), made at each sign-on.
+    SessionPin,
+    /// A UnionPay terminal's session MAC key (MAK).
+    SessionMac,
+    /// A UnionPay terminal's session track data key (TDK).
+    SessionData,
 }
 
 /// The algorithm and length class of a stored key.
@@ -87,7 +95,7 @@ const fn row(
 /// compute and verify. Both HMAC usages are M7: the stored header also carries the
 /// posguard usage in a proprietary optional block (`record.rs`), which tells them apart.
 #[rustfmt::skip]
-const TABLE: [Row; 8] = {
+const TABLE: [Row; 12] = {
     use Algorithm::{Aes128, Aes192, Aes256, Hmac, Tdes};
     use KeyUsage as K;
     use Usage as U;
@@ -105,12 +113,16 @@ const TABLE: [Row; 8] = {
         row(U::PanToken,               "M7", 'C', HMAC, true,  K::Mac),
         row(U::DataEncryption,         "D0", 'B', AES,  true,  K::Data),
         row(U::Webhook,                "M7", 'C', HMAC, true,  K::Mac),
+        row(U::TerminalMaster,         "K0", 'B', TDES, false, K::KeyEncryption),
+        row(U::SessionPin,             "P0", 'B', TDES, true,  K::PinEncryption),
+        row(U::SessionMac,             "M0", 'C', TDES, true,  K::Mac),
+        row(U::SessionData,            "D0", 'B', TDES, true,  K::Data),
     ]
 };
 
 impl Usage {
     /// Every usage, in table order.
-    pub const ALL: [Usage; 8] = [
+    pub const ALL: [Usage; 12] = [
         Usage::Bdk,
         Usage::Kbpk,
         Usage::PinVerificationPvv,
@@ -119,6 +131,10 @@ impl Usage {
         Usage::PanToken,
         Usage::DataEncryption,
         Usage::Webhook,
+        Usage::TerminalMaster,
+        Usage::SessionPin,
+        Usage::SessionMac,
+        Usage::SessionData,
     ];
 
     fn row(self) -> &'static Row {
@@ -139,6 +155,10 @@ impl Usage {
             Usage::PanToken => "pan_token",
             Usage::DataEncryption => "data_encryption",
             Usage::Webhook => "webhook",
+            Usage::TerminalMaster => "terminal_master",
+            Usage::SessionPin => "session_pin",
+            Usage::SessionMac => "session_mac",
+            Usage::SessionData => "session_data",
         }
     }
 
@@ -170,8 +190,18 @@ impl Usage {
 
     /// The posguard usage of an imported TR-31 header's key usage code. M7 is refused:
     /// it is both `pan_token` and `webhook`, and the host makes those keys itself.
+    /// Session keys are made at sign-on, never imported: P0 is a zone PIN key, D0 a
+    /// data encryption key.
     pub fn from_tr31(key_usage: &str) -> Option<Usage> {
-        let mut rows = TABLE.iter().filter(|r| r.tr31_usage == key_usage);
+        let session = |u| {
+            matches!(
+                u,
+                Usage::SessionPin | Usage::SessionMac | Usage::SessionData
+            )
+        };
+        let mut rows = TABLE
+            .iter()
+            .filter(|r| r.tr31_usage == key_usage && !session(r.usage));
         let first = rows.next()?;
         rows.next().is_none().then_some(first.usage)
     }

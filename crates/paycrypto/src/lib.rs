@@ -30,6 +30,7 @@ pub mod pinblock;
 pub mod pinverify;
 pub mod tr31;
 pub mod translate;
+pub mod unionpay;
 pub mod usage;
 
 pub use error::{Error, Result};

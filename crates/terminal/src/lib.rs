@@ -42,6 +42,7 @@ mod device;
 mod error;
 mod scheme;
 mod transaction;
+pub mod unionpay;
 
 pub use device::{DukptTerminal, PinEntry, transaction_at};
 pub use error::TerminalError;

@@ -289,6 +289,13 @@ impl Security {
         pin::verify(&self.pin_keys, pins.get(token), &pan, &pin)
     }
 
+    /// Checks a PIN another dialect already decrypted (UnionPay: format 0 under the
+    /// session PIK) against the card's verification value.
+    pub fn verify_pin(&self, token: &str, pan: &paycrypto::Pan, pin: &Pin) -> PinCheck {
+        let pins = self.pins.read().unwrap_or_else(|e| e.into_inner());
+        pin::verify(&self.pin_keys, pins.get(token), pan, pin)
+    }
+
     /// The request's PIN re-encrypted under `zpk` as an ISO format 0 block (16 hex),
     /// for the upstream issuer: None when the request has no PIN, `Err` when its block
     /// does not decrypt.

@@ -1,0 +1,318 @@
+//! The UnionPay profile end to end over TCP: a terminal refused before sign-on, sign-on
+//! delivering keys under its TMK, PIN purchase, void, refund, reversal, a wrong MAC
+//! answered A0 (a security event), settlement unbalanced then balanced, batch upload,
+//! sign-off; bad TPDU and header; keys that survive a restart sealed under the KEK.
+
+mod common;
+
+use common::{Backend, config, start_demo, verify_ledger};
+use iso8583::unionpay::{Preamble, Processing, SideTotals, Totals};
+use paycrypto::mac::DesMacScheme;
+use paycrypto::unionpay::KeyLayout;
+use terminal::unionpay::{Kind, Txn, UnionPayTerminal};
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::net::TcpStream;
+
+const TMK: &str = "70F2A84CCBC2AE8625CBB0F2C22AB923";
+const TERMINAL: &str = "TERM0001";
+const MERCHANT: &str = "MERCHANT0000001";
+/// Demo credit card (PIN 1234).
+const PAN: &str = "6222021000000005";
+
+async fn import_tmk(running: &host::Running, terminal: &str) {
+    let key = hex::decode(TMK).unwrap();
+    let first = vec![0x1Fu8; 16];
+    let second: Vec<u8> = key.iter().zip(&first).map(|(a, b)| a ^ b).collect();
+    let kcv = |k: &[u8]| paycrypto::TdesKey::from_bytes(k).unwrap().kcv().to_string();
+    let parts = [
+        (hex::encode_upper(&first), kcv(&first)),
+        (hex::encode_upper(&second), kcv(&second)),
+    ];
+    let parts: Vec<(&str, &str)> = parts
+        .iter()
+        .map(|(k, c)| (k.as_str(), c.as_str()))
+        .collect();
+    let (_, writes) = running
+        .app
+        .keyring
+        .write()
+        .import_components(
+            &host::unionpay::tmk_id(terminal),
+            keystore::Usage::TerminalMaster,
+            keystore::Algorithm::Tdes,
+            &parts,
+            &mut rand::rng(),
+            1,
+        )
+        .unwrap();
+    running.app.pipeline.set_metas(writes).await.unwrap();
+}
+
+async fn exchange(s: &mut TcpStream, frame: &[u8]) -> Vec<u8> {
+    let mut out = (frame.len() as u16).to_be_bytes().to_vec();
+    out.extend_from_slice(frame);
+    s.write_all(&out).await.unwrap();
+    let mut len = [0u8; 2];
+    s.read_exact(&mut len).await.unwrap();
+    let mut reply = vec![0u8; usize::from(u16::from_be_bytes(len))];
+    s.read_exact(&mut reply).await.unwrap();
+    reply
+}
+
+fn unionpay_config(tag: &str) -> host::Config {
+    let mut c = config(tag, Backend::Sqlite).unwrap();
+    c.link.profile = "unionpay".into();
+    c.link.idle_timeout_ms = 5_000;
+    c
+}
+
+fn code_of(frame: &[u8]) -> String {
+    let spec = iso8583::Spec::unionpay();
+    let msg = spec.decode(&frame[11..]).unwrap();
+    msg.field_str(39).unwrap().into_owned()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn unionpay_terminal_end_to_end() {
+    let running = start_demo(unionpay_config("unionpay")).await;
+    import_tmk(&running, TERMINAL).await;
+    let tmk = paycrypto::TdesKey::from_hex(TMK).unwrap();
+    let mut t = UnionPayTerminal::new(TERMINAL, MERCHANT, tmk, DesMacScheme::UnionPayEcb);
+    let mut s = TcpStream::connect(running.link_addr).await.unwrap();
+    let buy = |amount, pin| Txn {
+        kind: Kind::Purchase,
+        pan: PAN,
+        amount_minor: amount,
+        pin,
+        original_rrn: None,
+        stan: None,
+    };
+
+    // Before sign-on: refused, told to sign on again (processing requirement 3).
+    let req = t.transaction(&buy(1000, None));
+    let reply = exchange(&mut s, &req).await;
+    assert_eq!(code_of(&reply), "77");
+    let p = Preamble::parse(&reply).unwrap();
+    assert_eq!(p.processing, Processing::SignOnAgain);
+    assert_eq!(
+        (p.destination, p.source),
+        ([0, 0], [0, 3]),
+        "addresses swapped"
+    );
+
+    // Sign-on (double length keys): fresh keys, checked against their KCVs.
+    let req = t.sign_on(KeyLayout::DoubleDes);
+    let reply = exchange(&mut s, &req).await;
+    assert_eq!(
+        t.accept_sign_on(&reply, KeyLayout::DoubleDes).unwrap().code,
+        "00"
+    );
+    let first_mak = t.keys.as_ref().unwrap().mak.clone();
+
+    // PIN purchase, then its void.
+    let req = t.transaction(&buy(10_000, Some("1234")));
+    let r1 = t.check_reply(&req, &exchange(&mut s, &req).await).unwrap();
+    assert_eq!(r1.code, "00");
+    let void = Txn {
+        kind: Kind::Void,
+        original_rrn: r1.rrn.as_deref(),
+        ..buy(10_000, None)
+    };
+    let req = t.transaction(&void);
+    assert_eq!(
+        t.check_reply(&req, &exchange(&mut s, &req).await)
+            .unwrap()
+            .code,
+        "00"
+    );
+    // A wrong PIN is declined 55 (the stand-in issuer checked it under the PIK).
+    let req = t.transaction(&buy(2_000, Some("9999")));
+    assert_eq!(
+        t.check_reply(&req, &exchange(&mut s, &req).await)
+            .unwrap()
+            .code,
+        "55"
+    );
+
+    // Purchase and a partial refund (0220) of it.
+    let req = t.transaction(&buy(20_000, Some("1234")));
+    let r2 = t.check_reply(&req, &exchange(&mut s, &req).await).unwrap();
+    assert_eq!(r2.code, "00");
+    let refund = Txn {
+        kind: Kind::Refund,
+        original_rrn: r2.rrn.as_deref(),
+        ..buy(500, None)
+    };
+    let req = t.transaction(&refund);
+    assert_eq!(
+        t.check_reply(&req, &exchange(&mut s, &req).await)
+            .unwrap()
+            .code,
+        "00"
+    );
+
+    // Purchase, then its reversal (0400, same trace, reason 98).
+    let req = t.transaction(&buy(3_000, None));
+    let stan = t.stan;
+    assert_eq!(
+        t.check_reply(&req, &exchange(&mut s, &req).await)
+            .unwrap()
+            .code,
+        "00"
+    );
+    let reversal = Txn {
+        kind: Kind::Reversal,
+        stan: Some(stan),
+        ..buy(3_000, None)
+    };
+    let req = t.transaction(&reversal);
+    assert_eq!(
+        t.check_reply(&req, &exchange(&mut s, &req).await)
+            .unwrap()
+            .code,
+        "00"
+    );
+
+    // A wrong MAC: A0, no MAC on the answer, a security event.
+    let mut req = t.transaction(&buy(1_000, None));
+    let last = req.len() - 1;
+    req[last] ^= 0x01;
+    assert_eq!(code_of(&exchange(&mut s, &req).await), "A0");
+
+    // Settlement: wrong totals are unbalanced (2), the host's are balanced (1).
+    let side = |debit_minor, debit_count, credit_minor, credit_count| SideTotals {
+        debit_minor,
+        debit_count,
+        credit_minor,
+        credit_count,
+        ..SideTotals::default()
+    };
+    let wrong = Totals {
+        domestic: side(1, 1, 0, 0),
+        foreign: SideTotals::default(),
+    };
+    let req = t.settlement(&wrong);
+    let reply = t.check_reply(&req, &exchange(&mut s, &req).await).unwrap();
+    assert_eq!(reply.code, "00");
+    let f48 = reply.f48.unwrap();
+    assert_eq!((&f48[30..31], &f48[61..62]), ("2", "2"));
+    let req = t.batch_upload(PAN, 4, 20_000);
+    assert_eq!(
+        t.check_reply(&req, &exchange(&mut s, &req).await)
+            .unwrap()
+            .code,
+        "00"
+    );
+    let right = Totals {
+        domestic: side(20_000, 1, 500, 1),
+        foreign: SideTotals::default(),
+    };
+    let req = t.settlement(&right);
+    let f48 = t
+        .check_reply(&req, &exchange(&mut s, &req).await)
+        .unwrap()
+        .f48
+        .unwrap();
+    assert_eq!(&f48[30..31], "1", "{f48}");
+
+    // A new sign-on rotates the keys: a request MACed under the old MAK fails A0.
+    let old = t.keys.clone();
+    let req = t.sign_on(KeyLayout::DoubleDesTdk);
+    let reply = exchange(&mut s, &req).await;
+    t.accept_sign_on(&reply, KeyLayout::DoubleDesTdk).unwrap();
+    assert_ne!(t.keys.as_ref().unwrap().mak, first_mak);
+    assert!(t.keys.as_ref().unwrap().tdk.is_some());
+    let fresh = t.keys.replace(old.unwrap());
+    let req = t.transaction(&buy(1_000, None));
+    assert_eq!(code_of(&exchange(&mut s, &req).await), "A0");
+    t.keys = fresh;
+
+    // Echo, then sign-off: afterwards refused again.
+    let req = t.management("301");
+    assert_eq!(code_of(&exchange(&mut s, &req).await), "00");
+    let req = t.management("002");
+    assert_eq!(code_of(&exchange(&mut s, &req).await), "00");
+    let req = t.transaction(&buy(1_000, None));
+    assert_eq!(code_of(&exchange(&mut s, &req).await), "77");
+
+    // Security events were recorded durably (two bad MACs).
+    let events = running
+        .app
+        .store
+        .meta_with_prefix("security_event:")
+        .unwrap();
+    let macs = events
+        .iter()
+        .filter(|(_, v)| v.contains("mac_invalid"))
+        .count();
+    assert_eq!(macs, 2, "{events:?}");
+    // No session key is stored in clear.
+    let stored = running
+        .app
+        .store
+        .meta_with_prefix("unionpay_session:")
+        .unwrap();
+    assert!(!stored.is_empty());
+    verify_ledger(&running);
+}
+
+/// Bad input: a wrong TPDU id, a header with a nibble out of range and a message with a
+/// non-BCD digit get no answer; the connection goes on serving good frames.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn unionpay_bad_preambles_are_not_answered() {
+    let running = start_demo(unionpay_config("unionpay-bad")).await;
+    import_tmk(&running, TERMINAL).await;
+    let tmk = paycrypto::TdesKey::from_hex(TMK).unwrap();
+    let mut t = UnionPayTerminal::new(TERMINAL, MERCHANT, tmk, DesMacScheme::UnionPayEcb);
+    let mut s = TcpStream::connect(running.link_addr).await.unwrap();
+    let good = t.management("301");
+    for (at, value) in [(0usize, 0x61u8), (6, 0x3A), (11, 0x0A)] {
+        let mut bad = good.clone();
+        bad[at] = value;
+        let mut out = (bad.len() as u16).to_be_bytes().to_vec();
+        out.extend_from_slice(&bad);
+        s.write_all(&out).await.unwrap();
+    }
+    // The good frame after them is the first one answered.
+    assert_eq!(code_of(&exchange(&mut s, &good).await), "00");
+    // A frame shorter than the TPDU and header closes the connection (malformed frame).
+    let mut s2 = TcpStream::connect(running.link_addr).await.unwrap();
+    s2.write_all(&[0, 5, 0x60, 0, 3, 0, 0]).await.unwrap();
+    let mut buf = [0u8; 16];
+    let n = s2.read(&mut buf).await.unwrap_or(0);
+    assert_eq!(n, 0, "closed without an answer");
+}
+
+/// A session survives a restart: its keys were sealed under the KEK in the store.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn unionpay_session_survives_a_restart() {
+    let mut config = unionpay_config("unionpay-restart");
+    // Two hosts on one data directory in one test: without the journal's lock file.
+    config.journal = false;
+    let running = start_demo(config.clone()).await;
+    import_tmk(&running, TERMINAL).await;
+    let tmk = paycrypto::TdesKey::from_hex(TMK).unwrap();
+    let mut t = UnionPayTerminal::new(TERMINAL, MERCHANT, tmk, DesMacScheme::UnionPayEcb);
+    let mut s = TcpStream::connect(running.link_addr).await.unwrap();
+    let req = t.sign_on(KeyLayout::SingleDes);
+    let reply = exchange(&mut s, &req).await;
+    t.accept_sign_on(&reply, KeyLayout::SingleDes).unwrap();
+    drop(s);
+    let running = host::start(config).await.expect("restart");
+    let mut s = TcpStream::connect(running.link_addr).await.unwrap();
+    let buy = Txn {
+        kind: Kind::Purchase,
+        pan: PAN,
+        amount_minor: 1_000,
+        pin: Some("1234"),
+        original_rrn: None,
+        stan: None,
+    };
+    let req = t.transaction(&buy);
+    assert_eq!(
+        t.check_reply(&req, &exchange(&mut s, &req).await)
+            .unwrap()
+            .code,
+        "00"
+    );
+}
