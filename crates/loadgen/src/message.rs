@@ -10,10 +10,11 @@ use terminal::{PendingResponse, TerminalError, Transaction};
 /// Original data elements (field 90) after MTI, STAN and field 7: acquirer and
 /// forwarding institution ids, which posguard does not use.
 const F90_TRAILER: &str = "0000000000000000000000";
-/// POS entry mode (field 22): manual key entry, no PIN entry capability.
-const ENTRY_MODE: &str = "012";
-/// POS entry mode of a DUKPT terminal: manual key entry, a PIN pad.
-const ENTRY_MODE_PIN_PAD: &str = "011";
+/// POS entry mode (field 22): contactless chip, no PIN entry capability, as most
+/// card-present sales are read (a load of manual key entries would be a risk pattern).
+const ENTRY_MODE: &str = "072";
+/// POS entry mode of a DUKPT terminal: chip, with a PIN pad.
+const ENTRY_MODE_PIN_PAD: &str = "051";
 
 /// What a request refers to: a recent approved purchase.
 #[derive(Clone, Debug, PartialEq, Eq)]

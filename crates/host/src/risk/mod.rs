@@ -266,15 +266,24 @@ fn declinable(txn: &TxnRecord) -> bool {
 }
 
 /// What the terminal said about the transaction's circumstances, kept so that a replay
-/// after a restart computes the same features.
+/// after a restart computes the same features. An ordinary card-present read (chip or
+/// contactless, what a replay assumes when there is no context) is not kept: most sales
+/// then write no context row at all.
 fn context_of(input: &RiskInput<'_>) -> TxnContext {
+    let entry_mode = input
+        .request
+        .card
+        .as_ref()
+        .and_then(|c| c.entry_mode.as_deref())
+        .filter(|m| {
+            !matches!(
+                facts::entry_mode(Some(m)),
+                risk::EntryMode::Chip | risk::EntryMode::Contactless
+            )
+        });
     TxnContext {
         txn_id: input.txn.id,
-        entry_mode: input
-            .request
-            .card
-            .as_ref()
-            .and_then(|c| c.entry_mode.clone()),
+        entry_mode: entry_mode.map(str::to_owned),
         location: input.request.location,
         operator: input.request.operator.clone(),
     }
