@@ -6,6 +6,7 @@
 #   scripts/bench-risk.sh                      # 200,000 cards, 2 rounds of 30 s each
 #   CARDS=1000 scripts/bench-risk.sh           # an alert storm: every card far over its velocity
 #   RATE=15000 SECONDS_RUN=60 scripts/bench-risk.sh
+#   BASE=/tmp/posguard-bench-risk.XXXX/base scripts/bench-risk.sh   # reuse a provisioned state
 #
 # CARDS sets how often one card comes back: at ~15,000 purchases/s, 200,000 cards see about
 # 2 purchases each in 30 s (a few percent trip the velocity and card-testing packs, as in
@@ -47,16 +48,18 @@ stop() {
   pid=
 }
 
-# One provisioned state for every run.
-base=$work/base
-mkdir -p "$base"
-(umask 077 && head -c 32 /dev/urandom | od -An -tx1 | tr -d ' \n' >"$base/kek.hex")
-serve "$base" on
-token=$(grep -o 'pgt_[0-9a-f]*' "$base/serve.out")
-echo "== provisioning $CONNECTIONS terminals and $CARDS cards (once) ..."
-"$bin" loadgen --link "$LINK" --api "http://$HTTP" --token "$token" --setup \
-  --connections "$CONNECTIONS" --duration-secs 0 --cards "$CARDS" >/dev/null
-stop
+# One provisioned state for every run (BASE: one an earlier run provisioned, same CARDS).
+base=${BASE:-$work/base}
+if [ -z "${BASE:-}" ]; then
+  mkdir -p "$base"
+  (umask 077 && head -c 32 /dev/urandom | od -An -tx1 | tr -d ' \n' >"$base/kek.hex")
+  serve "$base" on
+  echo "== provisioning $CONNECTIONS terminals and $CARDS cards (once) ..."
+  "$bin" loadgen --link "$LINK" --api "http://$HTTP" --token "$(grep -o 'pgt_[0-9a-f]*' "$base/serve.out")" \
+    --setup --connections "$CONNECTIONS" --duration-secs 0 --cards "$CARDS" >/dev/null
+  stop
+fi
+token=$(grep -o 'pgt_[0-9a-f]*' "$base/serve.out" | head -1)
 
 rate_args=()
 [ -n "$RATE" ] && rate_args=(--rate "$RATE")

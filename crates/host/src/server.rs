@@ -231,31 +231,27 @@ pub async fn start(config: Config) -> Result<Running, StartError> {
     let url = config.store_url();
     let journal = config.journal;
     let segment_mib = config.journal_segment_mib;
-    let (
-        store,
-        new_admin_token,
-        (mut snapshot, stored_rules, stored_endpoints, areas, stored_model),
-    ) = tokio::task::spawn_blocking(move || {
-        let options = store::OpenOptions {
-            journal,
-            journal_segment_bytes: segment_mib << 20,
-        };
-        let store: Arc<dyn Store> = Arc::from(store::open_with(&url, options)?);
-        let token = ensure_admin_token(store.as_ref())?;
-        let snapshot = store.load()?;
-        let rules = store.meta_get(crate::risk::RULES_META_KEY)?;
-        let endpoints = store.meta_get(crate::hooks::ENDPOINTS_META_KEY)?;
-        let areas = store.meta_with_prefix(crate::risk::AREA_META_PREFIX)?;
-        let model = store.meta_get(crate::risk::fraud_model::MODEL_META_KEY)?;
-        Ok::<_, store::StoreError>((store, token, (snapshot, rules, endpoints, areas, model)))
-    })
-    .await
-    .map_err(|e| {
-        StartError::Store(store::StoreError::new(
-            store::StoreErrorKind::Io,
-            format!("open the store: {e}"),
-        ))
-    })??;
+    let (store, new_admin_token, (mut snapshot, stored_rules, stored_endpoints, areas)) =
+        tokio::task::spawn_blocking(move || {
+            let options = store::OpenOptions {
+                journal,
+                journal_segment_bytes: segment_mib << 20,
+            };
+            let store: Arc<dyn Store> = Arc::from(store::open_with(&url, options)?);
+            let token = ensure_admin_token(store.as_ref())?;
+            let snapshot = store.load()?;
+            let rules = store.meta_get(crate::risk::RULES_META_KEY)?;
+            let endpoints = store.meta_get(crate::hooks::ENDPOINTS_META_KEY)?;
+            let areas = store.meta_with_prefix(crate::risk::AREA_META_PREFIX)?;
+            Ok::<_, store::StoreError>((store, token, (snapshot, rules, endpoints, areas)))
+        })
+        .await
+        .map_err(|e| {
+            StartError::Store(store::StoreError::new(
+                store::StoreErrorKind::Io,
+                format!("open the store: {e}"),
+            ))
+        })??;
     let (keyring, keys, security, vault) = open_keys(&config, store.clone()).await?;
     let (hooks, hook_writes, dead_letters) = crate::hooks::Hooks::start(
         &keyring,
@@ -303,6 +299,14 @@ pub async fn start(config: Config) -> Result<Running, StartError> {
             utc_offset_secs: config.utc_offset_minutes * 60,
         },
     );
+    let stored_model = {
+        let store = store.clone();
+        tokio::task::spawn_blocking(move || {
+            store.meta_get(crate::risk::fraud_model::MODEL_META_KEY)
+        })
+        .await
+        .map_err(|e| StartError::Risk(format!("read the installed model: {e}")))??
+    };
     let risk = match config.risk.enabled {
         true => Some(
             crate::risk::start(

@@ -458,6 +458,9 @@ pub enum TxnCommand {
 pub enum SimCommand {
     /// The Handbook's transaction simulator (FRAUD-BENCHMARK.md), written as CSV.
     Handbook(HandbookArgs),
+    /// The same simulator as purchases over a running host's terminal link (customers as
+    /// cards, terminals as terminals, in time order, compressed in time).
+    Drive(crate::sim_drive::DriveArgs),
 }
 
 #[derive(Args)]

@@ -9,6 +9,7 @@ mod risk_model_cmd;
 mod send;
 mod serve;
 mod sim_cmd;
+mod sim_drive;
 mod txn_cmd;
 
 use clap::Parser;
@@ -43,6 +44,7 @@ fn try_main(args: cli::Cli) -> anyhow::Result<()> {
         cli::Command::Card(c) => txn_cmd::card(c),
         cli::Command::Txn(c) => txn_cmd::txn(c),
         cli::Command::Sim(cli::SimCommand::Handbook(a)) => sim_cmd::handbook(a),
+        cli::Command::Sim(cli::SimCommand::Drive(a)) => sim_drive::run(a),
         cli::Command::Loadgen(a) => loadgen_cmd::run(a),
     }
 }

@@ -50,10 +50,10 @@ fn one() -> f64 {
 impl Default for Params {
     fn default() -> Self {
         Params {
-            trees: 300,
+            trees: 200,
             max_depth: 4,
             learning_rate: 0.05,
-            lambda: 1.0,
+            lambda: 5.0,
             min_child_hessian: 1.0,
             min_split_gain: 0.0,
             bins: 128,

@@ -108,7 +108,13 @@ pub fn combine(active: &Active, facts: &TxnFacts, features: &Features, d: &mut D
     } else if score >= policy.review_at && d.action == Action::Approve {
         d.action = Action::Review;
     }
-    if score < policy.review_at {
+    // The explanation goes with every decision that raises an alert (the model's own
+    // review or decline, or the rules'), so the analyst sees it; approvals stay lean.
+    let alerted = d.action != Action::Approve
+        || d.reasons
+            .iter()
+            .any(|r| r.severity >= super::ALERT_SEVERITY_MIN);
+    if score < policy.review_at && !alerted {
         return;
     }
     let version = u32::try_from(active.version).unwrap_or(u32::MAX);
@@ -145,5 +151,99 @@ impl super::RiskHandle {
             .map_err(|e| fail(format!("the installed model: {e}")))?;
         *self.model.write().unwrap_or_else(|e| e.into_inner()) = Some(Arc::new(active));
         Ok(self)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// One tree on TX_AMOUNT: above 100.00 the log-odds go from -5 to +5.
+    fn active(decline_at: Option<u16>) -> Active {
+        let file = serde_json::json!({
+            "format": "posguard-fraud-model", "version": 1, "family": "gbdt",
+            "inputs": [{"name": "TX_AMOUNT", "mean": 0.0, "std": 1.0}],
+            "store": {"windows_ms": [], "delayed_windows_ms": [], "label_delay_ms": 604800000},
+            "params": {"trees": 1, "max_depth": 1, "learning_rate": 1.0, "lambda": 0.0,
+                "min_child_hessian": 0.0, "min_split_gain": 0.0, "bins": 16,
+                "subsample": 1.0, "colsample": 1.0, "seed": 0},
+            "training": {"from": "2018-07-25", "to": "2018-07-31", "rows": 2, "frauds": 1},
+            "ensemble": {"base": -5.0, "trees": [[
+                {"f": 0, "t": 100.0, "l": 1, "r": 2, "v": 0.0},
+                {"f": -1, "t": 0.0, "l": 0, "r": 0, "v": 0.0},
+                {"f": -1, "t": 0.0, "l": 0, "r": 0, "v": 10.0}]]}
+        });
+        let stored = StoredModel {
+            model: serde_json::from_value(file).unwrap(),
+            policy: Policy {
+                review_at: 500,
+                decline_at,
+            },
+            version: 7,
+        };
+        stored.activate(&risk::StoreConfig::default()).unwrap()
+    }
+
+    fn approved() -> Decision {
+        Decision {
+            score: 0,
+            action: Action::Approve,
+            reasons: Vec::new(),
+            shadow_hits: Vec::new(),
+            tags: Vec::new(),
+            errors: Vec::new(),
+            rule_set_version: 1,
+        }
+    }
+
+    fn ids(d: &Decision) -> Vec<String> {
+        d.reasons.iter().map(|r| r.rule_id.to_string()).collect()
+    }
+
+    #[test]
+    fn the_model_reviews_declines_and_explains_every_alert() {
+        let features = Features::default();
+        let small = TxnFacts::purchase(0, 5_000);
+        let big = TxnFacts::purchase(0, 20_000);
+
+        let mut d = approved();
+        combine(&active(None), &small, &features, &mut d);
+        assert_eq!((d.action, d.score), (Action::Approve, 7));
+        assert!(
+            d.reasons.is_empty(),
+            "a quiet approval carries no model reasons"
+        );
+
+        let mut d = approved();
+        combine(&active(None), &big, &features, &mut d);
+        assert_eq!((d.action, d.score), (Action::Review, 993));
+        assert_eq!(ids(&d), ["model", "model:TX_AMOUNT"]);
+
+        let mut d = approved();
+        combine(&active(Some(900)), &big, &features, &mut d);
+        assert_eq!(d.action, Action::Decline(ResponseCode::SuspectedFraud));
+
+        // The rules reviewed a small amount: the alert still shows the model's view.
+        let mut d = approved();
+        d.action = Action::Review;
+        d.score = 300;
+        combine(&active(None), &small, &features, &mut d);
+        assert_eq!((d.action, d.score), (Action::Review, 300));
+        assert_eq!(ids(&d)[0], "model");
+        assert_eq!(d.reasons[0].contribution, 7);
+    }
+
+    #[test]
+    fn a_decline_threshold_below_the_review_threshold_is_refused() {
+        let a = active(None);
+        let stored = StoredModel {
+            model: a.model.file().clone(),
+            policy: Policy {
+                review_at: 500,
+                decline_at: Some(400),
+            },
+            version: 1,
+        };
+        assert!(stored.activate(&risk::StoreConfig::default()).is_err());
     }
 }
