@@ -316,3 +316,104 @@ async fn unionpay_session_survives_a_restart() {
         "00"
     );
 }
+
+/// A generic echo (0800, 70 = 301) from `terminal`, in posguard-ascii.
+fn generic_echo<'a>(terminal: &'a str, stan: &'a str) -> iso8583::MessageBuilder<'a> {
+    let mut m = iso8583::MessageBuilder::new();
+    m.set_mti("0800")
+        .set(7, "1122083000")
+        .set(11, stan)
+        .set(41, terminal)
+        .set(70, "301");
+    m
+}
+
+/// An auto listener serves both dialects, each frame by its first byte; a terminal's
+/// security profile pins its dialect (the other one is refused 58, a security event)
+/// and may choose its UnionPay MAC.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn auto_listener_and_per_terminal_dialects() {
+    let mut c = config("unionpay-auto", Backend::Sqlite).unwrap();
+    c.link.profile = "auto".into();
+    let running = start_demo(c).await;
+    let token = running.new_admin_token.clone().unwrap();
+    import_tmk(&running, TERMINAL).await;
+    let mut g = common::ascii_client(running.link_addr).await;
+    assert_eq!(
+        g.request(&generic_echo("TERM0002", "000001"))
+            .await
+            .unwrap()
+            .code(),
+        "00"
+    );
+    let tmk = paycrypto::TdesKey::from_hex(TMK).unwrap();
+    let mut t = UnionPayTerminal::new(TERMINAL, MERCHANT, tmk.clone(), DesMacScheme::UnionPayEcb);
+    let mut s = TcpStream::connect(running.link_addr).await.unwrap();
+    let req = t.sign_on(KeyLayout::DoubleDes);
+    let reply = exchange(&mut s, &req).await;
+    assert_eq!(
+        t.accept_sign_on(&reply, KeyLayout::DoubleDes).unwrap().code,
+        "00"
+    );
+    let buy = Txn {
+        kind: Kind::Purchase,
+        pan: PAN,
+        amount_minor: 1_000,
+        pin: Some("1234"),
+        original_rrn: None,
+        stan: None,
+    };
+    let req = t.transaction(&buy);
+    let r = t.check_reply(&req, &exchange(&mut s, &req).await).unwrap();
+    assert_eq!(r.code, "00");
+
+    // TERM0001 is a UnionPay terminal MACing with X9.19: ECB is now refused A0, X9.19
+    // verifies both ways; its generic echo is refused.
+    let profile = serde_json::json!({"dialect": "unionpay", "unionpay_mac": "x9.19"});
+    let path = format!("/v1/terminals/{TERMINAL}/security");
+    let (status, body) = common::api(&running, &token, "PUT", &path, Some(profile)).await;
+    assert_eq!(status, 200, "{body}");
+    let req = t.transaction(&buy);
+    assert_eq!(code_of(&exchange(&mut s, &req).await), "A0");
+    t.scheme = DesMacScheme::X919;
+    let req = t.transaction(&buy);
+    let r = t.check_reply(&req, &exchange(&mut s, &req).await).unwrap();
+    assert_eq!(r.code, "00");
+    let reply = g.request(&generic_echo(TERMINAL, "000002")).await.unwrap();
+    assert_eq!(reply.code(), "58");
+
+    // TERM0002 is pinned to the generic dialect: its UnionPay sign-on is refused.
+    let generic = serde_json::json!({"dialect": "generic", "mac": "off"});
+    let (status, _) = common::api(
+        &running,
+        &token,
+        "PUT",
+        "/v1/terminals/TERM0002/security",
+        Some(generic),
+    )
+    .await;
+    assert_eq!(status, 200);
+    let mut t2 = UnionPayTerminal::new("TERM0002", MERCHANT, tmk, DesMacScheme::UnionPayEcb);
+    let req = t2.sign_on(KeyLayout::DoubleDes);
+    assert_eq!(code_of(&exchange(&mut s, &req).await), "58");
+    assert_eq!(
+        g.request(&generic_echo("TERM0002", "000003"))
+            .await
+            .unwrap()
+            .code(),
+        "00"
+    );
+    let (_, events) = common::api(&running, &token, "GET", "/v1/security-events", None).await;
+    let refused = events
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|e| e["kind"] == "dialect_refused")
+        .count();
+    assert_eq!(refused, 2, "{events}");
+
+    // Bad profiles are refused by the API.
+    let bad = serde_json::json!({"dialect": "unionpay", "unionpay_mac": "md5"});
+    let (status, _) = common::api(&running, &token, "PUT", &path, Some(bad)).await;
+    assert_eq!(status, 400);
+}

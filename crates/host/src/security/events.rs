@@ -24,9 +24,12 @@ pub enum EventKind {
     /// The terminal's BDK is not in the keystore (a provisioning error, not an attack,
     /// but the terminal cannot be trusted until it is fixed).
     KeyUnavailable,
+    /// A terminal spoke another dialect than its profile's `dialect` (a generic message
+    /// from a UnionPay terminal, or the reverse).
+    DialectRefused,
 }
 
-pub const EVENT_KINDS: [EventKind; 9] = [
+pub const EVENT_KINDS: [EventKind; 10] = [
     EventKind::UnknownTerminal,
     EventKind::KsnKeyIdMismatch,
     EventKind::KsnMissing,
@@ -36,6 +39,7 @@ pub const EVENT_KINDS: [EventKind; 9] = [
     EventKind::KsnCounterInvalid,
     EventKind::PinBlockInvalid,
     EventKind::KeyUnavailable,
+    EventKind::DialectRefused,
 ];
 
 impl EventKind {
@@ -50,6 +54,7 @@ impl EventKind {
             EventKind::KsnCounterInvalid => "ksn_counter_invalid",
             EventKind::PinBlockInvalid => "pin_block_invalid",
             EventKind::KeyUnavailable => "key_unavailable",
+            EventKind::DialectRefused => "dialect_refused",
         }
     }
 
@@ -60,7 +65,8 @@ impl EventKind {
             EventKind::UnknownTerminal
             | EventKind::KsnKeyIdMismatch
             | EventKind::KsnMissing
-            | EventKind::TransportRefused => ResponseCode::NotPermittedToTerminal,
+            | EventKind::TransportRefused
+            | EventKind::DialectRefused => ResponseCode::NotPermittedToTerminal,
             EventKind::MacInvalid
             | EventKind::MacMissing
             | EventKind::KsnCounterInvalid

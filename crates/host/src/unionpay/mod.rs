@@ -10,6 +10,7 @@ use crate::keyring::Keyring;
 use crate::link::{Event, LinkContext, Transport, record_event};
 use crate::metrics::Dropped;
 use crate::security::events::EventKind;
+use crate::security::profile::Dialect;
 use engine::{BatchTotals, CardInput, PinCheck};
 use iso8583::unionpay::{Preamble, Processing, TpduReply, UnionPayFields};
 use iso8583::{Message, MessageBuilder};
@@ -31,10 +32,27 @@ pub fn tmk_id(terminal: &str) -> String {
     format!("tmk.{terminal}")
 }
 
+/// The MAC of a `link.unionpay_mac` name: `ecb`, `ecb-3des`, `x9.19` or `x9.9`.
+pub fn mac_scheme(name: &str) -> Option<DesMacScheme> {
+    Some(match name {
+        "ecb" => DesMacScheme::UnionPayEcb,
+        "ecb-3des" => DesMacScheme::UnionPayEcbTdes,
+        "x9.19" => DesMacScheme::X919,
+        "x9.9" => DesMacScheme::X99,
+        _ => return None,
+    })
+}
+
 /// A listener's UnionPay settings and the terminals' sessions.
 pub struct UnionPay {
     pub tpdu_reply: TpduReply,
+    /// The MAC of terminals whose profile names none (`unionpay_mac`).
     pub mac: DesMacScheme,
+    /// The UnionPay field spec (the link's own on a UnionPay-only listener).
+    pub spec: iso8583::Spec,
+    /// Every frame on the listener is UnionPay (`link.profile = "unionpay"`); false on
+    /// an auto listener, which tells them apart by the TPDU id ([`is_unionpay_frame`]).
+    pub only: bool,
     pub sessions: Sessions,
     pub keyring: Arc<Keyring>,
     rng: Mutex<rand::rngs::StdRng>,
@@ -51,6 +69,8 @@ impl UnionPay {
         UnionPay {
             tpdu_reply,
             mac,
+            spec: iso8583::Spec::unionpay(),
+            only: true,
             sessions: Sessions::default(),
             keyring,
             rng: Mutex::new(rng),
@@ -61,6 +81,14 @@ impl UnionPay {
         let mut rng = self.rng.lock().unwrap_or_else(|e| e.into_inner());
         WorkingKeys::generate(layout, &mut *rng)
     }
+}
+
+/// Whether a frame on an auto listener is UnionPay: its first byte (after the length)
+/// is the TPDU id 0x60. A generic message starts with its MTI, whose first byte is an
+/// ASCII digit (0x30-0x39) or a BCD pair (0x00-0x09); auto listeners have no fixed
+/// header of their own.
+pub fn is_unionpay_frame(body: &[u8]) -> bool {
+    body.first() == Some(&iso8583::unionpay::TPDU_ID)
 }
 
 /// What a reply carries beyond the echoed fields.
@@ -76,6 +104,8 @@ struct Reply {
     f62: Option<Vec<u8>>,
     /// The session whose MAK signs the reply (None: no MAC).
     mac_key: Option<Arc<Session>>,
+    /// The terminal's MAC (its profile's, else the listener's).
+    scheme: Option<DesMacScheme>,
 }
 
 fn reply(code: &'static str) -> Reply {
@@ -106,7 +136,7 @@ pub(crate) async fn answer(
             return None;
         }
     };
-    let msg = match ctx.spec.decode(body) {
+    let msg = match up.spec.decode(body) {
         Ok(msg) => msg,
         Err(e) => {
             tracing::info!(error = %e, "decode a UnionPay message");
@@ -117,7 +147,7 @@ pub(crate) async fn answer(
     let response_mti = crate::iso_map::response_mti(&msg.mti())?;
     let r = decide(&msg, body, transport, ctx, up).await;
     let code = r.code;
-    encode(&msg, &response_mti, &r, up.mac, out).ok()?;
+    encode(&msg, &response_mti, &r, r.scheme.unwrap_or(up.mac), out).ok()?;
     let head = preamble
         .reply(up.tpdu_reply, r.processing)
         .to_bytes()
@@ -143,6 +173,25 @@ async fn decide(
         Ok(t) => t,
         Err(r) => return reply(r.code.iso()),
     };
+    let profile = ctx.security.profile(&terminal.0);
+    if let Some(p) = &profile {
+        let refused = if !p.speaks(Dialect::Unionpay) {
+            Some(EventKind::DialectRefused)
+        } else if !p.admits(transport, &terminal.0) {
+            Some(EventKind::TransportRefused)
+        } else {
+            None
+        };
+        if let Some(kind) = refused {
+            record_event(ctx, kind, Event::new(msg, transport, None)).await;
+            return reply(kind.response_code().iso());
+        }
+    }
+    let scheme = profile
+        .as_ref()
+        .and_then(|p| p.unionpay_mac.as_deref())
+        .and_then(mac_scheme)
+        .unwrap_or(up.mac);
     let action = match map::action(msg, &fields) {
         Ok(a) => a,
         Err(r) => return reply(r.code.iso()),
@@ -160,20 +209,46 @@ async fn decide(
             }
         }
         Some(Action::Acknowledge) => reply(ResponseCode::Approved.iso()),
-        other => secured(msg, body, &fields, other, transport, ctx, up).await,
+        other => {
+            let secured = Secured {
+                msg,
+                body,
+                fields: &fields,
+                transport,
+                scheme,
+            };
+            secured.answer(other, ctx, up).await
+        }
+    }
+}
+
+/// A request that needs a session, and how its terminal MACs.
+struct Secured<'a, 'm> {
+    msg: &'a Message<'m>,
+    body: &'a [u8],
+    fields: &'a UnionPayFields,
+    transport: &'a Transport,
+    scheme: DesMacScheme,
+}
+
+impl Secured<'_, '_> {
+    async fn answer(&self, action: Option<Action>, ctx: &LinkContext, up: &UnionPay) -> Reply {
+        let mut r = secured(self, action, ctx, up).await;
+        if r.mac_key.is_some() {
+            r.scheme = Some(self.scheme);
+        }
+        r
     }
 }
 
 /// A request that needs a session: its MAC first, then its meaning.
 async fn secured(
-    msg: &Message<'_>,
-    body: &[u8],
-    fields: &UnionPayFields,
+    s: &Secured<'_, '_>,
     action: Option<Action>,
-    transport: &Transport,
     ctx: &LinkContext,
     up: &UnionPay,
 ) -> Reply {
+    let (msg, body, fields, transport) = (s.msg, s.body, s.fields, s.transport);
     let terminal = msg
         .field_str(41)
         .map(|t| t.trim_end().to_owned())
@@ -187,7 +262,7 @@ async fn secured(
     };
     let mac_ok = match (msg.field(64), body.len().checked_sub(MAC_BYTES)) {
         (Some(mac), Some(end)) => {
-            let computed = up.mac.compute(&session.keys.mak, &body[..end]);
+            let computed = s.scheme.compute(&session.keys.mak, &body[..end]);
             paycrypto::mac::verify_truncated(&computed, mac).is_ok()
         }
         _ => {
