@@ -417,3 +417,127 @@ async fn auto_listener_and_per_terminal_dialects() {
     let (status, _) = common::api(&running, &token, "PUT", &path, Some(bad)).await;
     assert_eq!(status, 400);
 }
+
+/// Field `n` of a reply frame.
+fn field_of(frame: &[u8], n: u8) -> Option<String> {
+    let spec = iso8583::Spec::unionpay();
+    let msg = spec.decode(&frame[11..]).unwrap();
+    msg.field_str(n).map(|v| v.into_owned())
+}
+
+/// Balance inquiry, pre-authorization and its void, completion online (0200) and its
+/// void (which reopens the hold), completion by offline notice (0220), all with PIN and
+/// MAC over TCP, onto the same ledger.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn unionpay_authorizations_end_to_end() {
+    let running = start_demo(unionpay_config("unionpay-auth")).await;
+    import_tmk(&running, TERMINAL).await;
+    let tmk = paycrypto::TdesKey::from_hex(TMK).unwrap();
+    let mut t = UnionPayTerminal::new(TERMINAL, MERCHANT, tmk, DesMacScheme::UnionPayEcb);
+    let mut s = TcpStream::connect(running.link_addr).await.unwrap();
+    let req = t.sign_on(KeyLayout::DoubleDesTdk);
+    let reply = exchange(&mut s, &req).await;
+    t.accept_sign_on(&reply, KeyLayout::DoubleDesTdk).unwrap();
+    let txn = |kind, amount_minor, original_rrn| Txn {
+        kind,
+        pan: PAN,
+        amount_minor,
+        pin: matches!(kind, Kind::Balance | Kind::PreAuth).then_some("1234"),
+        original_rrn,
+        stan: None,
+    };
+
+    // Balance inquiry (0200/31): answered with the balance in 54, MACed.
+    let req = t.transaction(&txn(Kind::Balance, 0, None));
+    let frame = exchange(&mut s, &req).await;
+    assert_eq!(t.check_reply(&req, &frame).unwrap().code, "00");
+    let balance = field_of(&frame, 54).expect("a balance");
+    assert!(balance.starts_with("1002156"), "{balance}");
+    // A wrong PIN on the inquiry is declined 55.
+    let wrong_pin = Txn {
+        pin: Some("9999"),
+        ..txn(Kind::Balance, 0, None)
+    };
+    let req = t.transaction(&wrong_pin);
+    let frame = exchange(&mut s, &req).await;
+    assert_eq!(t.check_reply(&req, &frame).unwrap().code, "55");
+
+    // Pre-authorization (0100/03) and its void (0100/20).
+    let req = t.transaction(&txn(Kind::PreAuth, 50_000, None));
+    let frame = exchange(&mut s, &req).await;
+    let pre1 = t.check_reply(&req, &frame).unwrap();
+    assert_eq!(
+        (pre1.code.as_str(), &frame[11..13]),
+        ("00", &[0x01, 0x10][..])
+    );
+    let req = t.transaction(&txn(Kind::PreAuthVoid, 50_000, pre1.rrn.as_deref()));
+    let reply = t.check_reply(&req, &exchange(&mut s, &req).await).unwrap();
+    assert_eq!(reply.code, "00");
+    // A voided hold cannot be completed.
+    let req = t.transaction(&txn(Kind::Completion, 10_000, pre1.rrn.as_deref()));
+    let reply = t.check_reply(&req, &exchange(&mut s, &req).await).unwrap();
+    assert_eq!(reply.code, "12");
+
+    // Pre-authorization, online completion (0200, 60.1 = 20) below the hold, the
+    // completion's void (0200/20, 60.1 = 21) reopening the hold.
+    let req = t.transaction(&txn(Kind::PreAuth, 30_000, None));
+    let pre2 = t.check_reply(&req, &exchange(&mut s, &req).await).unwrap();
+    assert_eq!(pre2.code, "00");
+    let over = t.transaction(&txn(Kind::Completion, 30_001, pre2.rrn.as_deref()));
+    let reply = t
+        .check_reply(&over, &exchange(&mut s, &over).await)
+        .unwrap();
+    assert_eq!(reply.code, "13", "a completion above the hold");
+    let req = t.transaction(&txn(Kind::Completion, 25_000, pre2.rrn.as_deref()));
+    let done = t.check_reply(&req, &exchange(&mut s, &req).await).unwrap();
+    assert_eq!(done.code, "00");
+    let req = t.transaction(&txn(Kind::CompletionVoid, 25_000, done.rrn.as_deref()));
+    let reply = t.check_reply(&req, &exchange(&mut s, &req).await).unwrap();
+    assert_eq!(reply.code, "00");
+
+    // The reopened hold completed by an offline notice (0220, 60.1 = 24); a second
+    // notice on it is refused.
+    let req = t.transaction(&txn(Kind::CompletionNotice, 30_000, pre2.rrn.as_deref()));
+    let frame = exchange(&mut s, &req).await;
+    let notice = t.check_reply(&req, &frame).unwrap();
+    assert_eq!(
+        (notice.code.as_str(), &frame[11..13]),
+        ("00", &[0x02, 0x30][..])
+    );
+    let req = t.transaction(&txn(Kind::CompletionNotice, 1_000, pre2.rrn.as_deref()));
+    let reply = t.check_reply(&req, &exchange(&mut s, &req).await).unwrap();
+    assert_eq!(reply.code, "12");
+
+    // The host's transactions: a completed hold, a voided completion, the notice.
+    let (_, list) = common::api(
+        &running,
+        running.new_admin_token.as_ref().unwrap(),
+        "GET",
+        &format!("/v1/transactions?terminal_id={TERMINAL}"),
+        None,
+    )
+    .await;
+    let mut seen: Vec<(String, String, String)> = list["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|t| t["response_code"] == "00")
+        .map(|t| {
+            let text = |k: &str| t[k].as_str().unwrap().to_owned();
+            (text("kind"), text("mti"), text("status"))
+        })
+        .collect();
+    seen.sort();
+    let want = [
+        ("balance", "0200", "approved"),
+        ("completion", "0200", "voided"),
+        ("completion", "0220", "approved"),
+        ("pre_auth", "0100", "completed"),
+        ("pre_auth", "0100", "voided"),
+        ("void", "0100", "approved"),
+        ("void", "0200", "approved"),
+    ]
+    .map(|(k, m, s)| (k.to_owned(), m.to_owned(), s.to_owned()));
+    assert_eq!(seen, want);
+    verify_ledger(&running);
+}

@@ -46,7 +46,24 @@ pub enum Kind {
     PreAuthVoid,
     Completion,
     CompletionNotice,
+    /// 0200/20 with 60.1 = 21: the void of an online completion (37 = its RRN).
+    CompletionVoid,
     Reversal,
+}
+
+impl Kind {
+    pub const ALL: [Kind; 10] = [
+        Kind::Balance,
+        Kind::Purchase,
+        Kind::Void,
+        Kind::Refund,
+        Kind::PreAuth,
+        Kind::PreAuthVoid,
+        Kind::Completion,
+        Kind::CompletionNotice,
+        Kind::CompletionVoid,
+        Kind::Reversal,
+    ];
 }
 
 impl Kind {
@@ -61,6 +78,7 @@ impl Kind {
             Kind::PreAuthVoid => ("0100", "200000", "06", "11"),
             Kind::Completion => ("0200", "000000", "06", "20"),
             Kind::CompletionNotice => ("0220", "000000", "06", "24"),
+            Kind::CompletionVoid => ("0200", "200000", "06", "21"),
             Kind::Reversal => ("0400", "000000", "00", "22"),
         }
     }
