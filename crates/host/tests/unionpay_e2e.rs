@@ -66,6 +66,12 @@ fn unionpay_config(tag: &str) -> host::Config {
     c
 }
 
+fn f63_of(frame: &[u8]) -> iso8583::unionpay::Field63Reply {
+    let spec = iso8583::Spec::unionpay();
+    let msg = spec.decode(&frame[11..]).unwrap();
+    iso8583::unionpay::Field63Reply::parse(msg.field(63).unwrap()).unwrap()
+}
+
 fn code_of(frame: &[u8]) -> String {
     let spec = iso8583::Spec::unionpay();
     let msg = spec.decode(&frame[11..]).unwrap();
@@ -136,8 +142,16 @@ async fn unionpay_terminal_end_to_end() {
 
     // Purchase and a partial refund (0220) of it.
     let req = t.transaction(&buy(20_000, Some("1234")));
-    let r2 = t.check_reply(&req, &exchange(&mut s, &req).await).unwrap();
+    let frame = exchange(&mut s, &req).await;
+    let r2 = t.check_reply(&req, &frame).unwrap();
     assert_eq!(r2.code, "00");
+    let sale_trace = t.stan;
+    // Field 63 of the answer: network code and texts (GBK), Chinese then English.
+    let f63 = f63_of(&frame);
+    assert_eq!(
+        (f63.network.as_str(), f63.texts.as_slice()),
+        ("CUP", &["交易成功".to_owned(), "approved".to_owned()][..])
+    );
     let refund = Txn {
         kind: Kind::Refund,
         original_rrn: r2.rrn.as_deref(),
@@ -196,24 +210,27 @@ async fn unionpay_terminal_end_to_end() {
     assert_eq!(reply.code, "00");
     let f48 = reply.f48.unwrap();
     assert_eq!((&f48[30..31], &f48[61..62]), ("2", "2"));
-    let req = t.batch_upload(PAN, 4, 20_000);
-    assert_eq!(
-        t.check_reply(&req, &exchange(&mut s, &req).await)
-            .unwrap()
-            .code,
-        "00"
-    );
+    // Batch upload: a record matching the host's purchase, then records the host
+    // does not hold that way (another amount; a voided sale; an unknown trace).
+    let req = t.batch_upload(PAN, sale_trace, 20_000);
+    let frame = exchange(&mut s, &req).await;
+    assert_eq!(t.check_reply(&req, &frame).unwrap().code, "00");
+    assert_eq!(f63_of(&frame).texts[0], "批上送成功");
+    for (trace, amount) in [(sale_trace, 19_999), (3, 10_000), (999_999, 1)] {
+        let req = t.batch_upload(PAN, trace, amount);
+        let frame = exchange(&mut s, &req).await;
+        assert_eq!(t.check_reply(&req, &frame).unwrap().code, "00");
+        assert_eq!(f63_of(&frame).texts[0], "批上送不符1笔");
+    }
     let right = Totals {
         domestic: side(20_000, 1, 500, 1),
         foreign: SideTotals::default(),
     };
     let req = t.settlement(&right);
-    let f48 = t
-        .check_reply(&req, &exchange(&mut s, &req).await)
-        .unwrap()
-        .f48
-        .unwrap();
+    let frame = exchange(&mut s, &req).await;
+    let f48 = t.check_reply(&req, &frame).unwrap().f48.unwrap();
     assert_eq!(&f48[30..31], "1", "{f48}");
+    assert_eq!(f63_of(&frame).texts, ["对账平", "balanced"]);
 
     // A new sign-on rotates the keys: a request MACed under the old MAK fails A0.
     let old = t.keys.clone();
@@ -246,6 +263,11 @@ async fn unionpay_terminal_end_to_end() {
         .filter(|(_, v)| v.contains("mac_invalid"))
         .count();
     assert_eq!(macs, 2, "{events:?}");
+    let uploads = events
+        .iter()
+        .filter(|(_, v)| v.contains("batch_upload_mismatch"))
+        .count();
+    assert_eq!(uploads, 3, "{events:?}");
     // No session key is stored in clear.
     let stored = running
         .app

@@ -27,9 +27,12 @@ pub enum EventKind {
     /// A terminal spoke another dialect than its profile's `dialect` (a generic message
     /// from a UnionPay terminal, or the reverse).
     DialectRefused,
+    /// A UnionPay batch upload (0320) named a transaction the host does not hold as
+    /// approved with that amount (a reconciliation finding, recorded with the others).
+    BatchUploadMismatch,
 }
 
-pub const EVENT_KINDS: [EventKind; 10] = [
+pub const EVENT_KINDS: [EventKind; 11] = [
     EventKind::UnknownTerminal,
     EventKind::KsnKeyIdMismatch,
     EventKind::KsnMissing,
@@ -40,6 +43,7 @@ pub const EVENT_KINDS: [EventKind; 10] = [
     EventKind::PinBlockInvalid,
     EventKind::KeyUnavailable,
     EventKind::DialectRefused,
+    EventKind::BatchUploadMismatch,
 ];
 
 impl EventKind {
@@ -55,6 +59,7 @@ impl EventKind {
             EventKind::PinBlockInvalid => "pin_block_invalid",
             EventKind::KeyUnavailable => "key_unavailable",
             EventKind::DialectRefused => "dialect_refused",
+            EventKind::BatchUploadMismatch => "batch_upload_mismatch",
         }
     }
 
@@ -72,6 +77,7 @@ impl EventKind {
             | EventKind::KsnCounterInvalid
             | EventKind::KeyUnavailable => ResponseCode::SecurityViolation,
             EventKind::PinBlockInvalid => ResponseCode::IncorrectPin,
+            EventKind::BatchUploadMismatch => ResponseCode::ReconcileError,
         }
     }
 

@@ -4,7 +4,9 @@
 //! (`map`). See docs/unionpay.md.
 
 pub mod map;
+pub mod reconcile;
 pub mod sessions;
+pub mod texts;
 
 use crate::keyring::Keyring;
 use crate::link::{Event, LinkContext, Transport, record_event};
@@ -12,7 +14,7 @@ use crate::metrics::Dropped;
 use crate::security::events::EventKind;
 use crate::security::profile::Dialect;
 use engine::{BatchTotals, CardInput, PinCheck};
-use iso8583::unionpay::{Preamble, Processing, TpduReply, UnionPayFields};
+use iso8583::unionpay::{Field63Reply, Preamble, Processing, TpduReply, UnionPayFields};
 use iso8583::{Message, MessageBuilder};
 use map::Action;
 use model::{Pan, ResponseCode};
@@ -102,6 +104,8 @@ struct Reply {
     f48: Option<String>,
     f60: Option<String>,
     f62: Option<Vec<u8>>,
+    /// Field 63's texts when not those of the code (`texts::for_code`).
+    f63: Option<Field63Reply>,
     /// The session whose MAK signs the reply (None: no MAC).
     mac_key: Option<Arc<Session>>,
     /// The terminal's MAC (its profile's, else the listener's).
@@ -276,7 +280,7 @@ async fn secured(
     }
     let mut r = match action {
         Some(Action::Settle) => settle(msg, &terminal, fields, ctx).await,
-        Some(Action::BatchUpload) => batch_upload(msg),
+        Some(Action::BatchUpload) => batch_upload(msg, fields, &terminal, transport, ctx).await,
         _ => transaction(msg, fields, &session, ctx).await,
     };
     r.mac_key = Some(session);
@@ -514,18 +518,65 @@ async fn settle(
     totals.foreign.result = result;
     Reply {
         f48: Some(totals.to_digits()),
+        f63: Some(texts::settled(result)),
         ..reply(ResponseCode::Approved.iso())
     }
 }
 
-/// 0320: the records are acknowledged; posguard already holds each transaction online.
-fn batch_upload(msg: &Message<'_>) -> Reply {
-    match msg
+/// 0320: the records are acknowledged, and each checked against the transaction the
+/// host holds under its trace in the terminal's batch (approved, same amount). Records
+/// that do not match are answered in 63 and recorded as one `batch_upload_mismatch`
+/// event; the upload itself is still acknowledged (the terminal must not resend it).
+async fn batch_upload(
+    msg: &Message<'_>,
+    fields: &UnionPayFields,
+    terminal: &str,
+    transport: &Transport,
+    ctx: &LinkContext,
+) -> Reply {
+    let records = match msg
         .field_str(48)
         .map(|d| iso8583::unionpay::parse_batch_records(&d))
     {
-        Some(Err(_)) => reply(ResponseCode::FormatError.iso()),
-        _ => reply(ResponseCode::Approved.iso()),
+        Some(Ok(r)) => r,
+        Some(Err(_)) => return reply(ResponseCode::FormatError.iso()),
+        None => Vec::new(),
+    };
+    let transmitted = map::transmitted(fields.batch().unwrap_or("000000"));
+    let keys: Vec<String> = records
+        .iter()
+        .map(|r| {
+            model::IdemKey::Iso {
+                reversal: false,
+                terminal: model::TerminalId(terminal.to_owned()),
+                stan: r.trace.clone(),
+                transmitted: transmitted.clone(),
+            }
+            .to_string()
+        })
+        .collect();
+    let held = ctx
+        .pipeline
+        .read(move |e| {
+            keys.iter()
+                .map(|k| e.txn_by_key(k).map(|t| (t.status, t.amount_minor)))
+                .collect::<Vec<_>>()
+        })
+        .await;
+    let Ok(held) = held else {
+        return reply(ResponseCode::SystemMalfunction.iso());
+    };
+    let mismatches = reconcile::check(&records, &held);
+    for m in &mismatches {
+        tracing::warn!(%terminal, trace = %m.trace, finding = ?m.finding, "a UnionPay batch upload record does not match");
+    }
+    if !mismatches.is_empty() {
+        let event = Event::new(msg, transport, None);
+        record_event(ctx, EventKind::BatchUploadMismatch, event).await;
+    }
+    Reply {
+        f63: Some(texts::batch_uploaded(mismatches.len())),
+        ..reply(ResponseCode::Approved.iso())
     }
 }
 
@@ -574,6 +625,12 @@ fn encode(
     if let Some(v) = &r.f62 {
         b.set_data(62, v);
     }
+    let f63 = r
+        .f63
+        .clone()
+        .unwrap_or_else(|| texts::for_code(r.code))
+        .to_bytes();
+    b.set_data(63, &f63);
     let placeholder = [0u8; MAC_BYTES];
     if r.mac_key.is_some() {
         b.set_data(64, &placeholder);
