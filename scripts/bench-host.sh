@@ -7,6 +7,9 @@
 #   RATE=20000 SECONDS_RATED=60 scripts/bench-host.sh
 #   SERVE_ARGS="--risk off" LOADGEN_ARGS="--dukpt tdes --pin-percent 10" SECONDS_OPEN=0 \
 #     scripts/bench-host.sh              # DUKPT terminals (MAC on every message, 10% PINs)
+#   SERVE_ARGS="--link-profile unionpay" LOADGEN_ARGS="--unionpay" scripts/bench-host.sh
+#                                        # UnionPay terminals (sign-on, ECB MAC both ways)
+#   scripts/bench-unionpay.sh            # the generic and UnionPay profiles side by side
 # SERVE_ARGS go to `posguard serve`, LOADGEN_ARGS to every `posguard loadgen`;
 # SECONDS_OPEN=0 skips the open-throttle run.
 set -euo pipefail
@@ -42,12 +45,12 @@ run() {
   echo "== $label: $CONNECTIONS connections, $RATE purchases/s for $SECONDS_RATED s"
   # shellcheck disable=SC2086
   "$bin" loadgen --link "$LINK" --connections "$CONNECTIONS" --duration-secs "$SECONDS_RATED" \
-    --rate "$RATE" --mix purchase=100 --cards 1000 --seed 7 $LOADGEN_ARGS | grep -E 'throughput|latency|dukpt|answers'
+    --rate "$RATE" --mix purchase=100 --cards 1000 --seed 7 $LOADGEN_ARGS | grep -E 'throughput|latency|dukpt|unionpay|answers|VIOLATION'
   if [ "$SECONDS_OPEN" -gt 0 ]; then
     echo "== $label: open throttle for $SECONDS_OPEN s"
     # shellcheck disable=SC2086
     "$bin" loadgen --link "$LINK" --connections "$CONNECTIONS" --duration-secs "$SECONDS_OPEN" \
-      --mix purchase=100 --cards 1000 --seed 8 $LOADGEN_ARGS | grep -E 'throughput|latency|dukpt|answers'
+      --mix purchase=100 --cards 1000 --seed 8 $LOADGEN_ARGS | grep -E 'throughput|latency|dukpt|unionpay|answers|VIOLATION'
   fi
   kill "$pid"; wait "$pid" 2>/dev/null || true
   trap - EXIT

@@ -107,6 +107,14 @@ impl Engine {
         self.state.txn(id)
     }
 
+    /// The transaction recorded under an exactly-once key (`IdemKey`'s text), if any.
+    pub fn txn_by_key(&self, key: &str) -> Option<&TxnRecord> {
+        self.state
+            .by_key
+            .get(key)
+            .and_then(|id| self.state.txn(*id))
+    }
+
     pub fn txn_count(&self) -> u64 {
         self.state.txns.len() as u64
     }

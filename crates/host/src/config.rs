@@ -151,6 +151,8 @@ pub struct LinkConfig {
     pub tls_handshake_timeout_ms: u64,
     /// `generic` (default) or `unionpay`: TPDU + 6-byte header framing, the UnionPay
     /// field spec (unless `spec` names a file), sign-on keys and the UnionPay MAC.
+    /// `auto`: both on one listener, each frame by its first byte (the UnionPay TPDU id
+    /// 0x60); a terminal's security profile `dialect` then pins the one it may speak.
     pub profile: String,
     /// UnionPay replies' TPDU: `swap` the addresses (default) or `echo` them.
     pub unionpay_tpdu_reply: String,

@@ -225,6 +225,8 @@ async fn seed_dukpt(app: &App) -> Result<(), DemoError> {
             mac_field: 64,
             transport: TransportRule::Plain,
             pin_key: None,
+            dialect: None,
+            unionpay_mac: None,
         };
         let value = serde_json::to_string(&profile).expect("profiles serialize");
         app.pipeline

@@ -165,14 +165,18 @@ pub(crate) async fn connection<S: AsyncRead + AsyncWrite + Unpin>(
                 let started = Instant::now();
                 let (header, body) = (&buf[frame.header.clone()], &buf[frame.body.clone()]);
                 let answered = match &ctx.unionpay {
-                    None => answer(body, &transport, ctx, &mut body_out)
-                        .await
-                        .map(|code| (code, None)),
-                    Some(up) => {
+                    Some(up) if up.only => {
                         crate::unionpay::answer(header, body, &transport, ctx, up, &mut body_out)
                             .await
                             .map(|(code, head)| (code, Some(head)))
                     }
+                    // An auto listener: the TPDU and header lead the body.
+                    Some(up) if crate::unionpay::is_unionpay_frame(body) => {
+                        auto_unionpay(body, &transport, ctx, up, &mut body_out).await
+                    }
+                    _ => answer(body, &transport, ctx, &mut body_out)
+                        .await
+                        .map(|code| (code, None)),
                 };
                 if let Some((code, head)) = answered {
                     frame_out.clear();
@@ -207,6 +211,28 @@ pub(crate) async fn connection<S: AsyncRead + AsyncWrite + Unpin>(
             Ok(Ok(n)) => buf.extend_from_slice(&chunk[..n]),
         }
     }
+}
+
+/// A UnionPay frame on an auto listener (no fixed header): the reply's TPDU and header
+/// go in front of its message, in `out`.
+async fn auto_unionpay(
+    body: &[u8],
+    transport: &Transport,
+    ctx: &LinkContext,
+    up: &crate::unionpay::UnionPay,
+    out: &mut Vec<u8>,
+) -> Option<(&'static str, Option<Vec<u8>>)> {
+    let Some((preamble, msg)) = body.split_at_checked(iso8583::unionpay::PREAMBLE_BYTES) else {
+        ctx.metrics.dropped(Dropped::FrameMalformed);
+        return None;
+    };
+    let mut reply = Vec::with_capacity(out.capacity());
+    let (code, head) =
+        crate::unionpay::answer(preamble, msg, transport, ctx, up, &mut reply).await?;
+    out.clear();
+    out.extend_from_slice(&head);
+    out.extend_from_slice(&reply);
+    Some((code, None))
 }
 
 /// Decides one message and encodes its answer into `out`. Returns field 39 of the

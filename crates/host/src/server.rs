@@ -154,27 +154,32 @@ pub fn load_spec(name: &str) -> Result<Spec, StartError> {
 fn unionpay_profile(
     config: &Config,
     keyring: &Arc<Keyring>,
+    spec: &Spec,
 ) -> Result<Option<Arc<crate::unionpay::UnionPay>>, StartError> {
     use iso8583::unionpay::TpduReply;
-    use paycrypto::mac::DesMacScheme;
-    if config.link.profile != "unionpay" {
-        return Ok(None);
-    }
     let bad = |what: &str| StartError::Profile(what.to_owned());
+    let only = match config.link.profile.as_str() {
+        "generic" => return Ok(None),
+        "unionpay" => true,
+        // Told apart by the first byte after the length: no fixed header may sit there.
+        "auto" if config.link.header_bytes == 0 => false,
+        "auto" => return Err(bad("link.profile \"auto\" with link.header_bytes > 0")),
+        other => return Err(bad(&format!("link.profile {other:?}"))),
+    };
     let reply = match config.link.unionpay_tpdu_reply.as_str() {
         "swap" => TpduReply::Swap,
         "echo" => TpduReply::Echo,
         other => return Err(bad(&format!("link.unionpay_tpdu_reply {other:?}"))),
     };
-    let mac = match config.link.unionpay_mac.as_str() {
-        "ecb" => DesMacScheme::UnionPayEcb,
-        "ecb-3des" => DesMacScheme::UnionPayEcbTdes,
-        "x9.19" => DesMacScheme::X919,
-        "x9.9" => DesMacScheme::X99,
-        other => return Err(bad(&format!("link.unionpay_mac {other:?}"))),
-    };
+    let name = config.link.unionpay_mac.as_str();
+    let mac = crate::unionpay::mac_scheme(name)
+        .ok_or_else(|| bad(&format!("link.unionpay_mac {name:?}")))?;
     let rng = <rand::rngs::StdRng as rand::SeedableRng>::from_os_rng();
-    let up = crate::unionpay::UnionPay::new(reply, mac, keyring.clone(), rng);
+    let mut up = crate::unionpay::UnionPay::new(reply, mac, keyring.clone(), rng);
+    up.only = only;
+    if only {
+        up.spec = spec.clone();
+    }
     Ok(Some(Arc::new(up)))
 }
 
@@ -347,6 +352,7 @@ pub async fn start(config: Config) -> Result<Running, StartError> {
         Some(u) => Some(crate::upstream::Upstream::start(u)?),
         None => None,
     };
+    let unionpay = unionpay_profile(&config, &keyring, &spec)?;
     let link_ctx = Arc::new(LinkContext {
         spec,
         framing,
@@ -362,7 +368,7 @@ pub async fn start(config: Config) -> Result<Running, StartError> {
         upstream_zpk: upstream_zpk(&config, &keyring)?,
         vault: vault.clone(),
         store: store.clone(),
-        unionpay: unionpay_profile(&config, &keyring)?,
+        unionpay,
     });
     // One budget of connections for both of the link's listeners.
     let permits = Arc::new(Semaphore::new(config.link.connections_max));

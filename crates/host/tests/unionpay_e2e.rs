@@ -66,6 +66,12 @@ fn unionpay_config(tag: &str) -> host::Config {
     c
 }
 
+fn f63_of(frame: &[u8]) -> iso8583::unionpay::Field63Reply {
+    let spec = iso8583::Spec::unionpay();
+    let msg = spec.decode(&frame[11..]).unwrap();
+    iso8583::unionpay::Field63Reply::parse(msg.field(63).unwrap()).unwrap()
+}
+
 fn code_of(frame: &[u8]) -> String {
     let spec = iso8583::Spec::unionpay();
     let msg = spec.decode(&frame[11..]).unwrap();
@@ -136,8 +142,16 @@ async fn unionpay_terminal_end_to_end() {
 
     // Purchase and a partial refund (0220) of it.
     let req = t.transaction(&buy(20_000, Some("1234")));
-    let r2 = t.check_reply(&req, &exchange(&mut s, &req).await).unwrap();
+    let frame = exchange(&mut s, &req).await;
+    let r2 = t.check_reply(&req, &frame).unwrap();
     assert_eq!(r2.code, "00");
+    let sale_trace = t.stan;
+    // Field 63 of the answer: network code and texts (GBK), Chinese then English.
+    let f63 = f63_of(&frame);
+    assert_eq!(
+        (f63.network.as_str(), f63.texts.as_slice()),
+        ("CUP", &["交易成功".to_owned(), "approved".to_owned()][..])
+    );
     let refund = Txn {
         kind: Kind::Refund,
         original_rrn: r2.rrn.as_deref(),
@@ -196,24 +210,27 @@ async fn unionpay_terminal_end_to_end() {
     assert_eq!(reply.code, "00");
     let f48 = reply.f48.unwrap();
     assert_eq!((&f48[30..31], &f48[61..62]), ("2", "2"));
-    let req = t.batch_upload(PAN, 4, 20_000);
-    assert_eq!(
-        t.check_reply(&req, &exchange(&mut s, &req).await)
-            .unwrap()
-            .code,
-        "00"
-    );
+    // Batch upload: a record matching the host's purchase, then records the host
+    // does not hold that way (another amount; a voided sale; an unknown trace).
+    let req = t.batch_upload(PAN, sale_trace, 20_000);
+    let frame = exchange(&mut s, &req).await;
+    assert_eq!(t.check_reply(&req, &frame).unwrap().code, "00");
+    assert_eq!(f63_of(&frame).texts[0], "批上送成功");
+    for (trace, amount) in [(sale_trace, 19_999), (3, 10_000), (999_999, 1)] {
+        let req = t.batch_upload(PAN, trace, amount);
+        let frame = exchange(&mut s, &req).await;
+        assert_eq!(t.check_reply(&req, &frame).unwrap().code, "00");
+        assert_eq!(f63_of(&frame).texts[0], "批上送不符1笔");
+    }
     let right = Totals {
         domestic: side(20_000, 1, 500, 1),
         foreign: SideTotals::default(),
     };
     let req = t.settlement(&right);
-    let f48 = t
-        .check_reply(&req, &exchange(&mut s, &req).await)
-        .unwrap()
-        .f48
-        .unwrap();
+    let frame = exchange(&mut s, &req).await;
+    let f48 = t.check_reply(&req, &frame).unwrap().f48.unwrap();
     assert_eq!(&f48[30..31], "1", "{f48}");
+    assert_eq!(f63_of(&frame).texts, ["对账平", "balanced"]);
 
     // A new sign-on rotates the keys: a request MACed under the old MAK fails A0.
     let old = t.keys.clone();
@@ -246,6 +263,11 @@ async fn unionpay_terminal_end_to_end() {
         .filter(|(_, v)| v.contains("mac_invalid"))
         .count();
     assert_eq!(macs, 2, "{events:?}");
+    let uploads = events
+        .iter()
+        .filter(|(_, v)| v.contains("batch_upload_mismatch"))
+        .count();
+    assert_eq!(uploads, 3, "{events:?}");
     // No session key is stored in clear.
     let stored = running
         .app
@@ -315,4 +337,229 @@ async fn unionpay_session_survives_a_restart() {
             .code,
         "00"
     );
+}
+
+/// A generic echo (0800, 70 = 301) from `terminal`, in posguard-ascii.
+fn generic_echo<'a>(terminal: &'a str, stan: &'a str) -> iso8583::MessageBuilder<'a> {
+    let mut m = iso8583::MessageBuilder::new();
+    m.set_mti("0800")
+        .set(7, "1122083000")
+        .set(11, stan)
+        .set(41, terminal)
+        .set(70, "301");
+    m
+}
+
+/// An auto listener serves both dialects, each frame by its first byte; a terminal's
+/// security profile pins its dialect (the other one is refused 58, a security event)
+/// and may choose its UnionPay MAC.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn auto_listener_and_per_terminal_dialects() {
+    let mut c = config("unionpay-auto", Backend::Sqlite).unwrap();
+    c.link.profile = "auto".into();
+    let running = start_demo(c).await;
+    let token = running.new_admin_token.clone().unwrap();
+    import_tmk(&running, TERMINAL).await;
+    let mut g = common::ascii_client(running.link_addr).await;
+    assert_eq!(
+        g.request(&generic_echo("TERM0002", "000001"))
+            .await
+            .unwrap()
+            .code(),
+        "00"
+    );
+    let tmk = paycrypto::TdesKey::from_hex(TMK).unwrap();
+    let mut t = UnionPayTerminal::new(TERMINAL, MERCHANT, tmk.clone(), DesMacScheme::UnionPayEcb);
+    let mut s = TcpStream::connect(running.link_addr).await.unwrap();
+    let req = t.sign_on(KeyLayout::DoubleDes);
+    let reply = exchange(&mut s, &req).await;
+    assert_eq!(
+        t.accept_sign_on(&reply, KeyLayout::DoubleDes).unwrap().code,
+        "00"
+    );
+    let buy = Txn {
+        kind: Kind::Purchase,
+        pan: PAN,
+        amount_minor: 1_000,
+        pin: Some("1234"),
+        original_rrn: None,
+        stan: None,
+    };
+    let req = t.transaction(&buy);
+    let r = t.check_reply(&req, &exchange(&mut s, &req).await).unwrap();
+    assert_eq!(r.code, "00");
+
+    // TERM0001 is a UnionPay terminal MACing with X9.19: ECB is now refused A0, X9.19
+    // verifies both ways; its generic echo is refused.
+    let profile = serde_json::json!({"dialect": "unionpay", "unionpay_mac": "x9.19"});
+    let path = format!("/v1/terminals/{TERMINAL}/security");
+    let (status, body) = common::api(&running, &token, "PUT", &path, Some(profile)).await;
+    assert_eq!(status, 200, "{body}");
+    let req = t.transaction(&buy);
+    assert_eq!(code_of(&exchange(&mut s, &req).await), "A0");
+    t.scheme = DesMacScheme::X919;
+    let req = t.transaction(&buy);
+    let r = t.check_reply(&req, &exchange(&mut s, &req).await).unwrap();
+    assert_eq!(r.code, "00");
+    let reply = g.request(&generic_echo(TERMINAL, "000002")).await.unwrap();
+    assert_eq!(reply.code(), "58");
+
+    // TERM0002 is pinned to the generic dialect: its UnionPay sign-on is refused.
+    let generic = serde_json::json!({"dialect": "generic", "mac": "off"});
+    let (status, _) = common::api(
+        &running,
+        &token,
+        "PUT",
+        "/v1/terminals/TERM0002/security",
+        Some(generic),
+    )
+    .await;
+    assert_eq!(status, 200);
+    let mut t2 = UnionPayTerminal::new("TERM0002", MERCHANT, tmk, DesMacScheme::UnionPayEcb);
+    let req = t2.sign_on(KeyLayout::DoubleDes);
+    assert_eq!(code_of(&exchange(&mut s, &req).await), "58");
+    assert_eq!(
+        g.request(&generic_echo("TERM0002", "000003"))
+            .await
+            .unwrap()
+            .code(),
+        "00"
+    );
+    let (_, events) = common::api(&running, &token, "GET", "/v1/security-events", None).await;
+    let refused = events
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|e| e["kind"] == "dialect_refused")
+        .count();
+    assert_eq!(refused, 2, "{events}");
+
+    // Bad profiles are refused by the API.
+    let bad = serde_json::json!({"dialect": "unionpay", "unionpay_mac": "md5"});
+    let (status, _) = common::api(&running, &token, "PUT", &path, Some(bad)).await;
+    assert_eq!(status, 400);
+}
+
+/// Field `n` of a reply frame.
+fn field_of(frame: &[u8], n: u8) -> Option<String> {
+    let spec = iso8583::Spec::unionpay();
+    let msg = spec.decode(&frame[11..]).unwrap();
+    msg.field_str(n).map(|v| v.into_owned())
+}
+
+/// Balance inquiry, pre-authorization and its void, completion online (0200) and its
+/// void (which reopens the hold), completion by offline notice (0220), all with PIN and
+/// MAC over TCP, onto the same ledger.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn unionpay_authorizations_end_to_end() {
+    let running = start_demo(unionpay_config("unionpay-auth")).await;
+    import_tmk(&running, TERMINAL).await;
+    let tmk = paycrypto::TdesKey::from_hex(TMK).unwrap();
+    let mut t = UnionPayTerminal::new(TERMINAL, MERCHANT, tmk, DesMacScheme::UnionPayEcb);
+    let mut s = TcpStream::connect(running.link_addr).await.unwrap();
+    let req = t.sign_on(KeyLayout::DoubleDesTdk);
+    let reply = exchange(&mut s, &req).await;
+    t.accept_sign_on(&reply, KeyLayout::DoubleDesTdk).unwrap();
+    let txn = |kind, amount_minor, original_rrn| Txn {
+        kind,
+        pan: PAN,
+        amount_minor,
+        pin: matches!(kind, Kind::Balance | Kind::PreAuth).then_some("1234"),
+        original_rrn,
+        stan: None,
+    };
+
+    // Balance inquiry (0200/31): answered with the balance in 54, MACed.
+    let req = t.transaction(&txn(Kind::Balance, 0, None));
+    let frame = exchange(&mut s, &req).await;
+    assert_eq!(t.check_reply(&req, &frame).unwrap().code, "00");
+    let balance = field_of(&frame, 54).expect("a balance");
+    assert!(balance.starts_with("1002156"), "{balance}");
+    // A wrong PIN on the inquiry is declined 55.
+    let wrong_pin = Txn {
+        pin: Some("9999"),
+        ..txn(Kind::Balance, 0, None)
+    };
+    let req = t.transaction(&wrong_pin);
+    let frame = exchange(&mut s, &req).await;
+    assert_eq!(t.check_reply(&req, &frame).unwrap().code, "55");
+
+    // Pre-authorization (0100/03) and its void (0100/20).
+    let req = t.transaction(&txn(Kind::PreAuth, 50_000, None));
+    let frame = exchange(&mut s, &req).await;
+    let pre1 = t.check_reply(&req, &frame).unwrap();
+    assert_eq!(
+        (pre1.code.as_str(), &frame[11..13]),
+        ("00", &[0x01, 0x10][..])
+    );
+    let req = t.transaction(&txn(Kind::PreAuthVoid, 50_000, pre1.rrn.as_deref()));
+    let reply = t.check_reply(&req, &exchange(&mut s, &req).await).unwrap();
+    assert_eq!(reply.code, "00");
+    // A voided hold cannot be completed.
+    let req = t.transaction(&txn(Kind::Completion, 10_000, pre1.rrn.as_deref()));
+    let reply = t.check_reply(&req, &exchange(&mut s, &req).await).unwrap();
+    assert_eq!(reply.code, "12");
+
+    // Pre-authorization, online completion (0200, 60.1 = 20) below the hold, the
+    // completion's void (0200/20, 60.1 = 21) reopening the hold.
+    let req = t.transaction(&txn(Kind::PreAuth, 30_000, None));
+    let pre2 = t.check_reply(&req, &exchange(&mut s, &req).await).unwrap();
+    assert_eq!(pre2.code, "00");
+    let over = t.transaction(&txn(Kind::Completion, 30_001, pre2.rrn.as_deref()));
+    let reply = t
+        .check_reply(&over, &exchange(&mut s, &over).await)
+        .unwrap();
+    assert_eq!(reply.code, "13", "a completion above the hold");
+    let req = t.transaction(&txn(Kind::Completion, 25_000, pre2.rrn.as_deref()));
+    let done = t.check_reply(&req, &exchange(&mut s, &req).await).unwrap();
+    assert_eq!(done.code, "00");
+    let req = t.transaction(&txn(Kind::CompletionVoid, 25_000, done.rrn.as_deref()));
+    let reply = t.check_reply(&req, &exchange(&mut s, &req).await).unwrap();
+    assert_eq!(reply.code, "00");
+
+    // The reopened hold completed by an offline notice (0220, 60.1 = 24); a second
+    // notice on it is refused.
+    let req = t.transaction(&txn(Kind::CompletionNotice, 30_000, pre2.rrn.as_deref()));
+    let frame = exchange(&mut s, &req).await;
+    let notice = t.check_reply(&req, &frame).unwrap();
+    assert_eq!(
+        (notice.code.as_str(), &frame[11..13]),
+        ("00", &[0x02, 0x30][..])
+    );
+    let req = t.transaction(&txn(Kind::CompletionNotice, 1_000, pre2.rrn.as_deref()));
+    let reply = t.check_reply(&req, &exchange(&mut s, &req).await).unwrap();
+    assert_eq!(reply.code, "12");
+
+    // The host's transactions: a completed hold, a voided completion, the notice.
+    let (_, list) = common::api(
+        &running,
+        running.new_admin_token.as_ref().unwrap(),
+        "GET",
+        &format!("/v1/transactions?terminal_id={TERMINAL}"),
+        None,
+    )
+    .await;
+    let mut seen: Vec<(String, String, String)> = list["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|t| t["response_code"] == "00")
+        .map(|t| {
+            let text = |k: &str| t[k].as_str().unwrap().to_owned();
+            (text("kind"), text("mti"), text("status"))
+        })
+        .collect();
+    seen.sort();
+    let want = [
+        ("balance", "0200", "approved"),
+        ("completion", "0200", "voided"),
+        ("completion", "0220", "approved"),
+        ("pre_auth", "0100", "completed"),
+        ("pre_auth", "0100", "voided"),
+        ("void", "0100", "approved"),
+        ("void", "0200", "approved"),
+    ]
+    .map(|(k, m, s)| (k.to_owned(), m.to_owned(), s.to_owned()));
+    assert_eq!(seen, want);
+    verify_ledger(&running);
 }

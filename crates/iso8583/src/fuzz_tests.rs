@@ -13,6 +13,9 @@ fn specs() -> Vec<Spec> {
         include_str!("../../../specs/posguard-binary.json"),
         include_str!("../tests/specs/ebcdic-bcd.json"),
         include_str!("../tests/specs/cp500-text.json"),
+        // UnionPay: BCD MTI and numerics, left- and right-aligned pads, BCD length
+        // prefixes counted in digits or bytes, GBK text.
+        include_str!("../../../specs/unionpay.json"),
     ]
     .iter()
     .map(|json| Spec::from_json(json).expect("test spec"))
@@ -66,6 +69,10 @@ fn value(rng: &mut Rng, def: &FieldDef) -> Option<(String, String)> {
         }
         len /= 2;
     }
+    if def.data == DataEnc::Gbk {
+        let v = gbk_text(rng, len);
+        return Some((v.clone(), v));
+    }
     let v: String = (0..len)
         .map(|_| match (def.class, def.data) {
             (Class::Numeric, _) => rng.pick(b"0123456789"),
@@ -77,6 +84,23 @@ fn value(rng: &mut Rng, def: &FieldDef) -> Option<(String, String)> {
     Some((v.clone(), v))
 }
 
+/// Text of exactly `bytes` GBK bytes: ASCII and two-byte Chinese characters mixed.
+fn gbk_text(rng: &mut Rng, bytes: usize) -> String {
+    const CHINESE: [char; 8] = ['银', '联', '商', '户', '交', '易', '成', '功'];
+    let mut text = String::new();
+    let mut left = bytes;
+    while left > 0 {
+        if left >= 2 && rng.below(2) == 0 {
+            text.push(CHINESE[rng.below(CHINESE.len() as u64) as usize]);
+            left -= 2;
+        } else {
+            text.push(rng.pick(b" ABCxyz0189-.:"));
+            left -= 1;
+        }
+    }
+    text
+}
+
 type Doc = Vec<(u8, String, String)>;
 
 fn document(rng: &mut Rng, spec: &Spec) -> (Option<String>, String, Doc) {
@@ -84,7 +108,8 @@ fn document(rng: &mut Rng, spec: &Spec) -> (Option<String>, String, Doc) {
         .has_header()
         .then(|| value(rng, &spec.header).map(|v| v.0))
         .flatten();
-    let hex_mti = spec.mti.data == DataEnc::Binary;
+    // A BCD MTI (UnionPay) holds decimal digits only.
+    let hex_mti = spec.mti.data == DataEnc::Binary && spec.mti.class != Class::Numeric;
     let mti: String = (0..4)
         .map(|_| {
             rng.pick(if hex_mti {

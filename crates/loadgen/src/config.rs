@@ -4,6 +4,9 @@ use crate::mix::{Mix, MixError};
 use iso8583::Spec;
 use iso8583::frame::FrameFormat;
 use paycrypto::Pin;
+use paycrypto::TdesKey;
+use paycrypto::mac::DesMacScheme;
+use paycrypto::unionpay::KeyLayout;
 use std::path::PathBuf;
 use std::time::Duration;
 use terminal::{Bdk, KeyId, MacField};
@@ -55,6 +58,28 @@ pub struct LoadgenConfig {
     /// Each connection a DUKPT terminal: KSN and MAC on every request, PINs on some
     /// purchases, response MACs verified. None: plain terminals.
     pub dukpt: Option<DukptConfig>,
+    /// Each connection a UnionPay terminal (docs/unionpay.md): it signs on first (keys
+    /// under its TMK), then every request carries the MAC and every answer's MAC is
+    /// verified. `spec` and `framing` must then be the UnionPay ones.
+    pub unionpay: Option<UnionPayConfig>,
+}
+
+/// How the simulated UnionPay terminals sign on and sign. `Debug` shows no key.
+#[derive(Clone, Debug)]
+pub struct UnionPayConfig {
+    /// Each terminal's master key, in the order of `LoadgenConfig::terminals`.
+    pub tmks: Vec<TdesKey>,
+    /// The working keys asked for at sign-on (60.3 = 001, 003 or 004).
+    pub layout: KeyLayout,
+    /// The listener's `link.unionpay_mac`.
+    pub mac: DesMacScheme,
+    /// Purchases that carry a PIN block (format 0 under the PIK), percent.
+    pub pin_percent: u32,
+    /// The PIN entered (every card of the run has it).
+    pub pin: Pin,
+    /// The first batch number (60.2) the terminals sign on with; a run's own number
+    /// keeps its exactly-once keys (terminal, trace, batch) apart from earlier runs'.
+    pub batch: u32,
 }
 
 /// How the simulated terminals protect their messages (docs/terminal-security.md).
@@ -95,6 +120,7 @@ impl Default for LoadgenConfig {
             spec: Spec::posguard_ascii(),
             framing: FrameFormat::default(),
             dukpt: None,
+            unionpay: None,
         }
     }
 }
@@ -144,7 +170,24 @@ pub enum ConfigError {
     DukptKeyIdScheme(String),
     #[error("the PIN percentage must be 0..=100, not {0}")]
     PinPercent(u32),
+    #[error(
+        "a UnionPay terminal signs on for itself (its own working keys): {connections} \
+         connections need at least as many terminals, not {terminals}"
+    )]
+    UnionPaySharers {
+        connections: usize,
+        terminals: usize,
+    },
+    #[error("UnionPay needs one TMK per terminal: {terminals} terminals, {tmks} TMKs")]
+    UnionPayTmks { terminals: usize, tmks: usize },
+    #[error("the batch number must be 1..={BATCH_MAX}, not {0}")]
+    Batch(u32),
+    #[error("a run's terminals are DUKPT or UnionPay terminals, not both")]
+    TwoProfiles,
 }
+
+/// Batch numbers (60.2) are 6 digits; 000000 is not a batch.
+pub const BATCH_MAX: u32 = 999_999;
 
 /// A connection sharing its terminal needs room for this many STANs before it wraps.
 pub const STAN_RANGE_MIN: u32 = 1_000;
@@ -204,10 +247,40 @@ impl LoadgenConfig {
                 terminals: self.terminals.len(),
             });
         }
-        match &self.dukpt {
-            Some(d) => self.check_dukpt(d),
-            None => Ok(()),
+        match (&self.dukpt, &self.unionpay) {
+            (Some(_), Some(_)) => Err(ConfigError::TwoProfiles),
+            (Some(d), None) => self.check_dukpt(d),
+            (None, Some(u)) => self.check_unionpay(u),
+            (None, None) => Ok(()),
         }
+    }
+
+    fn check_unionpay(&self, u: &UnionPayConfig) -> Result<(), ConfigError> {
+        if self.connections > self.terminals.len() {
+            return Err(ConfigError::UnionPaySharers {
+                connections: self.connections,
+                terminals: self.terminals.len(),
+            });
+        }
+        if u.tmks.len() != self.terminals.len() {
+            return Err(ConfigError::UnionPayTmks {
+                terminals: self.terminals.len(),
+                tmks: u.tmks.len(),
+            });
+        }
+        if u.pin_percent > 100 {
+            return Err(ConfigError::PinPercent(u.pin_percent));
+        }
+        if !(1..=BATCH_MAX).contains(&u.batch) {
+            return Err(ConfigError::Batch(u.batch));
+        }
+        Ok(())
+    }
+
+    /// Connection `i`'s master key, when the run is UnionPay.
+    pub fn tmk_of(&self, i: usize) -> Option<&TdesKey> {
+        let u = self.unionpay.as_ref()?;
+        u.tmks.get(i % self.terminals.len())
     }
 
     fn check_dukpt(&self, d: &DukptConfig) -> Result<(), ConfigError> {

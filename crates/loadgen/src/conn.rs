@@ -8,10 +8,11 @@ use crate::acklog::{AckLine, AckLog};
 use crate::config::LoadgenConfig;
 use crate::histogram::Histogram;
 use crate::link::{Link, LinkError};
-use crate::message::{Answer, BadFrame, Original, Station, Txn, transmission_time};
+use crate::message::{Answer, BadFrame, Check, Original, Station, Txn, transmission_time};
 use crate::mix::Kind;
 use crate::report::Stats;
 use crate::rng::SplitMix64;
+use crate::unionpay::Device;
 use paycrypto::Pan;
 use std::collections::VecDeque;
 use std::sync::Arc;
@@ -54,6 +55,8 @@ pub(crate) struct Terminal {
     rng: SplitMix64,
     /// This connection's DUKPT device, in DUKPT runs.
     device: Option<DukptTerminal>,
+    /// This connection's UnionPay terminal, in UnionPay runs.
+    up: Option<Device>,
     pin_rng: SplitMix64,
     stan_first: u32,
     stan_count: u32,
@@ -86,6 +89,18 @@ impl Terminal {
             (Some(d), Some(key_id)) => Some(DukptTerminal::from_bdk(&d.bdk, key_id)?),
             _ => None,
         };
+        let up = match (&cfg.unionpay, cfg.tmk_of(index)) {
+            (Some(u), Some(tmk)) => Some(Device::new(
+                u,
+                tmk.clone(),
+                cfg.terminal_of(index),
+                &pad(
+                    cfg.merchant.as_deref().unwrap_or(""),
+                    crate::config::MERCHANT_ID_LEN_MAX,
+                ),
+            )),
+            _ => None,
+        };
         let station = Station {
             spec: cfg.spec.clone(),
             framing: cfg.framing,
@@ -105,6 +120,7 @@ impl Terminal {
             station,
             rng,
             device,
+            up,
             pin_rng: SplitMix64::stream(cfg.seed, index as u64 ^ PIN_STREAM),
             stan_first,
             stan_count,
@@ -143,6 +159,57 @@ impl Terminal {
         Ok(Some(Arc::new(txn)))
     }
 
+    /// Whether a UnionPay purchase carries a PIN (the run's share of purchases).
+    fn unionpay_pin(&mut self) -> bool {
+        let Some(u) = &self.shared.cfg.unionpay else {
+            return false;
+        };
+        let with_pin = self.pin_rng.below(100) < u64::from(u.pin_percent);
+        if with_pin {
+            self.stats.pin_purchases += 1;
+        }
+        with_pin
+    }
+
+    /// Signs the UnionPay terminal on (new working keys under its TMK); false when the
+    /// host could not be reached or the answer was not an approval with good keys.
+    async fn sign_on(&mut self) -> bool {
+        let give_up = (Instant::now() + self.shared.cfg.retry_window).min(self.shared.retry_end);
+        let Some(device) = &mut self.up else {
+            return false;
+        };
+        let cfg = &self.shared.cfg;
+        device.sign_on(cfg.framing, &mut self.frame);
+        let Some(mut link) = self.link(give_up).await else {
+            self.stats.sign_on_failures += 1;
+            return false;
+        };
+        let cfg = &self.shared.cfg;
+        self.stats.sent += 1;
+        let reply = link
+            .round_trip_raw(&self.frame, cfg.framing, cfg.request_timeout)
+            .await;
+        let Some(device) = &mut self.up else {
+            return false;
+        };
+        match reply.map(|r| device.accept_sign_on(&r)) {
+            Ok(Ok(code)) => {
+                self.stats.answer(&code);
+                self.link = Some(link);
+                if code == APPROVED {
+                    self.stats.sign_ons += 1;
+                    return true;
+                }
+                self.stats.sign_on_failures += 1;
+                false
+            }
+            _ => {
+                self.stats.sign_on_failures += 1;
+                false
+            }
+        }
+    }
+
     /// The device has used its last KSN: this terminal stops, as a real one must.
     fn exhausted(&mut self) {
         self.stats.ksn_exhausted += 1;
@@ -167,6 +234,9 @@ impl Terminal {
                 iv.mul_f64(self.index as f64 / cfg.connections as f64)
             });
         let deadline = self.shared.deadline;
+        if self.up.is_some() && !self.sign_on().await {
+            self.gave_up = true;
+        }
         while !self.gave_up {
             let due = match interval {
                 Some(iv) => {
@@ -206,6 +276,7 @@ impl Terminal {
             }
             other => other?,
         };
+        let pin = self.unionpay_pin();
         let txn = Txn {
             kind: Kind::Purchase,
             stan: self.next_stan(),
@@ -214,6 +285,7 @@ impl Terminal {
             card,
             original: None,
             security,
+            pin,
         };
         if let Some(answer) = self.exchange(&txn, false, due).await? {
             self.answered(txn, answer)?;
@@ -240,9 +312,14 @@ impl Terminal {
             }
             other => other?,
         };
+        // A UnionPay reversal names its original by trace (and batch) number.
+        let stan = match (&self.up, kind) {
+            (Some(_), Kind::Reversal) => sale.txn.stan.clone(),
+            _ => self.next_stan(),
+        };
         let txn = Txn {
             kind,
-            stan: self.next_stan(),
+            stan,
             f7: transmission_time(unix_secs()),
             amount_minor,
             card: sale.txn.card,
@@ -252,6 +329,7 @@ impl Terminal {
                 f7: sale.txn.f7.clone(),
             }),
             security,
+            pin: false,
         };
         let Some(answer) = self.exchange(&txn, false, due).await? else {
             return Ok(());
@@ -352,6 +430,7 @@ impl Terminal {
     ) -> Result<Option<Answer>, LoadgenError> {
         let give_up = (Instant::now() + self.shared.cfg.retry_window).min(self.shared.retry_end);
         let mut as_repeat = repeat;
+        let mut signed_on_again = false;
         loop {
             let Some(mut link) = self.link(give_up).await else {
                 self.stats.abandoned += 1;
@@ -359,9 +438,20 @@ impl Terminal {
                 return Ok(None);
             };
             let (pan, expiry) = &self.shared.cfg.pans[txn.card];
-            let pending = self
-                .station
-                .encode(txn, (pan, expiry), as_repeat, &mut self.frame)?;
+            let pending = match &mut self.up {
+                Some(device) => {
+                    device.encode(txn, pan, self.shared.cfg.framing, &mut self.frame);
+                    None
+                }
+                None => self
+                    .station
+                    .encode(txn, (pan, expiry), as_repeat, &mut self.frame)?,
+            };
+            let check = match (&self.up, &pending) {
+                (Some(device), _) => Check::UnionPay(device),
+                (None, Some(p)) => Check::Dukpt(p),
+                (None, None) => Check::Plain,
+            };
             self.stats.sent += 1;
             if as_repeat && !repeat {
                 self.stats.retransmits += 1;
@@ -373,10 +463,27 @@ impl Terminal {
                     &cfg.spec,
                     cfg.framing,
                     cfg.request_timeout,
-                    pending.as_ref(),
+                    check,
                 )
                 .await;
             match result {
+                // The host lost (or never had) this terminal's session: sign on once
+                // and send the request again.
+                Ok(answer)
+                    if answer.sign_on_again
+                        && !signed_on_again
+                        && answer.stan.as_deref() == Some(txn.stan.as_str()) =>
+                {
+                    self.stats.answer(&answer.code);
+                    self.stats.mac(answer.mac);
+                    self.link = Some(link);
+                    signed_on_again = true;
+                    if !self.sign_on().await {
+                        self.gave_up = true;
+                        return Ok(None);
+                    }
+                    continue;
+                }
                 Ok(answer) if answer.stan.as_deref() == Some(txn.stan.as_str()) => {
                     self.link = Some(link);
                     self.stats.answer(&answer.code);
@@ -402,6 +509,13 @@ impl Terminal {
     async fn bad_frame(&mut self) -> Result<(), LoadgenError> {
         let which = [BadFrame::Garbage, BadFrame::Truncated, BadFrame::BadLength]
             [self.rng.below(3) as usize];
+        // A UnionPay host answers no message it cannot read (UNIONPAY.md): only a bad
+        // length, which closes the connection, is told apart from a lost answer.
+        let which = if self.up.is_some() {
+            BadFrame::BadLength
+        } else {
+            which
+        };
         let sample = Txn {
             kind: Kind::Purchase,
             stan: "000000".into(),
@@ -410,6 +524,7 @@ impl Terminal {
             card: 0,
             original: None,
             security: None,
+            pin: false,
         };
         let (pan, expiry) = &self.shared.cfg.pans[0];
         self.station
@@ -428,7 +543,7 @@ impl Terminal {
                 &cfg.spec,
                 cfg.framing,
                 cfg.request_timeout,
-                None,
+                Check::Plain,
             )
             .await;
         match result {

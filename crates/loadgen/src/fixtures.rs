@@ -130,6 +130,41 @@ pub fn test_bdk_components(scheme: Scheme) -> [(String, String); 2] {
     })
 }
 
+/// Terminal ids of `--unionpay` runs: `LU000001`, `LU000002`, ...
+pub fn unionpay_terminal_id(index: usize) -> String {
+    format!("LU{:06}", index + 1)
+}
+
+/// TEST ONLY: the master key of UnionPay terminal `index`: UNIONPAY.md's sample TMK
+/// with the index in its last four bytes, so every terminal has its own.
+pub fn test_tmk(index: usize) -> paycrypto::TdesKey {
+    paycrypto::TdesKey::from_bytes(&test_tmk_bytes(index)).expect("16 bytes")
+}
+
+fn test_tmk_bytes(index: usize) -> [u8; 16] {
+    let mut key: [u8; 16] = hex::decode("70F2A84CCBC2AE8625CBB0F2C22AB923")
+        .expect("hex constant")
+        .try_into()
+        .expect("16 bytes");
+    for (k, i) in key[12..].iter_mut().zip((index as u32).to_be_bytes()) {
+        *k ^= i;
+    }
+    key
+}
+
+/// Terminal `index`'s TMK as two components (hex, KCV hex) for `POST /v1/keys`.
+pub fn test_tmk_components(index: usize) -> [(String, String); 2] {
+    let tmk = test_tmk_bytes(index);
+    let first: Vec<u8> = (0..tmk.len())
+        .map(|i| 0xA5 ^ (i as u8).wrapping_mul(0x13))
+        .collect();
+    let second: Vec<u8> = tmk.iter().zip(&first).map(|(a, b)| a ^ b).collect();
+    [first, second].map(|bytes| {
+        let key = paycrypto::TdesKey::from_bytes(&bytes).expect("16 bytes");
+        (hex::encode_upper(&bytes), key.kcv().to_string())
+    })
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -161,6 +196,22 @@ mod tests {
         let aes = key_id(Scheme::Aes128, 5).unwrap().to_hex();
         assert_eq!(aes, "4C47413100000005");
         assert_eq!(dukpt_terminal_id(Scheme::Aes128, 0), "LA000001");
+    }
+
+    #[test]
+    fn tmk_components_combine_to_each_terminals_tmk() {
+        let [(a, _), (b, kb)] = test_tmk_components(7);
+        let xor: Vec<u8> = hex::decode(&a)
+            .unwrap()
+            .iter()
+            .zip(hex::decode(&b).unwrap())
+            .map(|(x, y)| x ^ y)
+            .collect();
+        let combined = paycrypto::TdesKey::from_bytes(&xor).unwrap();
+        assert_eq!(combined.kcv(), test_tmk(7).kcv());
+        assert_ne!(test_tmk(7).kcv(), test_tmk(8).kcv());
+        assert_eq!(kb.len(), 6);
+        assert_eq!(unionpay_terminal_id(0), "LU000001");
     }
 
     #[test]

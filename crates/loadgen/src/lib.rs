@@ -17,6 +17,11 @@
 //! purchases carry a PIN block, and every answer's MAC is verified; a missing or wrong
 //! one is a violation. A retransmission or repeat reuses its request's KSN and PIN block.
 //!
+//! With [`UnionPayConfig`] each connection is a UnionPay (银联) terminal (the
+//! `terminal` crate's): it signs on first (PIK and MAK under its TMK, check values
+//! verified), then MACs every request under its MAK (PINs under its PIK on a share of
+//! purchases) and verifies every answer's MAC; an answer 77 makes it sign on again.
+//!
 //! **Architecture Invariant:** the load generator knows the link protocol only; it
 //! never reads the host's store, so what it checks is what a terminal can see.
 
@@ -30,9 +35,10 @@ mod message;
 mod mix;
 mod report;
 mod rng;
+mod unionpay;
 
 pub use acklog::{AckLine, AckLog, AckLogError};
-pub use config::{ConfigError, DukptConfig, LoadgenConfig, STAN_MAX};
+pub use config::{BATCH_MAX, ConfigError, DukptConfig, LoadgenConfig, STAN_MAX, UnionPayConfig};
 pub use histogram::Histogram;
 pub use mix::{Kind, Mix, MixError};
 pub use report::{Latency, Report, Stats};

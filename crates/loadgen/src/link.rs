@@ -1,11 +1,10 @@
 //! One terminal's TCP connection: send a frame, read the next framed answer within a
 //! deadline, reconnect with backoff.
 
-use crate::message::{Answer, read_answer};
+use crate::message::{Answer, Check, read_answer};
 use iso8583::Spec;
-use iso8583::frame::{FRAME_SIZE_MAX_BYTES, FrameFormat};
+use iso8583::frame::{FRAME_SIZE_MAX_BYTES, Frame, FrameFormat};
 use std::time::Duration;
-use terminal::PendingResponse;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
 use tokio::time::Instant;
@@ -62,33 +61,44 @@ impl Link {
         }
     }
 
-    /// Sends one frame and reads one answer, checking its MAC when `pending` is given.
+    /// Sends one frame and reads one answer, checked as `check` says.
     pub(crate) async fn round_trip(
         &mut self,
         frame: &[u8],
         spec: &Spec,
         framing: FrameFormat,
         timeout: Duration,
-        pending: Option<&PendingResponse>,
+        check: Check<'_>,
     ) -> Result<Answer, LinkError> {
         self.stream.write_all(frame).await?;
-        self.read(spec, framing, timeout, pending).await
+        let frame = self.read(framing, timeout).await?;
+        let answer = read_answer(spec, &self.buf[frame.header], &self.buf[frame.body], check);
+        self.buf.drain(..frame.consumed);
+        Ok(answer?)
     }
 
-    async fn read(
+    /// Sends one frame and returns the answer's fixed header and body, unread (a
+    /// UnionPay sign-on answer carries the keys the terminal takes).
+    pub(crate) async fn round_trip_raw(
         &mut self,
-        spec: &Spec,
+        frame: &[u8],
         framing: FrameFormat,
         timeout: Duration,
-        pending: Option<&PendingResponse>,
-    ) -> Result<Answer, LinkError> {
+    ) -> Result<Vec<u8>, LinkError> {
+        self.stream.write_all(frame).await?;
+        let frame = self.read(framing, timeout).await?;
+        let answer = self.buf[frame.header.start..frame.body.end].to_vec();
+        self.buf.drain(..frame.consumed);
+        Ok(answer)
+    }
+
+    /// Reads until a whole frame is buffered.
+    async fn read(&mut self, framing: FrameFormat, timeout: Duration) -> Result<Frame, LinkError> {
         let deadline = Instant::now() + timeout;
         let mut chunk = [0u8; READ_CHUNK_BYTES];
         loop {
             if let Some(frame) = framing.parse(&self.buf)? {
-                let answer = read_answer(spec, &self.buf[frame.body.clone()], pending);
-                self.buf.drain(..frame.consumed);
-                return Ok(answer?);
+                return Ok(frame);
             }
             debug_assert!(self.buf.len() <= FRAME_SIZE_MAX_BYTES + 4);
             match tokio::time::timeout_at(deadline, self.stream.read(&mut chunk)).await {

@@ -39,6 +39,8 @@ pub(crate) struct Txn {
     pub original: Option<Original>,
     /// The DUKPT KSN, PIN block and MAC keys every sending of this request uses.
     pub security: Option<Arc<Transaction>>,
+    /// UnionPay runs: the request carries a PIN block (under the session's PIK).
+    pub pin: bool,
 }
 
 /// What every message of one terminal shares.
@@ -201,14 +203,33 @@ pub(crate) struct Answer {
     pub rrn: Option<String>,
     pub code: String,
     pub mac: MacCheck,
+    /// UnionPay: the host asked the terminal to sign on again (77 or processing 3).
+    pub sign_on_again: bool,
 }
 
-/// Reads an answer; `pending` verifies its MAC when the request was signed.
+/// How an answer is checked: as the request was protected.
+#[derive(Clone, Copy)]
+pub(crate) enum Check<'a> {
+    Plain,
+    /// The DUKPT request's KSN verifies the answer's MAC.
+    Dukpt(&'a PendingResponse),
+    /// The UnionPay terminal's session MAK verifies it.
+    UnionPay(&'a crate::unionpay::Device),
+}
+
+/// Reads an answer (`head`: the frame's fixed header, the UnionPay TPDU and header)
+/// and checks it as `check` says.
 pub(crate) fn read_answer(
     spec: &Spec,
+    head: &[u8],
     body: &[u8],
-    pending: Option<&PendingResponse>,
+    check: Check<'_>,
 ) -> Result<Answer, iso8583::DecodeError> {
+    let pending = match check {
+        Check::Plain => None,
+        Check::Dukpt(p) => Some(p),
+        Check::UnionPay(device) => return device.read_answer(head, body, spec),
+    };
     let msg = spec.decode(body)?;
     let text = |n| msg.field_str(n).map(|v| v.into_owned());
     let code = text(39).unwrap_or_default();
@@ -227,6 +248,7 @@ pub(crate) fn read_answer(
         rrn: text(37),
         code,
         mac,
+        sign_on_again: false,
     })
 }
 
@@ -274,6 +296,7 @@ mod tests {
             card: 0,
             original: Some(original.clone()),
             security: None,
+            pin: false,
         };
         s.encode(&reversal, PAN, true, &mut out).unwrap();
         let msg = s.spec.decode(body(&out)).unwrap();
@@ -308,6 +331,7 @@ mod tests {
             card: 0,
             original: None,
             security: None,
+            pin: false,
         };
         let mut out = Vec::new();
         for which in [BadFrame::Garbage, BadFrame::Truncated] {
@@ -370,6 +394,7 @@ mod tests {
             card: 0,
             original: None,
             security: Some(Arc::new(security)),
+            pin: false,
         };
         let mut out = Vec::new();
         let pending = s.encode(&txn, PAN, false, &mut out).unwrap().unwrap();
@@ -392,7 +417,10 @@ mod tests {
         assert_ne!(again.field(64), msg.field(64));
 
         let answer = host_response("FFFF4C47310000000001", "00", "000001");
-        let check = |body: &[u8], pending| read_answer(&s.spec, body, pending).unwrap().mac;
+        let check = |body: &[u8], pending: Option<&PendingResponse>| {
+            let check = pending.map_or(Check::Plain, Check::Dukpt);
+            read_answer(&s.spec, &[], body, check).unwrap().mac
+        };
         assert_eq!(check(&answer, Some(&pending)), MacCheck::Verified);
         assert_eq!(check(&answer, None), MacCheck::NotExpected);
         let mut tampered = answer.clone();

@@ -6,6 +6,9 @@ use std::collections::BTreeMap;
 use std::fmt;
 use std::time::Duration;
 
+/// Field 39 of a UnionPay request whose MAC the host did not verify.
+const UNIONPAY_MAC_REFUSED: &str = "A0";
+
 /// What one terminal saw; summed over terminals for the report.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct Stats {
@@ -49,6 +52,10 @@ pub struct Stats {
     pub unsigned_refusals: u64,
     /// DUKPT devices that used their last KSN (each then stopped).
     pub ksn_exhausted: u64,
+    /// UnionPay runs: sign-ons approved with keys that checked, and those that failed
+    /// (no answer, a refusal, or keys whose check values did not verify).
+    pub sign_ons: u64,
+    pub sign_on_failures: u64,
 }
 
 impl Stats {
@@ -79,6 +86,8 @@ impl Stats {
         self.macs_invalid += other.macs_invalid;
         self.unsigned_refusals += other.unsigned_refusals;
         self.ksn_exhausted += other.ksn_exhausted;
+        self.sign_ons += other.sign_ons;
+        self.sign_on_failures += other.sign_on_failures;
     }
 
     pub(crate) fn answer(&mut self, code: &str) {
@@ -101,14 +110,20 @@ impl Stats {
         self.macs_missing + self.macs_invalid
     }
 
+    /// Whether the run's terminals were UnionPay terminals (they signed on).
+    fn unionpay(&self) -> bool {
+        self.sign_ons + self.sign_on_failures > 0
+    }
+
     /// Whether the run's terminals were DUKPT terminals (anything was signed).
     fn dukpt(&self) -> bool {
-        self.macs_verified
-            + self.mac_failures()
-            + self.unsigned_refusals
-            + self.pin_purchases
-            + self.ksn_exhausted
-            > 0
+        !self.unionpay()
+            && self.macs_verified
+                + self.mac_failures()
+                + self.unsigned_refusals
+                + self.pin_purchases
+                + self.ksn_exhausted
+                > 0
     }
 }
 
@@ -193,6 +208,17 @@ impl Report {
                 s.unexpected_answers
             ));
         }
+        if s.sign_on_failures > 0 {
+            v.push(format!("{} sign-ons failed", s.sign_on_failures));
+        }
+        // The terminals MAC every request correctly: an A0 is a MAC the host computed
+        // otherwise (another key or algorithm), a defect on one side.
+        let a0 = s.by_code.get(UNIONPAY_MAC_REFUSED).copied().unwrap_or(0);
+        if s.unionpay() && a0 > 0 {
+            v.push(format!(
+                "{a0} requests refused A0 (the host did not verify their MAC)"
+            ));
+        }
         if s.mac_failures() > 0 {
             v.push(format!(
                 "{} response MACs failed ({} missing, {} not verifying)",
@@ -267,6 +293,21 @@ impl fmt::Display for Report {
                 s.ksn_exhausted
             )?;
         }
+        if s.unionpay() {
+            writeln!(
+                f,
+                "  unionpay: sign-ons {} (failed {})  PIN purchases {}  response MACs verified {}  \
+                 MAC failures {} (missing {}, invalid {})  unsigned A0/77/30 refusals {}",
+                s.sign_ons,
+                s.sign_on_failures,
+                s.pin_purchases,
+                s.macs_verified,
+                s.mac_failures(),
+                s.macs_missing,
+                s.macs_invalid,
+                s.unsigned_refusals
+            )?;
+        }
         for v in self.violations() {
             writeln!(f, "  VIOLATION: {v}")?;
         }
@@ -299,6 +340,31 @@ mod tests {
         assert!(
             text.contains("seed 9") && text.contains("VIOLATION"),
             "{text}"
+        );
+    }
+
+    #[test]
+    fn unionpay_sign_on_failures_and_a0_refusals_are_violations() {
+        let mut s = Stats {
+            sign_ons: 2,
+            ..Stats::default()
+        };
+        s.answer("00");
+        s.mac(MacCheck::Verified);
+        let r = Report::new(1, 2, s.clone(), &Histogram::default(), Duration::ZERO);
+        assert!(r.violations().is_empty());
+        let text = r.to_string();
+        assert!(text.contains("unionpay: sign-ons 2 (failed 0)") && !text.contains("dukpt"));
+        s.sign_on_failures = 1;
+        s.answer("A0");
+        s.mac(MacCheck::UnsignedRefusal);
+        let r = Report::new(1, 2, s, &Histogram::default(), Duration::ZERO);
+        assert_eq!(
+            r.violations(),
+            [
+                "1 sign-ons failed",
+                "1 requests refused A0 (the host did not verify their MAC)"
+            ]
         );
     }
 

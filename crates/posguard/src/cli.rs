@@ -217,6 +217,13 @@ pub struct ServeArgs {
     /// Field spec: posguard-ascii, posguard-binary or a JSON file.
     #[arg(long, env = "POSGUARD_LINK_SPEC")]
     pub spec: Option<String>,
+    /// Terminal dialect of the link: generic, unionpay (docs/unionpay.md) or auto (both,
+    /// told apart by the UnionPay TPDU id 0x60 after the length).
+    #[arg(long, env = "POSGUARD_LINK_PROFILE")]
+    pub link_profile: Option<String>,
+    /// UnionPay MAC of terminals whose profile names none: ecb, ecb-3des, x9.19, x9.9.
+    #[arg(long, env = "POSGUARD_LINK_UNIONPAY_MAC")]
+    pub link_unionpay_mac: Option<String>,
     /// Close connections idle for this long (ms).
     #[arg(long, env = "POSGUARD_IDLE_TIMEOUT_MS")]
     pub idle_timeout_ms: Option<u64>,

@@ -2,12 +2,16 @@
 //! with optional provisioning of their merchant, terminals and cards through the API.
 //! With `--dukpt` every terminal is a DUKPT terminal (docs/terminal-security.md), and
 //! `--setup` also imports the run's test BDK and sets each terminal's security profile.
+//! With `--unionpay` every terminal is a UnionPay (银联) terminal (docs/unionpay.md) on a
+//! listener with `link.profile = "unionpay"`: it signs on first, then MACs every request
+//! and checks every answer's MAC; `--setup` imports each terminal's test TMK.
 
 use crate::http_client::Api;
 use anyhow::{Context, bail};
 use clap::Args;
 use iso8583::frame::{FrameFormat, LengthPrefix};
-use loadgen::{DukptConfig, LoadgenConfig, Mix, fixtures};
+use loadgen::{DukptConfig, LoadgenConfig, Mix, UnionPayConfig, fixtures};
+use paycrypto::unionpay::KeyLayout;
 use serde::Serialize;
 use serde_json::json;
 use std::path::PathBuf;
@@ -84,7 +88,7 @@ pub struct LoadgenArgs {
     pub token: Option<String>,
     /// Use `posguard serve --demo`'s terminals and its two approving cards instead
     /// (their limits soon decline a long run with 51/61).
-    #[arg(long, conflicts_with_all = ["setup", "dukpt"])]
+    #[arg(long, conflicts_with_all = ["setup", "dukpt", "unionpay"])]
     pub demo: bool,
     /// Make every connection a DUKPT terminal (tdes, aes128 or aes256): a KSN and a MAC
     /// on every request, PINs on some purchases, every answer's MAC verified. Uses its
@@ -92,9 +96,21 @@ pub struct LoadgenArgs {
     /// terminal. The BDKs are published test keys.
     #[arg(long, value_name = "SCHEME")]
     pub dukpt: Option<String>,
-    /// Purchases that carry a PIN block, percent (with --dukpt; default 10).
-    #[arg(long, requires = "dukpt")]
+    /// Purchases that carry a PIN block, percent (with --dukpt or --unionpay; default 10).
+    #[arg(long)]
     pub pin_percent: Option<u32>,
+    /// Make every connection a UnionPay terminal (a listener with link.profile =
+    /// "unionpay"): sign-on for working keys under its TMK, then the MAC on every
+    /// request and every answer's MAC verified. Uses its own terminals (LU..) and cards
+    /// with PIN 1234; one connection per terminal. The TMKs are test keys.
+    #[arg(long, conflicts_with = "dukpt")]
+    pub unionpay: bool,
+    /// Working keys asked for at sign-on: single (001), double (003) or double-tdk (004).
+    #[arg(long, default_value = "double", requires = "unionpay")]
+    pub unionpay_keys: String,
+    /// The listener's link.unionpay_mac: ecb, ecb-3des, x9.19 or x9.9.
+    #[arg(long, default_value = "ecb", requires = "unionpay")]
+    pub unionpay_mac: String,
     #[arg(long, default_value = "posguard-ascii")]
     pub spec: String,
     #[arg(long, default_value = "binary2")]
@@ -153,11 +169,13 @@ fn fixtures(args: &LoadgenArgs) -> anyhow::Result<Fixtures> {
             Some(scheme) => (0..count)
                 .map(|i| fixtures::dukpt_terminal_id(scheme, i))
                 .collect(),
+            None if args.unionpay => (0..count).map(fixtures::unionpay_terminal_id).collect(),
             None => (0..count).map(fixtures::terminal_id).collect(),
         };
     }
     let pan = match dukpt {
         Some(_) => fixtures::pin_card_pan,
+        None if args.unionpay => fixtures::pin_card_pan,
         None => fixtures::card_pan,
     };
     let pans = if args.pans.is_empty() {
@@ -287,6 +305,44 @@ fn import_bdk(api: &Api, scheme: Scheme) -> anyhow::Result<()> {
     Ok(())
 }
 
+/// Imports every terminal's test TMK (`tmk.<terminal>`, usage terminal_master) that
+/// the host does not hold yet; one it holds must have the test key's check value.
+fn setup_unionpay(api: &Api, terminals: &[String]) -> anyhow::Result<()> {
+    let (status, keys) = api
+        .call("GET", "/v1/keys", None, None)
+        .context("GET /v1/keys")?;
+    if !(200..300).contains(&status) {
+        bail!("GET /v1/keys answered {status}: {keys}");
+    }
+    let held: std::collections::HashMap<&str, &str> = keys
+        .as_array()
+        .into_iter()
+        .flatten()
+        .filter_map(|k| Some((k["id"].as_str()?, k["kcv"].as_str()?)))
+        .collect();
+    for (i, terminal) in terminals.iter().enumerate() {
+        let id = host::unionpay::tmk_id(terminal);
+        let expected = fixtures::test_tmk(i).kcv().to_string();
+        match held.get(id.as_str()) {
+            Some(kcv) if kcv.eq_ignore_ascii_case(&expected) => continue,
+            Some(_) => bail!("key {id} on the host is not the run's test TMK ({expected})"),
+            None => {}
+        }
+        let import = KeyImport {
+            id,
+            usage: "terminal_master",
+            algorithm: "tdes",
+            components: fixtures::test_tmk_components(i)
+                .into_iter()
+                .map(|(key, kcv)| KeyComponent { key, kcv })
+                .collect(),
+        };
+        let body = serde_json::to_value(&import).context("encode the key import")?;
+        post(api, "/v1/keys", body)?;
+    }
+    Ok(())
+}
+
 /// Imports the BDK and gives every terminal its DUKPT profile.
 fn setup_dukpt(api: &Api, scheme: Scheme, terminals: &[String]) -> anyhow::Result<()> {
     import_bdk(api, scheme)?;
@@ -334,13 +390,16 @@ fn setup(args: &LoadgenArgs, fx: &Fixtures) -> anyhow::Result<()> {
     for (pan, expiry) in &fx.pans {
         let mut body = json!({"pan": pan, "expiry": expiry, "kind": "debit", "currency": args.currency,
                           "limit_minor": fixtures::CARD_LIMIT_MINOR, "daily_limit_minor": fixtures::CARD_LIMIT_MINOR});
-        if dukpt.is_some() {
+        if dukpt.is_some() || args.unionpay {
             body["pin"] = fixtures::CARD_PIN.into();
         }
         post(&api, "/v1/cards", body)?;
     }
     if let Some(scheme) = dukpt {
         setup_dukpt(&api, scheme, &fx.terminals)?;
+    }
+    if args.unionpay {
+        setup_unionpay(&api, &fx.terminals)?;
     }
     println!(
         "loadgen setup: merchant {merchant}, {} terminals, {} cards{}",
@@ -350,6 +409,10 @@ fn setup(args: &LoadgenArgs, fx: &Fixtures) -> anyhow::Result<()> {
             Some(s) => format!(
                 ", {s} DUKPT profiles under test BDK {} (PIN {})",
                 fixtures::test_bdk_id(s),
+                fixtures::CARD_PIN
+            ),
+            None if args.unionpay => format!(
+                ", UnionPay test TMKs tmk.<terminal> (PIN {})",
                 fixtures::CARD_PIN
             ),
             None => String::new(),
@@ -374,6 +437,41 @@ fn dukpt_config(args: &LoadgenArgs, terminals: usize) -> anyhow::Result<Option<D
     }))
 }
 
+/// The run's UnionPay settings, from `--unionpay` and its options. The batch number
+/// comes from the clock, so a run's exactly-once keys (terminal, trace, batch) are new.
+fn unionpay_config(args: &LoadgenArgs, terminals: usize) -> anyhow::Result<Option<UnionPayConfig>> {
+    if !args.unionpay {
+        if args.pin_percent.is_some() && args.dukpt.is_none() {
+            bail!("--pin-percent needs --dukpt or --unionpay");
+        }
+        return Ok(None);
+    }
+    let layout = match args.unionpay_keys.as_str() {
+        "single" => KeyLayout::SingleDes,
+        "double" => KeyLayout::DoubleDes,
+        "double-tdk" => KeyLayout::DoubleDesTdk,
+        other => bail!("--unionpay-keys must be single, double or double-tdk, not {other:?}"),
+    };
+    let mac = host::unionpay::mac_scheme(&args.unionpay_mac).with_context(|| {
+        format!(
+            "--unionpay-mac must be ecb, ecb-3des, x9.19 or x9.9, not {:?}",
+            args.unionpay_mac
+        )
+    })?;
+    let secs = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap_or_default()
+        .as_secs();
+    Ok(Some(UnionPayConfig {
+        tmks: (0..terminals).map(fixtures::test_tmk).collect(),
+        layout,
+        mac,
+        pin_percent: args.pin_percent.unwrap_or(PIN_PERCENT_DEFAULT),
+        pin: Pin::new(fixtures::CARD_PIN).context("the cards' PIN")?,
+        batch: (secs % u64::from(loadgen::BATCH_MAX)) as u32 + 1,
+    }))
+}
+
 fn config(args: &LoadgenArgs, fx: Fixtures, seed: u64) -> anyhow::Result<LoadgenConfig> {
     let prefix = match args.framing.as_str() {
         "binary2" => LengthPrefix::Binary2,
@@ -381,8 +479,15 @@ fn config(args: &LoadgenArgs, fx: Fixtures, seed: u64) -> anyhow::Result<Loadgen
         other => bail!("--framing must be binary2 or ascii4, not {other:?}"),
     };
     let dukpt = dukpt_config(args, fx.terminals.len())?;
+    let unionpay = unionpay_config(args, fx.terminals.len())?;
+    // A UnionPay listener: its spec, and the TPDU and header in front of each message.
+    let (spec, header_bytes) = match unionpay {
+        Some(_) => (iso8583::Spec::unionpay(), iso8583::unionpay::PREAMBLE_BYTES),
+        None => (host::server::load_spec(&args.spec)?, 0),
+    };
     let config = LoadgenConfig {
         dukpt,
+        unionpay,
         link_addr: args.link.clone(),
         connections: args.connections,
         duration: Duration::from_secs(args.duration_secs),
@@ -399,10 +504,10 @@ fn config(args: &LoadgenArgs, fx: Fixtures, seed: u64) -> anyhow::Result<Loadgen
         request_timeout: Duration::from_millis(args.timeout_ms),
         retry_window: Duration::from_secs(args.retry_window_secs),
         reconnect: true,
-        spec: host::server::load_spec(&args.spec)?,
+        spec,
         framing: FrameFormat {
             prefix,
-            header_bytes: 0,
+            header_bytes,
         },
     };
     config.check()?;
@@ -435,7 +540,13 @@ pub fn run(args: LoadgenArgs) -> anyhow::Result<()> {
                 ", DUKPT {s} with MACs, PIN on {}% of purchases",
                 d.pin_percent
             ),
-            _ => String::new(),
+            _ => match &config.unionpay {
+                Some(u) => format!(
+                    ", UnionPay ({} keys, {} MAC, batch {:06}), PIN on {}% of purchases",
+                    args.unionpay_keys, args.unionpay_mac, u.batch, u.pin_percent
+                ),
+                None => String::new(),
+            },
         }
     );
     if config.duration.is_zero() {

@@ -31,6 +31,12 @@ pub fn config(args: &ServeArgs) -> anyhow::Result<Config> {
     if let Some(v) = &args.spec {
         config.link.spec = v.clone();
     }
+    if let Some(v) = &args.link_profile {
+        config.link.profile = v.clone();
+    }
+    if let Some(v) = &args.link_unionpay_mac {
+        config.link.unionpay_mac = v.clone();
+    }
     if let Some(v) = args.idle_timeout_ms {
         config.link.idle_timeout_ms = v;
     }

@@ -46,7 +46,24 @@ pub enum Kind {
     PreAuthVoid,
     Completion,
     CompletionNotice,
+    /// 0200/20 with 60.1 = 21: the void of an online completion (37 = its RRN).
+    CompletionVoid,
     Reversal,
+}
+
+impl Kind {
+    pub const ALL: [Kind; 10] = [
+        Kind::Balance,
+        Kind::Purchase,
+        Kind::Void,
+        Kind::Refund,
+        Kind::PreAuth,
+        Kind::PreAuthVoid,
+        Kind::Completion,
+        Kind::CompletionNotice,
+        Kind::CompletionVoid,
+        Kind::Reversal,
+    ];
 }
 
 impl Kind {
@@ -61,6 +78,7 @@ impl Kind {
             Kind::PreAuthVoid => ("0100", "200000", "06", "11"),
             Kind::Completion => ("0200", "000000", "06", "20"),
             Kind::CompletionNotice => ("0220", "000000", "06", "24"),
+            Kind::CompletionVoid => ("0200", "200000", "06", "21"),
             Kind::Reversal => ("0400", "000000", "00", "22"),
         }
     }
@@ -189,17 +207,24 @@ impl UnionPayTerminal {
     /// A transaction request, MACed under the MAK (all zeros without a session, which
     /// the host refuses).
     pub fn transaction(&mut self, t: &Txn<'_>) -> Vec<u8> {
+        let pin = t.pin.and_then(|p| Pin::new(p).ok());
+        self.transaction_with_pin(t, pin.as_ref())
+    }
+
+    /// [`Self::transaction`] with the PIN entered (`t.pin` is not read): for callers
+    /// that keep PINs in their zeroizing type.
+    pub fn transaction_with_pin(&mut self, t: &Txn<'_>, pin: Option<&Pin>) -> Vec<u8> {
         let (mti, proc_code, cond, type_code) = t.kind.codes();
         let stan = format!("{:06}", t.stan.unwrap_or_else(|| self.next_stan()));
         let amount = format!("{:012}", t.amount_minor);
         let f60 = format!("{type_code}{}", self.batch);
-        let pin_block = t.pin.and_then(|p| self.pin_block(t.pan, p));
+        let pin_block = pin.and_then(|p| self.pin_block(t.pan, p));
         let mut b = MessageBuilder::new();
         b.set_mti(mti)
             .set(2, t.pan)
             .set(3, proc_code)
             .set(11, stan.as_str())
-            .set(22, if t.pin.is_some() { "021" } else { "022" })
+            .set(22, if pin.is_some() { "021" } else { "022" })
             .set(25, cond)
             .set(41, self.terminal_id.as_str())
             .set(42, self.merchant_id.as_str())
@@ -280,11 +305,19 @@ impl UnionPayTerminal {
         body[end..].copy_from_slice(&mac);
     }
 
-    fn pin_block(&self, pan: &str, pin: &str) -> Option<Vec<u8>> {
+    fn pin_block(&self, pan: &str, pin: &Pin) -> Option<Vec<u8>> {
         let keys = self.keys.as_ref()?;
-        let clear =
-            paycrypto::pinblock::encode_format0(&Pin::new(pin).ok()?, &Pan::new(pan).ok()?).ok()?;
+        let clear = paycrypto::pinblock::encode_format0(pin, &Pan::new(pan).ok()?).ok()?;
         Some(clear.encrypt(&keys.pik).to_vec())
+    }
+
+    /// A reply's MAC (field 64) under the session's MAK: None when the reply has none
+    /// (the host signs no refusal of a request it could not authenticate).
+    pub fn reply_mac(&self, msg: &iso8583::Message<'_>, body: &[u8]) -> Option<bool> {
+        let mac = msg.field(64)?;
+        let end = body.len().checked_sub(MAC_BYTES)?;
+        let keys = self.keys.as_ref()?;
+        Some(self.scheme.compute(&keys.mak, &body[..end]) == mac)
     }
 
     /// Checks a reply the way terminals do: MTI + 10, 11 and 41 match, MAC when 39 = 00.

@@ -24,9 +24,15 @@ pub enum EventKind {
     /// The terminal's BDK is not in the keystore (a provisioning error, not an attack,
     /// but the terminal cannot be trusted until it is fixed).
     KeyUnavailable,
+    /// A terminal spoke another dialect than its profile's `dialect` (a generic message
+    /// from a UnionPay terminal, or the reverse).
+    DialectRefused,
+    /// A UnionPay batch upload (0320) named a transaction the host does not hold as
+    /// approved with that amount (a reconciliation finding, recorded with the others).
+    BatchUploadMismatch,
 }
 
-pub const EVENT_KINDS: [EventKind; 9] = [
+pub const EVENT_KINDS: [EventKind; 11] = [
     EventKind::UnknownTerminal,
     EventKind::KsnKeyIdMismatch,
     EventKind::KsnMissing,
@@ -36,6 +42,8 @@ pub const EVENT_KINDS: [EventKind; 9] = [
     EventKind::KsnCounterInvalid,
     EventKind::PinBlockInvalid,
     EventKind::KeyUnavailable,
+    EventKind::DialectRefused,
+    EventKind::BatchUploadMismatch,
 ];
 
 impl EventKind {
@@ -50,6 +58,8 @@ impl EventKind {
             EventKind::KsnCounterInvalid => "ksn_counter_invalid",
             EventKind::PinBlockInvalid => "pin_block_invalid",
             EventKind::KeyUnavailable => "key_unavailable",
+            EventKind::DialectRefused => "dialect_refused",
+            EventKind::BatchUploadMismatch => "batch_upload_mismatch",
         }
     }
 
@@ -60,12 +70,14 @@ impl EventKind {
             EventKind::UnknownTerminal
             | EventKind::KsnKeyIdMismatch
             | EventKind::KsnMissing
-            | EventKind::TransportRefused => ResponseCode::NotPermittedToTerminal,
+            | EventKind::TransportRefused
+            | EventKind::DialectRefused => ResponseCode::NotPermittedToTerminal,
             EventKind::MacInvalid
             | EventKind::MacMissing
             | EventKind::KsnCounterInvalid
             | EventKind::KeyUnavailable => ResponseCode::SecurityViolation,
             EventKind::PinBlockInvalid => ResponseCode::IncorrectPin,
+            EventKind::BatchUploadMismatch => ResponseCode::ReconcileError,
         }
     }
 

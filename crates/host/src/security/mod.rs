@@ -145,6 +145,10 @@ impl Security {
         if !profile.admits(transport, terminal) {
             return refuse(EventKind::TransportRefused, None);
         }
+        // A UnionPay terminal's generic message (on an auto listener) is not its own.
+        if !profile.speaks(profile::Dialect::Generic) {
+            return refuse(EventKind::DialectRefused, None);
+        }
         let Some(dukpt) = profile.dukpt else {
             return match &profile.pin_key {
                 None => Ok(Session::Plain),

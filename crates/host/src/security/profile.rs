@@ -24,6 +24,18 @@ pub enum MacPolicy {
     Off,
 }
 
+/// The message dialect a terminal speaks (docs/unionpay.md). Absent: whatever its
+/// listener speaks.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Dialect {
+    /// posguard's generic ISO 8583 (the link's spec).
+    Generic,
+    /// UnionPay (银联): TPDU and header, sign-on keys under the terminal's TMK, the
+    /// UnionPay MAC.
+    Unionpay,
+}
+
 /// The weakest transport a terminal may use, in increasing strength.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
@@ -58,6 +70,14 @@ pub struct Profile {
     /// blocks (field 52, ISO format 0/1/3) are under.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub pin_key: Option<String>,
+    /// The dialect the terminal must speak; an auto listener (`link.profile = "auto"`)
+    /// refuses it the other one.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub dialect: Option<Dialect>,
+    /// A UnionPay terminal's MAC (`ecb`, `ecb-3des`, `x9.19`, `x9.9`); absent: the
+    /// listener's `link.unionpay_mac`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub unionpay_mac: Option<String>,
 }
 
 fn default_mac_field() -> u8 {
@@ -76,6 +96,12 @@ impl Profile {
     pub fn validate(&self) -> Result<(), String> {
         if !matches!(self.mac_field, 64 | 128) {
             return Err("mac_field must be 64 or 128".into());
+        }
+        if self.dialect == Some(Dialect::Unionpay) {
+            return self.validate_unionpay();
+        }
+        if self.unionpay_mac.is_some() {
+            return Err("unionpay_mac is for terminals with dialect \"unionpay\"".into());
         }
         let Some(dukpt) = self.dukpt else {
             if self.mac == MacPolicy::Required {
@@ -107,6 +133,28 @@ impl Profile {
         Ok(())
     }
 
+    /// A UnionPay terminal's keys are its TMK and sign-on session keys (the MAC is always
+    /// required): no DUKPT, no zone PIN key.
+    fn validate_unionpay(&self) -> Result<(), String> {
+        if self.dukpt.is_some() || self.pin_key.is_some() {
+            return Err("a unionpay terminal has master/session keys, not dukpt or pin_key".into());
+        }
+        if self.mac == MacPolicy::Off || self.mac == MacPolicy::Optional {
+            return Err("a unionpay terminal's MAC is required".into());
+        }
+        match self.unionpay_mac.as_deref() {
+            None => Ok(()),
+            Some(m) if crate::unionpay::mac_scheme(m).is_some() => Ok(()),
+            Some(_) => Err("unionpay_mac must be ecb, ecb-3des, x9.19 or x9.9".into()),
+        }
+    }
+
+    /// Whether a terminal with this profile may speak `dialect` (None: the profile
+    /// does not say).
+    pub fn speaks(&self, dialect: Dialect) -> bool {
+        self.dialect.is_none_or(|d| d == dialect)
+    }
+
     /// Whether a connection that arrived over `transport` may carry this terminal's
     /// messages (mutual TLS must name the terminal itself).
     pub fn admits(&self, transport: &Transport, terminal: &str) -> bool {
@@ -132,6 +180,8 @@ mod tests {
             mac_field: 64,
             transport: TransportRule::Plain,
             pin_key: None,
+            dialect: None,
+            unionpay_mac: None,
         }
     }
 
@@ -152,6 +202,22 @@ mod tests {
         let required_without_keys: Profile = serde_json::from_str("{}").unwrap();
         assert!(required_without_keys.validate().is_err());
         assert!(serde_json::from_str::<Profile>(r#"{"mac":"off","extra":1}"#).is_err());
+        let up: Profile = serde_json::from_str(r#"{"dialect":"unionpay"}"#).unwrap();
+        assert_eq!(up.validate(), Ok(()));
+        assert!(up.speaks(Dialect::Unionpay) && !up.speaks(Dialect::Generic));
+        assert!(plain.speaks(Dialect::Unionpay) && plain.speaks(Dialect::Generic));
+        let mac: Profile =
+            serde_json::from_str(r#"{"dialect":"unionpay","unionpay_mac":"x9.19"}"#).unwrap();
+        assert_eq!(mac.validate(), Ok(()));
+        for bad in [
+            r#"{"dialect":"unionpay","unionpay_mac":"md5"}"#,
+            r#"{"dialect":"unionpay","mac":"off"}"#,
+            r#"{"unionpay_mac":"ecb","mac":"off"}"#,
+            r#"{"dialect":"unionpay","pin_key":"zpk"}"#,
+        ] {
+            let p: Profile = serde_json::from_str(bad).unwrap();
+            assert!(p.validate().is_err(), "{bad}");
+        }
     }
 
     #[test]

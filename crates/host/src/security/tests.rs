@@ -51,6 +51,8 @@ fn profile(dukpt: Dukpt, bdk: &str, key_id: &str) -> Profile {
         mac_field: 64,
         transport: TransportRule::Plain,
         pin_key: None,
+        dialect: None,
+        unionpay_mac: None,
     }
 }
 

@@ -4,14 +4,17 @@
 //! (`map`). See docs/unionpay.md.
 
 pub mod map;
+pub mod reconcile;
 pub mod sessions;
+pub mod texts;
 
 use crate::keyring::Keyring;
 use crate::link::{Event, LinkContext, Transport, record_event};
 use crate::metrics::Dropped;
 use crate::security::events::EventKind;
+use crate::security::profile::Dialect;
 use engine::{BatchTotals, CardInput, PinCheck};
-use iso8583::unionpay::{Preamble, Processing, TpduReply, UnionPayFields};
+use iso8583::unionpay::{Field63Reply, Preamble, Processing, TpduReply, UnionPayFields};
 use iso8583::{Message, MessageBuilder};
 use map::Action;
 use model::{Pan, ResponseCode};
@@ -31,10 +34,27 @@ pub fn tmk_id(terminal: &str) -> String {
     format!("tmk.{terminal}")
 }
 
+/// The MAC of a `link.unionpay_mac` name: `ecb`, `ecb-3des`, `x9.19` or `x9.9`.
+pub fn mac_scheme(name: &str) -> Option<DesMacScheme> {
+    Some(match name {
+        "ecb" => DesMacScheme::UnionPayEcb,
+        "ecb-3des" => DesMacScheme::UnionPayEcbTdes,
+        "x9.19" => DesMacScheme::X919,
+        "x9.9" => DesMacScheme::X99,
+        _ => return None,
+    })
+}
+
 /// A listener's UnionPay settings and the terminals' sessions.
 pub struct UnionPay {
     pub tpdu_reply: TpduReply,
+    /// The MAC of terminals whose profile names none (`unionpay_mac`).
     pub mac: DesMacScheme,
+    /// The UnionPay field spec (the link's own on a UnionPay-only listener).
+    pub spec: iso8583::Spec,
+    /// Every frame on the listener is UnionPay (`link.profile = "unionpay"`); false on
+    /// an auto listener, which tells them apart by the TPDU id ([`is_unionpay_frame`]).
+    pub only: bool,
     pub sessions: Sessions,
     pub keyring: Arc<Keyring>,
     rng: Mutex<rand::rngs::StdRng>,
@@ -51,6 +71,8 @@ impl UnionPay {
         UnionPay {
             tpdu_reply,
             mac,
+            spec: iso8583::Spec::unionpay(),
+            only: true,
             sessions: Sessions::default(),
             keyring,
             rng: Mutex::new(rng),
@@ -61,6 +83,14 @@ impl UnionPay {
         let mut rng = self.rng.lock().unwrap_or_else(|e| e.into_inner());
         WorkingKeys::generate(layout, &mut *rng)
     }
+}
+
+/// Whether a frame on an auto listener is UnionPay: its first byte (after the length)
+/// is the TPDU id 0x60. A generic message starts with its MTI, whose first byte is an
+/// ASCII digit (0x30-0x39) or a BCD pair (0x00-0x09); auto listeners have no fixed
+/// header of their own.
+pub fn is_unionpay_frame(body: &[u8]) -> bool {
+    body.first() == Some(&iso8583::unionpay::TPDU_ID)
 }
 
 /// What a reply carries beyond the echoed fields.
@@ -74,8 +104,12 @@ struct Reply {
     f48: Option<String>,
     f60: Option<String>,
     f62: Option<Vec<u8>>,
+    /// Field 63's texts when not those of the code (`texts::for_code`).
+    f63: Option<Field63Reply>,
     /// The session whose MAK signs the reply (None: no MAC).
     mac_key: Option<Arc<Session>>,
+    /// The terminal's MAC (its profile's, else the listener's).
+    scheme: Option<DesMacScheme>,
 }
 
 fn reply(code: &'static str) -> Reply {
@@ -106,7 +140,7 @@ pub(crate) async fn answer(
             return None;
         }
     };
-    let msg = match ctx.spec.decode(body) {
+    let msg = match up.spec.decode(body) {
         Ok(msg) => msg,
         Err(e) => {
             tracing::info!(error = %e, "decode a UnionPay message");
@@ -117,7 +151,7 @@ pub(crate) async fn answer(
     let response_mti = crate::iso_map::response_mti(&msg.mti())?;
     let r = decide(&msg, body, transport, ctx, up).await;
     let code = r.code;
-    encode(&msg, &response_mti, &r, up.mac, out).ok()?;
+    encode(&msg, &response_mti, &r, r.scheme.unwrap_or(up.mac), out).ok()?;
     let head = preamble
         .reply(up.tpdu_reply, r.processing)
         .to_bytes()
@@ -143,6 +177,25 @@ async fn decide(
         Ok(t) => t,
         Err(r) => return reply(r.code.iso()),
     };
+    let profile = ctx.security.profile(&terminal.0);
+    if let Some(p) = &profile {
+        let refused = if !p.speaks(Dialect::Unionpay) {
+            Some(EventKind::DialectRefused)
+        } else if !p.admits(transport, &terminal.0) {
+            Some(EventKind::TransportRefused)
+        } else {
+            None
+        };
+        if let Some(kind) = refused {
+            record_event(ctx, kind, Event::new(msg, transport, None)).await;
+            return reply(kind.response_code().iso());
+        }
+    }
+    let scheme = profile
+        .as_ref()
+        .and_then(|p| p.unionpay_mac.as_deref())
+        .and_then(mac_scheme)
+        .unwrap_or(up.mac);
     let action = match map::action(msg, &fields) {
         Ok(a) => a,
         Err(r) => return reply(r.code.iso()),
@@ -160,20 +213,46 @@ async fn decide(
             }
         }
         Some(Action::Acknowledge) => reply(ResponseCode::Approved.iso()),
-        other => secured(msg, body, &fields, other, transport, ctx, up).await,
+        other => {
+            let secured = Secured {
+                msg,
+                body,
+                fields: &fields,
+                transport,
+                scheme,
+            };
+            secured.answer(other, ctx, up).await
+        }
+    }
+}
+
+/// A request that needs a session, and how its terminal MACs.
+struct Secured<'a, 'm> {
+    msg: &'a Message<'m>,
+    body: &'a [u8],
+    fields: &'a UnionPayFields,
+    transport: &'a Transport,
+    scheme: DesMacScheme,
+}
+
+impl Secured<'_, '_> {
+    async fn answer(&self, action: Option<Action>, ctx: &LinkContext, up: &UnionPay) -> Reply {
+        let mut r = secured(self, action, ctx, up).await;
+        if r.mac_key.is_some() {
+            r.scheme = Some(self.scheme);
+        }
+        r
     }
 }
 
 /// A request that needs a session: its MAC first, then its meaning.
 async fn secured(
-    msg: &Message<'_>,
-    body: &[u8],
-    fields: &UnionPayFields,
+    s: &Secured<'_, '_>,
     action: Option<Action>,
-    transport: &Transport,
     ctx: &LinkContext,
     up: &UnionPay,
 ) -> Reply {
+    let (msg, body, fields, transport) = (s.msg, s.body, s.fields, s.transport);
     let terminal = msg
         .field_str(41)
         .map(|t| t.trim_end().to_owned())
@@ -187,7 +266,7 @@ async fn secured(
     };
     let mac_ok = match (msg.field(64), body.len().checked_sub(MAC_BYTES)) {
         (Some(mac), Some(end)) => {
-            let computed = up.mac.compute(&session.keys.mak, &body[..end]);
+            let computed = s.scheme.compute(&session.keys.mak, &body[..end]);
             paycrypto::mac::verify_truncated(&computed, mac).is_ok()
         }
         _ => {
@@ -201,7 +280,7 @@ async fn secured(
     }
     let mut r = match action {
         Some(Action::Settle) => settle(msg, &terminal, fields, ctx).await,
-        Some(Action::BatchUpload) => batch_upload(msg),
+        Some(Action::BatchUpload) => batch_upload(msg, fields, &terminal, transport, ctx).await,
         _ => transaction(msg, fields, &session, ctx).await,
     };
     r.mac_key = Some(session);
@@ -439,18 +518,65 @@ async fn settle(
     totals.foreign.result = result;
     Reply {
         f48: Some(totals.to_digits()),
+        f63: Some(texts::settled(result)),
         ..reply(ResponseCode::Approved.iso())
     }
 }
 
-/// 0320: the records are acknowledged; posguard already holds each transaction online.
-fn batch_upload(msg: &Message<'_>) -> Reply {
-    match msg
+/// 0320: the records are acknowledged, and each checked against the transaction the
+/// host holds under its trace in the terminal's batch (approved, same amount). Records
+/// that do not match are answered in 63 and recorded as one `batch_upload_mismatch`
+/// event; the upload itself is still acknowledged (the terminal must not resend it).
+async fn batch_upload(
+    msg: &Message<'_>,
+    fields: &UnionPayFields,
+    terminal: &str,
+    transport: &Transport,
+    ctx: &LinkContext,
+) -> Reply {
+    let records = match msg
         .field_str(48)
         .map(|d| iso8583::unionpay::parse_batch_records(&d))
     {
-        Some(Err(_)) => reply(ResponseCode::FormatError.iso()),
-        _ => reply(ResponseCode::Approved.iso()),
+        Some(Ok(r)) => r,
+        Some(Err(_)) => return reply(ResponseCode::FormatError.iso()),
+        None => Vec::new(),
+    };
+    let transmitted = map::transmitted(fields.batch().unwrap_or("000000"));
+    let keys: Vec<String> = records
+        .iter()
+        .map(|r| {
+            model::IdemKey::Iso {
+                reversal: false,
+                terminal: model::TerminalId(terminal.to_owned()),
+                stan: r.trace.clone(),
+                transmitted: transmitted.clone(),
+            }
+            .to_string()
+        })
+        .collect();
+    let held = ctx
+        .pipeline
+        .read(move |e| {
+            keys.iter()
+                .map(|k| e.txn_by_key(k).map(|t| (t.status, t.amount_minor)))
+                .collect::<Vec<_>>()
+        })
+        .await;
+    let Ok(held) = held else {
+        return reply(ResponseCode::SystemMalfunction.iso());
+    };
+    let mismatches = reconcile::check(&records, &held);
+    for m in &mismatches {
+        tracing::warn!(%terminal, trace = %m.trace, finding = ?m.finding, "a UnionPay batch upload record does not match");
+    }
+    if !mismatches.is_empty() {
+        let event = Event::new(msg, transport, None);
+        record_event(ctx, EventKind::BatchUploadMismatch, event).await;
+    }
+    Reply {
+        f63: Some(texts::batch_uploaded(mismatches.len())),
+        ..reply(ResponseCode::Approved.iso())
     }
 }
 
@@ -499,6 +625,12 @@ fn encode(
     if let Some(v) = &r.f62 {
         b.set_data(62, v);
     }
+    let f63 = r
+        .f63
+        .clone()
+        .unwrap_or_else(|| texts::for_code(r.code))
+        .to_bytes();
+    b.set_data(63, &f63);
     let placeholder = [0u8; MAC_BYTES];
     if r.mac_key.is_some() {
         b.set_data(64, &placeholder);

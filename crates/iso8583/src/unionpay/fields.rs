@@ -210,7 +210,16 @@ impl Field63Reply {
             } else {
                 gbk.into_owned()
             };
-            piece.truncate(F63_TEXT_BYTES);
+            // Cut at a character boundary: a GBK character is one byte below 0x80, else two.
+            let mut end = 0;
+            while end < piece.len() {
+                let width = if piece[end] < 0x80 { 1 } else { 2 };
+                if end + width > F63_TEXT_BYTES {
+                    break;
+                }
+                end += width;
+            }
+            piece.truncate(end);
             piece.resize(F63_TEXT_BYTES, b' ');
             out.extend_from_slice(&piece);
         }
@@ -331,5 +340,13 @@ mod tests {
             Field63Reply::parse(&[b'C', b'U', b'P', 0xB0]),
             Err(SubFieldError::NotGbk)
         );
+        // A text longer than 20 bytes is cut before the character that would not fit
+        // (here after 9 two-byte characters and one ASCII byte: 19 bytes, padded).
+        let long = Field63Reply {
+            network: "CUP".into(),
+            texts: vec!["A交易不允许在该终端进行".into()],
+        };
+        let parsed = Field63Reply::parse(&long.to_bytes()).unwrap();
+        assert_eq!(parsed.texts, ["A交易不允许在该终端"]);
     }
 }
