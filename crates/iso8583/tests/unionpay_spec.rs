@@ -202,3 +202,53 @@ fn vfwz_fixture_sub_fields() {
         (2, 4, true)
     );
 }
+
+/// The framed purchase of UNIONPAY.md's second MAC vector (https://q.cnblogs.com/q/128930):
+/// its acquirer's field 60 runs to 19 digits (two more sub-fields than the shipped
+/// spec's 17), which the shipped spec refuses; the same spec file with field 60 widened,
+/// as an operator would load it for that acquirer, decodes every field and re-encodes the
+/// message byte for byte.
+#[test]
+fn cnblogs_purchase_decodes_and_re_encodes() {
+    let framed = unhex(
+        "007F600003000060321032007202003020048000C08015000000000000001234000002030099303030303030303139353237313831383232313738373531353600192600000100060000000000435F01123238343431323334353637383930313233345F03063136303033365F04063230303832365C0230314233413039324145",
+    );
+    let body = &framed[2..];
+    assert_eq!(
+        framed.len() - 2,
+        usize::from(u16::from_be_bytes([framed[0], framed[1]]))
+    );
+    let preamble = iso8583::unionpay::Preamble::parse(body).unwrap();
+    let shipped = Spec::unionpay().decode(&body[PREAMBLE_BYTES..]).unwrap_err();
+    assert_eq!(shipped.field, iso8583::FieldKey::Field(60), "{shipped}");
+    let json = include_str!("../../../specs/unionpay.json").replace(
+        r#""60": {"data_enc": "b", "len_enc": "bcd", "len_type": 2, "max_len": 17"#,
+        r#""60": {"data_enc": "b", "len_enc": "bcd", "len_type": 2, "max_len": 19"#,
+    );
+    let spec = Spec::from_json(&json).unwrap();
+    let msg = spec.decode(&body[PREAMBLE_BYTES..]).unwrap();
+    assert_eq!(msg.mti(), "0200");
+    assert_eq!(msg.field(64).unwrap(), b"B3A092AE");
+    assert_eq!(msg.field_str(41).unwrap(), "00000001");
+    assert_eq!(
+        (preamble.destination, preamble.source),
+        ([0x00, 0x03], [0x00, 0x00])
+    );
+    assert_eq!(preamble.to_bytes(), body[..PREAMBLE_BYTES]);
+    let values: Vec<(u8, String)> = msg
+        .fields()
+        .map(|n| (n, msg.field_str(n).expect("present").into_owned()))
+        .collect();
+    let mti = msg.mti().into_owned();
+    let mut b = MessageBuilder::new();
+    b.set_mti(&mti);
+    for (n, v) in &values {
+        b.set(*n, v.as_str());
+    }
+    let mut out = Vec::new();
+    b.encode_into(&spec, &mut out).unwrap();
+    assert_eq!(
+        hex::encode_upper(&out),
+        hex::encode_upper(&body[PREAMBLE_BYTES..])
+    );
+}

@@ -35,6 +35,29 @@ fn ecb_mac_first_vector_whole_message() {
     assert_ne!(&mac::unionpay_ecb_mac(&mak, &tampered), b"8A9E91B8");
 }
 
+/// UNIONPAY.md's second vector: a whole framed 0200 as a terminal sent it, posted with
+/// its MAC key to https://q.cnblogs.com/q/128930 (length, TPDU, header, message; the
+/// double-length TAK's halves are equal, so it is single DES). The MAC block is the
+/// message from the MTI to the byte before field 64.
+#[test]
+fn ecb_mac_second_vector_whole_framed_message() {
+    let frame = unhex(CNBLOGS_FRAME);
+    // 2 length bytes, 5 TPDU, 6 header: the message follows; field 64 is its last 8.
+    let message = &frame[13..];
+    let (mab, field_64) = message.split_at(message.len() - 8);
+    assert_eq!(field_64, b"B3A092AE");
+    let tak = TdesKey::from_hex("0723C80DB5F4CD3D0723C80DB5F4CD3D").unwrap();
+    assert_eq!(&DesMacScheme::UnionPayEcb.compute(&tak, mab), b"B3A092AE");
+    let single = SingleDesKey::from_bytes(&unhex("0723C80DB5F4CD3D")).unwrap();
+    assert_eq!(&mac::unionpay_ecb_mac(&single, mab), b"B3A092AE");
+    let mut tampered = mab.to_vec();
+    tampered[40] ^= 0x01;
+    assert_ne!(&mac::unionpay_ecb_mac(&single, &tampered), b"B3A092AE");
+}
+
+/// The framed 0200 of https://q.cnblogs.com/q/128930, its MAC (`B3A092AE`) included.
+pub const CNBLOGS_FRAME: &str = "007F600003000060321032007202003020048000C08015000000000000001234000002030099303030303030303139353237313831383232313738373531353600192600000100060000000000435F01123238343431323334353637383930313233345F03063136303033365F04063230303832365C0230314233413039324145";
+
 /// The "XOR-then-3DES" variant, published with a double-length TAK and its message:
 /// https://blog.csdn.net/zfr_xuexiao66/article/details/94665452 ("银联标准8583MAC计算简介"),
 /// XOR 1212B04E1227809C, MAC 5FE058DB.
