@@ -219,7 +219,9 @@ fn cnblogs_purchase_decodes_and_re_encodes() {
         usize::from(u16::from_be_bytes([framed[0], framed[1]]))
     );
     let preamble = iso8583::unionpay::Preamble::parse(body).unwrap();
-    let shipped = Spec::unionpay().decode(&body[PREAMBLE_BYTES..]).unwrap_err();
+    let shipped = Spec::unionpay()
+        .decode(&body[PREAMBLE_BYTES..])
+        .unwrap_err();
     assert_eq!(shipped.field, iso8583::FieldKey::Field(60), "{shipped}");
     let json = include_str!("../../../specs/unionpay.json").replace(
         r#""60": {"data_enc": "b", "len_enc": "bcd", "len_type": 2, "max_len": 17"#,

@@ -10,6 +10,7 @@
 
 mod cases;
 mod facts;
+pub use facts::entry_mode;
 pub mod fraud_model;
 pub mod packs;
 

@@ -423,9 +423,27 @@ fn card(
         luhn_ok: pan.luhn_valid(),
         expiry,
         pin,
-        entry_mode: msg.field_str(22).map(|m| m.into_owned()),
+        entry_mode: entry_mode(msg, fields),
     }))
 }
+
+/// Field 22 as sent, except that 60.5 = 2 (an IC card read by its stripe after the chip
+/// failed) is the generic dialect's fallback (`80x`), which the risk features count.
+fn entry_mode(msg: &Message<'_>, fields: &UnionPayFields) -> Option<String> {
+    let ic_condition = fields.f60.as_ref().and_then(|f| f.ic_condition);
+    entry_mode_of(msg.field_str(22).as_deref(), ic_condition)
+}
+
+fn entry_mode_of(sent: Option<&str>, ic_condition: Option<u8>) -> Option<String> {
+    match (ic_condition == Some(IC_CONDITION_FALLBACK), sent) {
+        (true, Some(mode)) => Some(format!("80{}", mode.get(2..3).unwrap_or("0"))),
+        (true, None) => Some("800".to_owned()),
+        (false, sent) => sent.map(str::to_owned),
+    }
+}
+
+/// 60.5's value for a chip card read by its stripe after a chip failure.
+const IC_CONDITION_FALLBACK: u8 = 2;
 
 fn pin_check(
     block: &[u8],
@@ -643,4 +661,28 @@ fn encode(
         out[end..].copy_from_slice(&mac);
     }
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::entry_mode_of;
+
+    #[test]
+    fn a_stripe_read_after_a_chip_failure_is_a_fallback() {
+        let cases = [
+            (Some("021"), Some(2), Some("801")),
+            (Some("022"), Some(2), Some("802")),
+            (None, Some(2), Some("800")),
+            (Some("021"), Some(0), Some("021")),
+            (Some("051"), None, Some("051")),
+            (None, None, None),
+        ];
+        for (sent, ic, want) in cases {
+            assert_eq!(entry_mode_of(sent, ic).as_deref(), want, "{sent:?} {ic:?}");
+        }
+        assert_eq!(
+            crate::risk::entry_mode(entry_mode_of(Some("021"), Some(2)).as_deref()),
+            risk::EntryMode::Fallback
+        );
+    }
 }
