@@ -50,7 +50,8 @@ pub struct Message<'a> {
     /// `starts[i]`: where the `i`-th present data field starts, relative to `data_start`;
     /// after the last one, where it ends.
     starts: [u16; DATA_FIELDS_MAX + 1],
-    /// `rank[n]`: `i` for present data field `n` (a table instead of a popcount per read).
+    /// `rank[n]`: `i + 1` for present data field `n`, 0 for an absent one (a table
+    /// instead of a popcount per read, which also answers whether it is present).
     rank: [u8; FIELD_NUMBER_MAX as usize + 1],
     /// `bytes[data_start..]` as UTF-8, validated once, when it is valid UTF-8: ASCII
     /// fields are then handed out as sub-slices without another check.
@@ -148,8 +149,8 @@ impl Spec {
             // decode() rejected messages longer than u16::MAX, so positions fit; at most
             // DATA_FIELDS_MAX data fields can be present.
             msg.starts[i] = (pos - data_start) as u16;
-            msg.rank[usize::from(n)] = i as u8;
             i += 1;
+            msg.rank[usize::from(n)] = i as u8;
             pos = end;
         }
         msg.starts[i] = (pos - data_start) as u16;
@@ -434,16 +435,14 @@ impl<'a> Message<'a> {
     /// (borrowed for ASCII), or upper-case hex for binary data with any pad removed.
     #[inline(always)]
     pub fn field_str(&self, n: u8) -> Option<Cow<'a, str>> {
-        if !self.has(n) {
-            return None;
-        }
+        let rank = usize::from(*self.rank.get(usize::from(n))?);
         let plan = self.spec.plan[usize::from(n)];
-        if plan.text && n != 1 && n != 65 {
+        if plan.text && rank != 0 {
             // Decode checked the bytes are ASCII, and `text` is the data region as UTF-8,
-            // so the field is a sub-slice of it on character boundaries.
-            let i = usize::from(self.rank[usize::from(n)]);
-            let from = usize::from(self.starts[i]) + usize::from(plan.prefix);
-            let to = usize::from(self.starts[i + 1]);
+            // so the field is a sub-slice of it on character boundaries. The spec never
+            // marks the bitmaps 1 and 65 as text.
+            let from = usize::from(self.starts[rank - 1]) + usize::from(plan.prefix);
+            let to = usize::from(self.starts[rank]);
             if let Some(text) = self.text.and_then(|t| t.get(from..to)) {
                 return Some(Cow::Borrowed(text));
             }
@@ -476,7 +475,7 @@ impl<'a> Message<'a> {
             65 => return Some(self.tertiary),
             _ => {}
         }
-        let i = usize::from(self.rank[usize::from(n)]);
+        let i = usize::from(self.rank[usize::from(n)]) - 1;
         Some(Span {
             start: self.data_start + self.starts[i],
             end: self.data_start + self.starts[i + 1],

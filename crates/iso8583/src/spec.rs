@@ -226,6 +226,11 @@ impl Spec {
         for (plan, def) in spec.plan.iter_mut().zip(&spec.fields) {
             *plan = Plan::of(def);
         }
+        // Fields 1 and 65 are bitmaps, never text data: reading them takes the general
+        // path, so the text fast path need not test for them on every read.
+        for n in [1, 65] {
+            spec.plan[n].text = false;
+        }
         Ok(spec)
     }
 
