@@ -35,8 +35,12 @@ cargo build --release --quiet -p posguard
 bin=$root/target/release/posguard
 out=$root/target/bench-memory
 rm -rf "$out" && mkdir -p "$out"
-# Each connection is a socket on both sides of loopback.
-ulimit -n $((CONNS_BIG * 2 + 1024))
+# Each connection is a socket in loadgen and one in the server (separate processes).
+ulimit -n "$(ulimit -Hn)"
+if [ "$(ulimit -n)" != unlimited ] && [ "$(ulimit -n)" -lt $((CONNS_BIG + 1024)) ]; then
+  echo "CONNS_BIG=$CONNS_BIG needs $((CONNS_BIG + 1024)) open files; the limit is $(ulimit -n)" >&2
+  exit 1
+fi
 
 dir=$(mktemp -d /tmp/posguard-memory.XXXXXX)
 # shellcheck disable=SC2086

@@ -4,6 +4,8 @@
 #   scripts/bench-peers.sh                      # 200 connections, 30 s per posguard loadgen run
 #   CONNECTIONS=200 SECONDS_RUN=60 SIM_COUNT=150000 scripts/bench-peers.sh
 #   SERVE_ARGS="--risk off" scripts/bench-peers.sh
+#   POSGUARD_BENCH_PG_URL=postgres://postgres@127.0.0.1:5432/test scripts/bench-peers.sh
+#                                               # adds posguard serve on PostgreSQL
 #
 # Hosts: `posguard serve` (embedded store, every approval durable before it is answered,
 # risk scoring on unless SERVE_ARGS says otherwise) and `iso8583sim serve` 1.6.0 from PyPI
@@ -15,8 +17,9 @@
 # connections, CONNECTIONS in flight), a client no one here wrote.
 # Both hosts speak iso8583sim's default wire: ASCII with a binary bitmap (posguard's
 # posguard-binary spec) behind a 2-byte binary length (posguard's binary2 framing).
-# Prints one table: answered/s, approved/s (field 39 = 00), p50/p99/p99.9, and the
-# host's peak resident memory (VmRSS sampled every 0.5 s) during each run.
+# Prints one table: answered/s, approved/s (field 39 = 00), p50/p99/p99.9, the host's
+# CPU time per answer (user + system, all threads: the figure a loaded or shared machine
+# disturbs least), and its peak resident memory (VmRSS sampled every 0.5 s) in each run.
 set -euo pipefail
 root=$(cd "$(dirname "$0")/.." && pwd)
 cd "$root"
@@ -42,7 +45,7 @@ cargo build --release --quiet -p posguard
 bin=$root/target/release/posguard
 out=$root/target/bench-peers
 rm -rf "$out" && mkdir -p "$out"
-ulimit -n 65536 2>/dev/null || true
+ulimit -n "$(ulimit -Hn)"
 
 # loadgen_run NAME: posguard loadgen against whatever listens on $LINK.
 loadgen_run() {
@@ -58,13 +61,16 @@ sim_load_run() {
     --posguard-fixtures "$CONNECTIONS,$CARDS" >"$out/$1.simload" 2>"$out/$1.simload.err" || true
 }
 
-# measured NAME PID CMD...: runs CMD while sampling PID's resident memory into NAME.rss.
+# measured NAME PID CMD...: runs CMD while sampling PID's resident memory into NAME.rss;
+# the CPU time PID used meanwhile goes to NAME.cpu (ticks, ticks per second).
 measured() {
   local name=$1 pid=$2
   shift 2
   sample_rss "$pid" "$out/$name.rss" &
-  local sampler=$!
+  local sampler=$! cpu_before
+  cpu_before=$(cpu_ticks "$pid")
   "$@" "$name"
+  echo $(($(cpu_ticks "$pid") - cpu_before)) "$(getconf CLK_TCK)" >"$out/$name.cpu"
   kill "$sampler" 2>/dev/null || true
   wait "$sampler" 2>/dev/null || true
 }
@@ -79,6 +85,19 @@ start_posguard "$dir" $WIRE $SERVE_ARGS
 measured posguard-loadgen "$POSGUARD_PID" loadgen_run
 measured posguard-simload "$POSGUARD_PID" sim_load_run
 stop_pid "$POSGUARD_PID"
+
+if [ -n "${POSGUARD_BENCH_PG_URL:-}" ]; then
+  echo "posguard serve on PostgreSQL ($CONNECTIONS connections) ..." >&2
+  pgdir=$(mktemp -d /tmp/posguard-peers.XXXXXX)
+  # shellcheck disable=SC2086
+  start_posguard "$pgdir" $WIRE $SERVE_ARGS --store-url "$POSGUARD_BENCH_PG_URL"
+  # shellcheck disable=SC2086
+  "$bin" loadgen --link "$LINK" --api "http://$HTTP" --token "$POSGUARD_TOKEN" --setup \
+    --connections "$CONNECTIONS" --duration-secs 0 --cards "$CARDS" $WIRE >/dev/null
+  measured posguard-pg-loadgen "$POSGUARD_PID" loadgen_run
+  stop_pid "$POSGUARD_PID"
+  rm -rf "$pgdir"
+fi
 
 echo "iso8583sim serve ($CONNECTIONS connections) ..." >&2
 "$venv/bin/iso8583sim" serve --host "${LINK%:*}" --port "${LINK##*:}" >"$out/sim-serve.out" 2>&1 &
@@ -98,6 +117,13 @@ def rss(name):
     f = out / f"{name}.rss"
     return f"{int(f.read_text()) / 1024:,.0f} MiB" if f.exists() else "n/a"
 
+def cpu_us_per_answer(name, answers):
+    f = out / f"{name}.cpu"
+    if not f.exists() or not answers:
+        return "n/a"
+    ticks, hz = (int(v) for v in f.read_text().split())
+    return f"{ticks / hz * 1e6 / answers:,.0f} us"
+
 def loadgen(name):
     text = (out / f"{name}.loadgen").read_text()
     elapsed = re.search(r"elapsed ([\d.]+) s", text)
@@ -109,7 +135,9 @@ def loadgen(name):
     codes = dict(c.split(":") for c in codes[1].split())
     approved = int(codes.get("00", 0)) / float(elapsed[1])
     ms = lambda us: f"{int(us) / 1000:.1f} ms"
-    return [thr[1], f"{approved:.0f}", ms(lat[1]), ms(lat[2]), ms(lat[3])], codes
+    answers = sum(int(v) for v in codes.values())
+    cpu = cpu_us_per_answer(name, answers)
+    return [thr[1], f"{approved:.0f}", ms(lat[1]), ms(lat[2]), ms(lat[3]), cpu], codes
 
 def simload(name):
     try:
@@ -118,23 +146,27 @@ def simload(name):
         err = (out / f"{name}.simload.err").read_text().strip().splitlines()
         return None, err[-1:] or ["no output"]
     ms = lambda v: f"{v:.1f} ms"
-    row = [str(r["throughput_per_s"]), str(r["approved_per_s"]), ms(r["p50_ms"]), ms(r["p99_ms"]), ms(r["p999_ms"])]
+    cpu = cpu_us_per_answer(name, r["responses"])
+    row = [str(r["throughput_per_s"]), str(r["approved_per_s"]), ms(r["p50_ms"]), ms(r["p99_ms"]), ms(r["p999_ms"]), cpu]
     return row, r["codes"] | ({"timeouts": r["timeouts"], "errors": r["errors"]} if r["timeouts"] or r["errors"] else {})
 
 print(f"{conns} connections; posguard loadgen: {secs} s open throttle per run, purchases; "
       f"iso8583sim load: {count} requests, {conns} in flight; posguard serve {serve_args or '(defaults: risk on)'}")
 print()
-print("| load tool | host | answered/s | approved/s | p50 | p99 | p99.9 | host peak RSS | answers by field 39 |")
-print("|---|---|---|---|---|---|---|---|---|")
+print("| load tool | host | answered/s | approved/s | p50 | p99 | p99.9 | host CPU per answer | host peak RSS | answers by field 39 |")
+print("|---|---|---|---|---|---|---|---|---|---|")
 for tool, host, name, parse in [
     ("posguard loadgen", "posguard serve (durable)", "posguard-loadgen", loadgen),
+    ("posguard loadgen", "posguard serve (PostgreSQL)", "posguard-pg-loadgen", loadgen),
     ("posguard loadgen", "iso8583sim serve 1.6.0", "sim-loadgen", loadgen),
     ("iso8583sim load 1.6.0", "posguard serve (durable)", "posguard-simload", simload),
     ("iso8583sim load 1.6.0", "iso8583sim serve 1.6.0", "sim-simload", simload),
 ]:
+    if name == "posguard-pg-loadgen" and not (out / f"{name}.loadgen").exists():
+        continue
     row, codes = parse(name)
     if row is None:
-        print(f"| {tool} | {host} | failed: {' '.join(codes)} | | | | | | |")
+        print(f"| {tool} | {host} | failed: {' '.join(codes)} | | | | | | | |")
         continue
     detail = " ".join(f"{k}:{v}" for k, v in codes.items())
     print(f"| {tool} | {host} | {' | '.join(row)} | {rss(name)} | {detail} |")

@@ -59,3 +59,9 @@ sample_rss() {
     sleep 0.5
   done
 }
+
+# cpu_ticks PID: user + system CPU time PID has used, in clock ticks (getconf CLK_TCK),
+# threads included (fields 14 and 15 of /proc/PID/stat, after the command name).
+cpu_ticks() {
+  sed 's/.*) //' "/proc/$1/stat" | awk '{print $12 + $13}'
+}
