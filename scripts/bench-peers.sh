@@ -14,7 +14,9 @@
 # Load tools: `posguard loadgen` (CONNECTIONS terminals, one request in flight each, open
 # throttle, SECONDS_RUN seconds, purchases only), and iso8583sim's own load tool
 # (scripts/peer-load.py: its run_load and client; SIM_COUNT requests, CONNECTIONS
-# connections, CONNECTIONS in flight), a client no one here wrote.
+# connections, CONNECTIONS in flight), a client no one here wrote; and the unmodified
+# `iso8583sim load` command, whose 0100 sample has no transmission time (field 7, or 12
+# and 13): posguard answers it 30 (format error), so that row measures refusals.
 # Both hosts speak iso8583sim's default wire: ASCII with a binary bitmap (posguard's
 # posguard-binary spec) behind a 2-byte binary length (posguard's binary2 framing).
 # Prints one table: answered/s, approved/s (field 39 = 00), p50/p99/p99.9, the host's
@@ -46,6 +48,9 @@ bin=$root/target/release/posguard
 out=$root/target/bench-peers
 rm -rf "$out" && mkdir -p "$out"
 ulimit -n "$(ulimit -Hn)"
+# Whatever this run started is stopped however it ends.
+started=()
+trap 'for p in "${started[@]}"; do kill "$p" 2>/dev/null || true; done' EXIT
 
 # loadgen_run NAME: posguard loadgen against whatever listens on $LINK.
 loadgen_run() {
@@ -59,6 +64,14 @@ sim_load_run() {
   "$venv/bin/python" scripts/peer-load.py --port "${LINK##*:}" --count "$SIM_COUNT" \
     --connections "$CONNECTIONS" --concurrency "$CONNECTIONS" \
     --posguard-fixtures "$CONNECTIONS,$CARDS" >"$out/$1.simload" 2>"$out/$1.simload.err" || true
+}
+
+# sim_cli_run NAME: the unmodified `iso8583sim load` command (its own 0100 sample
+# requests; it prints p50/p95/p99 and max, no p99.9).
+sim_cli_run() {
+  COLUMNS=200 "$venv/bin/iso8583sim" load --host "${LINK%:*}" --port "${LINK##*:}" \
+    --count "$SIM_COUNT" --concurrency "$CONNECTIONS" --connections "$CONNECTIONS" \
+    >"$out/$1.simcli" 2>&1 || true
 }
 
 # measured NAME PID CMD...: runs CMD while sampling PID's resident memory into NAME.rss;
@@ -79,32 +92,41 @@ echo "posguard serve ($CONNECTIONS connections) ..." >&2
 dir=$(mktemp -d /tmp/posguard-peers.XXXXXX)
 # shellcheck disable=SC2086
 start_posguard "$dir" $WIRE $SERVE_ARGS
+started+=("$POSGUARD_PID")
 # shellcheck disable=SC2086
 "$bin" loadgen --link "$LINK" --api "http://$HTTP" --token "$POSGUARD_TOKEN" --setup \
   --connections "$CONNECTIONS" --duration-secs 0 --cards "$CARDS" $WIRE >/dev/null
 measured posguard-loadgen "$POSGUARD_PID" loadgen_run
 measured posguard-simload "$POSGUARD_PID" sim_load_run
+measured posguard-simcli "$POSGUARD_PID" sim_cli_run
 stop_pid "$POSGUARD_PID"
 
 if [ -n "${POSGUARD_BENCH_PG_URL:-}" ]; then
   echo "posguard serve on PostgreSQL ($CONNECTIONS connections) ..." >&2
   pgdir=$(mktemp -d /tmp/posguard-peers.XXXXXX)
+  # A database of its own: a fresh KEK cannot open what an earlier run's KEK sealed.
+  pgdb=posguard_bench_$$
+  psql -q "$POSGUARD_BENCH_PG_URL" -c "CREATE DATABASE $pgdb"
   # shellcheck disable=SC2086
-  start_posguard "$pgdir" $WIRE $SERVE_ARGS --store-url "$POSGUARD_BENCH_PG_URL"
+  start_posguard "$pgdir" $WIRE $SERVE_ARGS --store-url "${POSGUARD_BENCH_PG_URL%/*}/$pgdb"
+  started+=("$POSGUARD_PID")
   # shellcheck disable=SC2086
   "$bin" loadgen --link "$LINK" --api "http://$HTTP" --token "$POSGUARD_TOKEN" --setup \
     --connections "$CONNECTIONS" --duration-secs 0 --cards "$CARDS" $WIRE >/dev/null
   measured posguard-pg-loadgen "$POSGUARD_PID" loadgen_run
   stop_pid "$POSGUARD_PID"
+  psql -q "$POSGUARD_BENCH_PG_URL" -c "DROP DATABASE $pgdb"
   rm -rf "$pgdir"
 fi
 
 echo "iso8583sim serve ($CONNECTIONS connections) ..." >&2
 "$venv/bin/iso8583sim" serve --host "${LINK%:*}" --port "${LINK##*:}" >"$out/sim-serve.out" 2>&1 &
 sim=$!
+started+=("$sim")
 wait_port "$LINK"
 measured sim-loadgen "$sim" loadgen_run
 measured sim-simload "$sim" sim_load_run
+measured sim-simcli "$sim" sim_cli_run
 stop_pid "$sim"
 rm -rf "$dir"
 
@@ -150,6 +172,20 @@ def simload(name):
     row = [str(r["throughput_per_s"]), str(r["approved_per_s"]), ms(r["p50_ms"]), ms(r["p99_ms"]), ms(r["p999_ms"]), cpu]
     return row, r["codes"] | ({"timeouts": r["timeouts"], "errors": r["errors"]} if r["timeouts"] or r["errors"] else {})
 
+def simcli(name):
+    text = (out / f"{name}.simcli").read_text()
+    cell = lambda label: re.search(rf"{label}\s*│\s*([^│]+?)\s*│", text)
+    got = {k: cell(k) for k in ["Responses", "Duration", "Throughput", "Latency p50", "Latency p99", "Response codes"]}
+    if not all(got.values()):
+        return None, text.strip().splitlines()[-1:] or ["no output"]
+    responses = int(got["Responses"][1].replace(",", ""))
+    codes = dict(c.split(": ") for c in got["Response codes"][1].split(", ") if ": " in c)
+    approved = int(codes.get("00", "0").replace(",", "")) / float(got["Duration"][1].split()[0])
+    thr = got["Throughput"][1].split()[0].replace(",", "")
+    ms = lambda v: f"{float(v.split()[0]):.1f} ms"
+    row = [thr, f"{approved:.0f}", ms(got["Latency p50"][1]), ms(got["Latency p99"][1]), "n/a", cpu_us_per_answer(name, responses)]
+    return row, codes
+
 print(f"{conns} connections; posguard loadgen: {secs} s open throttle per run, purchases; "
       f"iso8583sim load: {count} requests, {conns} in flight; posguard serve {serve_args or '(defaults: risk on)'}")
 print()
@@ -161,6 +197,8 @@ for tool, host, name, parse in [
     ("posguard loadgen", "iso8583sim serve 1.6.0", "sim-loadgen", loadgen),
     ("iso8583sim load 1.6.0", "posguard serve (durable)", "posguard-simload", simload),
     ("iso8583sim load 1.6.0", "iso8583sim serve 1.6.0", "sim-simload", simload),
+    ("`iso8583sim load` CLI, its 0100 sample", "posguard serve (durable)", "posguard-simcli", simcli),
+    ("`iso8583sim load` CLI, its 0100 sample", "iso8583sim serve 1.6.0", "sim-simcli", simcli),
 ]:
     if name == "posguard-pg-loadgen" and not (out / f"{name}.loadgen").exists():
         continue
