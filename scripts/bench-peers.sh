@@ -4,6 +4,9 @@
 #   scripts/bench-peers.sh                      # 200 connections, 30 s per posguard loadgen run
 #   CONNECTIONS=200 SECONDS_RUN=60 SIM_COUNT=150000 scripts/bench-peers.sh
 #   SERVE_ARGS="--risk off" scripts/bench-peers.sh
+#   POSGUARD_LOADGEN_ARGS="--dukpt aes128 --pin-percent 10" scripts/bench-peers.sh
+#                                               # posguard's rows with DUKPT terminals
+#                                               # (a MAC on every request and answer)
 #   POSGUARD_BENCH_PG_URL=postgres://postgres@127.0.0.1:5432/test scripts/bench-peers.sh
 #                                               # adds posguard serve on PostgreSQL
 #
@@ -30,6 +33,9 @@ SECONDS_RUN=${SECONDS_RUN:-30}
 SIM_COUNT=${SIM_COUNT:-60000}
 CARDS=${CARDS:-1000}
 SERVE_ARGS=${SERVE_ARGS:-}
+# Extra `posguard loadgen` arguments for the runs against posguard only (setup included):
+# iso8583sim's host signs nothing, so DUKPT terminals cannot run against it.
+POSGUARD_LOADGEN_ARGS=${POSGUARD_LOADGEN_ARGS:-}
 # Above card testing's small amounts (rules/card_testing.rules), as in peer-load.py.
 AMOUNTS="--amount-min-minor 1500 --amount-max-minor 10000"
 WIRE="--spec posguard-binary --framing binary2"
@@ -52,11 +58,31 @@ ulimit -n "$(ulimit -Hn)"
 started=()
 trap 'for p in "${started[@]}"; do kill "$p" 2>/dev/null || true; done' EXIT
 
-# loadgen_run NAME: posguard loadgen against whatever listens on $LINK.
+# loadgen_run NAME [ARGS...]: posguard loadgen against whatever listens on $LINK.
 loadgen_run() {
+  local name=$1
+  shift
   # shellcheck disable=SC2086
   "$bin" loadgen --link "$LINK" --connections "$CONNECTIONS" --duration-secs "$SECONDS_RUN" \
-    --mix purchase=100 --cards "$CARDS" --seed 7 $AMOUNTS $WIRE >"$out/$1.loadgen" 2>&1 || true
+    --mix purchase=100 --cards "$CARDS" --seed 7 $AMOUNTS $WIRE "$@" >"$out/$name.loadgen" 2>&1 || true
+}
+
+# posguard_loadgen_run NAME: loadgen_run with POSGUARD_LOADGEN_ARGS.
+posguard_loadgen_run() {
+  # shellcheck disable=SC2086
+  loadgen_run "$1" $POSGUARD_LOADGEN_ARGS
+}
+
+# setup_posguard: provisions the plain terminals and cards (iso8583sim's load tool uses
+# them too) and, with POSGUARD_LOADGEN_ARGS, whatever those runs need besides.
+setup_posguard() {
+  local args=("$bin" loadgen --link "$LINK" --api "http://$HTTP" --token "$POSGUARD_TOKEN"
+    --setup --connections "$CONNECTIONS" --duration-secs 0 --cards "$CARDS")
+  "${args[@]}" >/dev/null
+  if [ -n "$POSGUARD_LOADGEN_ARGS" ]; then
+    # shellcheck disable=SC2086
+    "${args[@]}" $POSGUARD_LOADGEN_ARGS >/dev/null
+  fi
 }
 
 # sim_load_run NAME: iso8583sim's load tool against whatever listens on $LINK.
@@ -93,10 +119,8 @@ dir=$(mktemp -d /tmp/posguard-peers.XXXXXX)
 # shellcheck disable=SC2086
 start_posguard "$dir" $WIRE $SERVE_ARGS
 started+=("$POSGUARD_PID")
-# shellcheck disable=SC2086
-"$bin" loadgen --link "$LINK" --api "http://$HTTP" --token "$POSGUARD_TOKEN" --setup \
-  --connections "$CONNECTIONS" --duration-secs 0 --cards "$CARDS" $WIRE >/dev/null
-measured posguard-loadgen "$POSGUARD_PID" loadgen_run
+setup_posguard
+measured posguard-loadgen "$POSGUARD_PID" posguard_loadgen_run
 measured posguard-simload "$POSGUARD_PID" sim_load_run
 measured posguard-simcli "$POSGUARD_PID" sim_cli_run
 stop_pid "$POSGUARD_PID"
@@ -110,10 +134,8 @@ if [ -n "${POSGUARD_BENCH_PG_URL:-}" ]; then
   # shellcheck disable=SC2086
   start_posguard "$pgdir" $WIRE $SERVE_ARGS --store-url "${POSGUARD_BENCH_PG_URL%/*}/$pgdb"
   started+=("$POSGUARD_PID")
-  # shellcheck disable=SC2086
-  "$bin" loadgen --link "$LINK" --api "http://$HTTP" --token "$POSGUARD_TOKEN" --setup \
-    --connections "$CONNECTIONS" --duration-secs 0 --cards "$CARDS" $WIRE >/dev/null
-  measured posguard-pg-loadgen "$POSGUARD_PID" loadgen_run
+  setup_posguard
+  measured posguard-pg-loadgen "$POSGUARD_PID" posguard_loadgen_run
   stop_pid "$POSGUARD_PID"
   psql -q "$POSGUARD_BENCH_PG_URL" -c "DROP DATABASE $pgdb"
   rm -rf "$pgdir"
@@ -130,10 +152,10 @@ measured sim-simcli "$sim" sim_cli_run
 stop_pid "$sim"
 rm -rf "$dir"
 
-"$venv/bin/python" - "$out" "$CONNECTIONS" "$SECONDS_RUN" "$SIM_COUNT" "$SERVE_ARGS" <<'EOF'
+"$venv/bin/python" - "$out" "$CONNECTIONS" "$SECONDS_RUN" "$SIM_COUNT" "$SERVE_ARGS" "$POSGUARD_LOADGEN_ARGS" <<'EOF'
 import json, pathlib, re, sys
 
-out, conns, secs, count, serve_args = pathlib.Path(sys.argv[1]), *sys.argv[2:]
+out, conns, secs, count, serve_args, posguard_loadgen_args = pathlib.Path(sys.argv[1]), *sys.argv[2:]
 
 def rss(name):
     f = out / f"{name}.rss"
@@ -187,7 +209,8 @@ def simcli(name):
     return row, codes
 
 print(f"{conns} connections; posguard loadgen: {secs} s open throttle per run, purchases; "
-      f"iso8583sim load: {count} requests, {conns} in flight; posguard serve {serve_args or '(defaults: risk on)'}")
+      f"iso8583sim load: {count} requests, {conns} in flight; posguard serve {serve_args or '(defaults: risk on)'}"
+      + (f"; posguard loadgen against posguard: {posguard_loadgen_args}" if posguard_loadgen_args else ""))
 print()
 print("| load tool | host | answered/s | approved/s | p50 | p99 | p99.9 | host CPU per answer | host peak RSS | answers by field 39 |")
 print("|---|---|---|---|---|---|---|---|---|---|")
