@@ -54,6 +54,8 @@ pub struct MessageBuilder<'v> {
     spill: Vec<&'v [u8]>,
     /// Distinct fields ever set (`values` then `spill`).
     count: u8,
+    /// Bytes the values set so far take at most on the wire, prefixes included.
+    reserve_bytes: usize,
     /// The first `set` of a field that cannot be set, reported by `encode_into`.
     rejected: Option<(u8, Kind)>,
 }
@@ -83,6 +85,7 @@ impl<'v> MessageBuilder<'v> {
             values: [&[]; INLINE_VALUES],
             spill: Vec::new(),
             count: 0,
+            reserve_bytes: 0,
             rejected: None,
         }
     }
@@ -149,18 +152,15 @@ impl<'v> MessageBuilder<'v> {
 
     #[inline]
     fn put(&mut self, n: u8, value: &'v [u8], form: Form) -> &mut Self {
-        let rejection = match n {
-            // pyiso8583 computes the bitmaps and drops values given for 1 and 65.
-            1 | 65 => Some(Kind::BitmapField),
-            0 | 193.. => Some(Kind::UndefinedField),
-            _ => None,
-        };
-        if let Some(kind) = rejection {
-            self.rejected = self.rejected.take().or(Some((n, kind)));
-            return self;
+        if !(2..=FIELD_NUMBER_MAX).contains(&n) || n == 65 {
+            return self.reject(n);
         }
         let (w, mask) = bit(n);
         self.present[w] |= mask;
+        // An upper bound for `write`'s one reservation: a value set twice counts twice.
+        self.reserve_bytes = self
+            .reserve_bytes
+            .saturating_add(value.len() + usize::from(LEN_PREFIX_MAX_BYTES));
         let slot = &mut self.slot[usize::from(n)];
         if *slot == 0 {
             // At most 190 distinct data fields, so `count` stays below u8::MAX.
@@ -175,15 +175,29 @@ impl<'v> MessageBuilder<'v> {
             Some(stored) => *stored = value,
             None => self.spill[index - INLINE_VALUES] = value,
         }
-        let set = |words: &mut [u64; 3], on: bool| {
-            if on {
-                words[w] |= mask
-            } else {
-                words[w] &= !mask
-            }
+        if form == Form::Python {
+            self.data[w] &= !mask;
+            self.encoded[w] &= !mask;
+        } else {
+            let (on, off) = match form {
+                Form::Data => (&mut self.data, &mut self.encoded),
+                _ => (&mut self.encoded, &mut self.data),
+            };
+            on[w] |= mask;
+            off[w] &= !mask;
+        }
+        self
+    }
+
+    /// Records the first field that cannot be set: `encode_into` reports it.
+    #[cold]
+    fn reject(&mut self, n: u8) -> &mut Self {
+        let kind = match n {
+            // pyiso8583 computes the bitmaps and drops values given for 1 and 65.
+            1 | 65 => Kind::BitmapField,
+            _ => Kind::UndefinedField,
         };
-        set(&mut self.data, form == Form::Data);
-        set(&mut self.encoded, form == Form::Encoded);
+        self.rejected = self.rejected.take().or(Some((n, kind)));
         self
     }
 
@@ -226,13 +240,12 @@ impl<'v> MessageBuilder<'v> {
     fn write(&self, spec: &Spec, out: &mut Vec<u8>, start: usize) -> Result<(), EncodeError> {
         // One reservation for the whole message: MTI, three bitmaps, the values and
         // their prefixes (a text value's wire length is at most its own).
-        let values: usize = self.values[..usize::from(self.count).min(INLINE_VALUES)]
-            .iter()
-            .chain(&self.spill)
-            .map(|v| v.len() + usize::from(LEN_PREFIX_MAX_BYTES))
-            .sum();
         let header = self.header.map_or(0, |(h, _)| h.len());
-        out.reserve(header + 4 + 3 * 16 + values);
+        out.reserve(
+            (header + 4 + 3 * 16)
+                .saturating_add(self.reserve_bytes)
+                .min(MESSAGE_SIZE_MAX_BYTES),
+        );
         if let Some((n, kind)) = &self.rejected {
             return Err(EncodeError {
                 field: FieldKey::Field(*n),

@@ -74,39 +74,76 @@ pub(crate) fn write_len(len_enc: LenEnc, len: usize, prefix: &mut [u8]) -> bool 
     rest == 0
 }
 
-/// Whether every byte is an ASCII digit, eight bytes per step (SWAR): for a byte `x`,
+/// ORs `test` over little-endian words that together hold every byte of `bytes` at
+/// least once, so a per-byte SWAR test sees each byte without a byte-at-a-time tail:
+/// whole 8-byte chunks and then the last 8 bytes (overlapping); under 8 bytes, the first
+/// and last 4 (or 2) bytes in one word, the rest of the word filled with `pad` bytes,
+/// which must pass the test. Fields are mostly 2-16 bytes, where the tail loop cost
+/// more than the words (callgrind, benches/compare.rs).
+#[inline(always)]
+fn fold_words(bytes: &[u8], pad: u8, test: impl Fn(u64) -> u64) -> u64 {
+    let n = bytes.len();
+    let pad = u64::from_le_bytes([pad; 8]);
+    if n >= 8 {
+        let mut acc = 0;
+        let mut chunks = bytes.chunks_exact(8);
+        for chunk in &mut chunks {
+            acc |= test(word8(chunk));
+        }
+        if !chunks.remainder().is_empty() {
+            acc |= test(word8(&bytes[n - 8..]));
+        }
+        return acc;
+    }
+    let word = if n >= 4 {
+        let mut lo = [0u8; 4];
+        let mut hi = [0u8; 4];
+        lo.copy_from_slice(&bytes[..4]);
+        hi.copy_from_slice(&bytes[n - 4..]);
+        u64::from(u32::from_le_bytes(lo)) | u64::from(u32::from_le_bytes(hi)) << 32
+    } else if n >= 2 {
+        let mut lo = [0u8; 2];
+        let mut hi = [0u8; 2];
+        lo.copy_from_slice(&bytes[..2]);
+        hi.copy_from_slice(&bytes[n - 2..]);
+        let real = u64::from(u16::from_le_bytes(lo)) | u64::from(u16::from_le_bytes(hi)) << 16;
+        real | pad << 32
+    } else if let [b] = bytes {
+        u64::from(*b) | pad << 8
+    } else {
+        return 0;
+    };
+    test(word)
+}
+
+/// The first 8 bytes of `bytes` (at least 8 long) as a little-endian word.
+#[inline(always)]
+fn word8(bytes: &[u8]) -> u64 {
+    let mut word = [0u8; 8];
+    word.copy_from_slice(&bytes[..8]);
+    u64::from_le_bytes(word)
+}
+
+const HIGH_BITS: u64 = 0x8080_8080_8080_8080;
+const ONES: u64 = 0x0101_0101_0101_0101;
+
+/// Whether every byte is an ASCII digit, a word per step (SWAR): for a byte `x`,
 /// `x < 0x30` makes `x - 0x30` borrow into bit 7 and `x > 0x39` makes `x + 0x46` carry
 /// into it; bytes with bit 7 set are rejected by `x` itself. A borrow or carry crossing
 /// into the next byte only happens when some byte is already invalid.
 #[inline(always)]
 pub(crate) fn all_digits(bytes: &[u8]) -> bool {
-    const ONES: u64 = 0x0101_0101_0101_0101;
-    const HIGH: u64 = 0x8080_8080_8080_8080;
-    let mut chunks = bytes.chunks_exact(8);
-    let mut bad = 0u64;
-    for chunk in &mut chunks {
-        let mut word = [0u8; 8];
-        word.copy_from_slice(chunk);
-        let x = u64::from_le_bytes(word);
-        bad |= x | x.wrapping_sub(ONES * 0x30) | x.wrapping_add(ONES * 0x46);
-    }
-    bad & HIGH == 0 && chunks.remainder().iter().all(u8::is_ascii_digit)
+    let bad = fold_words(bytes, b'0', |x| {
+        x | x.wrapping_sub(ONES * 0x30) | x.wrapping_add(ONES * 0x46)
+    });
+    bad & HIGH_BITS == 0
 }
 
-/// Whether every byte is ASCII, eight bytes per step: inlined into the fast paths, where
+/// Whether every byte is ASCII, a word per step: inlined into the fast paths, where
 /// fields are a few bytes long and `<[u8]>::is_ascii`'s out-of-line call dominated.
 #[inline(always)]
 pub(crate) fn all_ascii(bytes: &[u8]) -> bool {
-    const HIGH: u64 = 0x8080_8080_8080_8080;
-    let mut chunks = bytes.chunks_exact(8);
-    let mut seen = 0u64;
-    for chunk in &mut chunks {
-        let mut word = [0u8; 8];
-        word.copy_from_slice(chunk);
-        seen |= u64::from_le_bytes(word);
-    }
-    let tail = chunks.remainder().iter().fold(0u8, |acc, &b| acc | b);
-    seen & HIGH == 0 && tail < 0x80
+    fold_words(bytes, 0, |x| x) & HIGH_BITS == 0
 }
 
 /// Whether `data` is valid in a text encoding (Latin-1 and cp500 map every byte).
@@ -422,6 +459,26 @@ mod tests {
                 case.iter().all(u8::is_ascii_digit),
                 "{case:?}"
             );
+        }
+    }
+
+    /// Every length 0..=24 with each position holding each byte value, so every word
+    /// layout of `fold_words` (chunks, overlapping tail, 4+4, 2+2 with pad, 1 with pad)
+    /// meets every bad byte in every place.
+    #[test]
+    fn swar_scans_match_bytewise_at_every_length_and_position() {
+        for len in 0..=24 {
+            for at in 0..len.max(1) {
+                for b in 0..=255u8 {
+                    let mut case = b"012345678901234567890123"[..len].to_vec();
+                    if let Some(slot) = case.get_mut(at) {
+                        *slot = b;
+                    }
+                    let digits = case.iter().all(u8::is_ascii_digit);
+                    assert_eq!(all_digits(&case), digits, "digits {case:?}");
+                    assert_eq!(all_ascii(&case), case.is_ascii(), "ascii {case:?}");
+                }
+            }
         }
     }
 

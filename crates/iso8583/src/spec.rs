@@ -115,6 +115,12 @@ pub(crate) enum FastCheck {
 }
 
 impl FastCheck {
+    /// Whether data that passes is ASCII, every byte below 0x80 (Latin-1 data is not).
+    #[inline(always)]
+    pub(crate) fn admits_ascii_only(self) -> bool {
+        matches!(self, Self::Ascii | Self::Digits | Self::Alphanumeric)
+    }
+
     /// Whether `data` passes; always `false` for [`FastCheck::General`].
     #[inline(always)]
     pub(crate) fn ok(self, data: &[u8]) -> bool {
@@ -229,6 +235,11 @@ impl Spec {
         }
         for (plan, def) in spec.plan.iter_mut().zip(&spec.fields) {
             *plan = Plan::of(def);
+        }
+        // Fields 1 and 65 are bitmaps, never text data: reading them takes the general
+        // path, so the text fast path need not test for them on every read.
+        for n in [1, 65] {
+            spec.plan[n].text = false;
         }
         Ok(spec)
     }
