@@ -115,12 +115,6 @@ pub(crate) enum FastCheck {
 }
 
 impl FastCheck {
-    /// Whether data that passes is ASCII, every byte below 0x80 (Latin-1 data is not).
-    #[inline(always)]
-    pub(crate) fn admits_ascii_only(self) -> bool {
-        matches!(self, Self::Ascii | Self::Digits | Self::Alphanumeric)
-    }
-
     /// Whether `data` passes; always `false` for [`FastCheck::General`].
     #[inline(always)]
     pub(crate) fn ok(self, data: &[u8]) -> bool {
