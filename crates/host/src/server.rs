@@ -29,7 +29,7 @@ use tokio::sync::Semaphore;
 pub enum StartError {
     #[error("open the store: {0}")]
     Store(#[from] store::StoreError),
-    #[error("{0}")]
+    #[error(transparent)]
     Keys(#[from] KeyringError),
     #[error("create the data directory {path}: {source}")]
     DataDir {
@@ -47,7 +47,7 @@ pub enum StartError {
     Profile(String),
     #[error("link.default_currency {0} is not an ISO 4217 numeric code")]
     Currency(u16),
-    #[error("{0}")]
+    #[error(transparent)]
     Upstream(#[from] crate::upstream::UpstreamError),
     #[error("risk control: {0}")]
     Risk(String),

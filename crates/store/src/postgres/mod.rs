@@ -34,6 +34,18 @@ struct Session {
     stmts: Stmts,
 }
 
+impl Drop for Session {
+    /// `postgres::Client`'s drop blocks on a runtime of its own, which panics when the
+    /// dropping thread drives an async runtime (a host whose start fails after it opened
+    /// its store drops it there). A thread of its own may always block.
+    fn drop(&mut self) {
+        if let Some(client) = self.client.take() {
+            // A panic while closing is the connection's own; nothing is left to undo.
+            let _ = std::thread::spawn(move || drop(client)).join();
+        }
+    }
+}
+
 impl Session {
     fn new(config: Config, schema: Option<String>) -> Session {
         Session {
