@@ -542,3 +542,25 @@ async fn openapi_lists_every_route_and_metrics_render() {
     );
     assert!(r.text().contains("# TYPE"), "{}", r.text());
 }
+
+/// A start that fails after it opened a PostgreSQL store (here: another master key than
+/// the one that wrapped the stored keys) is an error that names the cause, not a panic
+/// while the store's connections close inside the async runtime.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_failed_start_on_postgres_reports_its_error() {
+    let Some(first) = common::config("pgkek", Backend::Postgres) else {
+        return;
+    };
+    let running = host::start(first.clone()).await.expect("first start");
+    drop(running);
+    // Same database, a new data directory: the demo start makes itself a new KEK.
+    let second = host::Config {
+        data_dir: common::temp_dir("pg-kek-other"),
+        ..first
+    };
+    let err = host::start(second)
+        .await
+        .err()
+        .expect("the KEK does not match");
+    assert!(err.to_string().contains("KEK"), "{err}");
+}
