@@ -100,6 +100,93 @@ fn main() {
         "cp detectable-oracle {:?}",
         card_precision_at_k(&detectable, 100)
     );
+    // Per test day: fraud cards left after the protocol's removals, of which detectable,
+    // and the model's hits; ties in score straddling the 100th card.
+    let mut days: Vec<i64> = rows.iter().map(|r| r.day).collect();
+    days.sort_unstable();
+    days.dedup();
+    let (_, pd_model) = card_precision_at_k(&rows, 100);
+    let (_, pd_det) = card_precision_at_k(&detectable, 100);
+    for (k, d) in days.iter().enumerate() {
+        let mut best: HashMap<u32, (f64, bool, bool)> = HashMap::new();
+        for (r, q) in rows.iter().zip(&detectable) {
+            if r.day != *d {
+                continue;
+            }
+            let e = best
+                .entry(r.card)
+                .or_insert((f64::NEG_INFINITY, false, false));
+            e.0 = e.0.max(r.score);
+            e.1 |= r.fraud;
+            e.2 |= q.score > 0.5;
+        }
+        let mut v: Vec<(f64, bool)> = best.values().map(|e| (e.0, e.1)).collect();
+        v.sort_by(|a, b| b.0.total_cmp(&a.0));
+        let s100 = v[99].0;
+        let tied = v.iter().filter(|e| e.0 == s100).count();
+        println!(
+            "day {d}: cards {} fraud cards {} detectable {} | model {:.2} det-oracle {:.2} | cards tied at 100th: {tied}",
+            best.len(),
+            best.values().filter(|e| e.1).count(),
+            best.values().filter(|e| e.2).count(),
+            pd_model[k],
+            pd_det[k]
+        );
+    }
+    // Detectable fraud cards the model never puts in a day's top 100: their best fraud row.
+    {
+        let name_ix = |n: &str| inputs.names().iter().position(|x| x == n).unwrap();
+        let cols = [
+            "TX_AMOUNT",
+            "TERMINAL_ID_NB_FRAUD_1DAY_WINDOW",
+            "TERMINAL_ID_NB_FRAUD_7DAY_WINDOW",
+            "TERMINAL_ID_NB_FRAUD_30DAY_WINDOW",
+            "TERMINAL_ID_RISK_7DAY_WINDOW",
+            "TERMINAL_ID_RISK_30DAY_WINDOW",
+            "TERMINAL_ID_NB_TX_30DAY_WINDOW",
+            "CUSTOMER_ID_AMOUNT_OVER_AVG_30DAY_BEFORE_7DAY",
+        ];
+        let ix: Vec<usize> = cols.iter().map(|c| name_ix(c)).collect();
+        let mut caught: std::collections::HashSet<u32> = Default::default();
+        for d in &days {
+            let mut best: HashMap<u32, (f64, bool)> = HashMap::new();
+            for r in rows
+                .iter()
+                .filter(|r| r.day == *d && !caught.contains(&r.card))
+            {
+                let e = best.entry(r.card).or_insert((f64::NEG_INFINITY, false));
+                e.0 = e.0.max(r.score);
+                e.1 |= r.fraud;
+            }
+            let mut v: Vec<(u32, f64, bool)> = best.iter().map(|(c, e)| (*c, e.0, e.1)).collect();
+            v.sort_by(|a, b| b.1.total_cmp(&a.1).then(a.0.cmp(&b.0)));
+            caught.extend(v.iter().take(100).filter(|e| e.2).map(|e| e.0));
+        }
+        let mut missed: HashMap<u32, usize> = HashMap::new();
+        for (k, &i) in test.iter().enumerate() {
+            if detectable[k].score > 0.5 && !caught.contains(&rows[k].card) {
+                let e = missed.entry(rows[k].card).or_insert(k);
+                if scores[k] > scores[*e] {
+                    *e = k;
+                }
+            }
+            let _ = i;
+        }
+        println!("detectable cards never caught: {}", missed.len());
+        for (&c, &k) in &missed {
+            let i = test[k];
+            let x = data.x.row(i);
+            let vals: Vec<String> = ix.iter().map(|&j| format!("{:.2}", x[j])).collect();
+            println!(
+                "card {c} day {} scen {} score {:.4} {}",
+                rows[k].day,
+                scen[&data.rows[i].txn_id],
+                scores[k],
+                vals.join(" ")
+            );
+        }
+        println!("cols: {}", cols.join(" "));
+    }
     // importance: mean |contribution| over test frauds
     let mut imp = vec![0.0; inputs.len()];
     for (k, &i) in test.iter().enumerate() {

@@ -10,20 +10,41 @@ use fraud::protocol::{HANDBOOK_FOLDS, Split};
 
 fn main() {
     let t = std::time::Instant::now();
-    let cfg = sim::HandbookConfig::default();
+    // SEED=n: another simulator run (customer and terminal seeds shifted by n).
+    let shift: u32 = std::env::var("SEED").ok().map_or(0, |v| v.parse().unwrap());
+    let mut cfg = sim::HandbookConfig::default();
+    cfg.customer_seed += shift;
+    cfg.terminal_seed += shift;
     let txs = sim::generate(&cfg);
     let history: Vec<_> = txs
         .iter()
         .map(|tx| risk::handbook::from_sim(tx, cfg.start_date))
         .collect();
     eprintln!("generated {} in {:.2?}", history.len(), t.elapsed());
-    let store = risk::StoreConfig::default();
+    let mut store = risk::StoreConfig::default();
+    // DELAYED=1,3,7,30: the terminals' delayed-label windows, days.
+    if let Ok(d) = std::env::var("DELAYED") {
+        store.delayed_windows_ms = d
+            .split(',')
+            .map(|x| x.parse::<i64>().unwrap() * 86_400_000)
+            .collect();
+    }
     let names: &[&str] = if std::env::args().any(|a| a == "handbook") {
         &HANDBOOK
     } else {
         &DEFAULT
     };
-    let inputs = Inputs::resolve(names, &store).expect("inputs");
+    // EXTRA=a,b: inputs added to the list (for trying candidates).
+    let mut names: Vec<String> = names.iter().map(|s| s.to_string()).collect();
+    if let Ok(extra) = std::env::var("EXTRA") {
+        names.extend(
+            extra
+                .split(',')
+                .filter(|s| !s.is_empty())
+                .map(str::to_owned),
+        );
+    }
+    let inputs = Inputs::resolve(&names, &store).expect("inputs");
     let mut params = Params::default();
     for a in std::env::args().skip(1) {
         if let Some((k, v)) = a.split_once('=') {

@@ -168,8 +168,9 @@ pub const HANDBOOK: [&str; 15] = risk::handbook::FEATURE_NAMES;
 /// posguard's default inputs: the Handbook's 15 plus the card's habit (amount against
 /// its own earlier mean, recent maxima against its long mean), its pace (last hour, time
 /// since its previous use), card-and-terminal novelty, and the terminal's known frauds as
-/// counts as well as rates.
-pub const DEFAULT: [&str; 32] = [
+/// counts as well as rates, and over the last 2 and 3 days of known labels (whether the
+/// terminal's latest known transactions are frauds: a compromise still running).
+pub const DEFAULT: [&str; 36] = [
     "TX_AMOUNT",
     "TX_DURING_WEEKEND",
     "TX_DURING_NIGHT",
@@ -202,6 +203,10 @@ pub const DEFAULT: [&str; 32] = [
     "CUSTOMER_ID_AMOUNT_OVER_AVG_30DAY_BEFORE_7DAY",
     "CUSTOMER_ID_MAX_AMOUNT_1DAY_OVER_AVG_30DAY_BEFORE_7DAY",
     "CUSTOMER_ID_MAX_AMOUNT_7DAY_OVER_AVG_30DAY_BEFORE_7DAY",
+    "TERMINAL_ID_NB_TX_2DAY_WINDOW",
+    "TERMINAL_ID_RISK_2DAY_WINDOW",
+    "TERMINAL_ID_NB_TX_3DAY_WINDOW",
+    "TERMINAL_ID_RISK_3DAY_WINDOW",
 ];
 
 /// Mean amount of the transactions in `long` but not in `short` (a shorter window

@@ -48,11 +48,18 @@ pub enum ConfigError {
 
 impl Default for StoreConfig {
     /// 1 hour, 1, 7 and 30 days; the Handbook's delayed terminal windows of 1, 7 and 30
-    /// days after a 7-day delay.
+    /// days after a 7-day delay, plus 2 and 3 days (the fraud model reads whether a
+    /// terminal's latest known transactions are frauds: a compromise still running).
     fn default() -> Self {
         StoreConfig {
             windows_ms: vec![MS_PER_HOUR, MS_PER_DAY, 7 * MS_PER_DAY, 30 * MS_PER_DAY],
-            delayed_windows_ms: vec![MS_PER_DAY, 7 * MS_PER_DAY, 30 * MS_PER_DAY],
+            delayed_windows_ms: vec![
+                MS_PER_DAY,
+                2 * MS_PER_DAY,
+                3 * MS_PER_DAY,
+                7 * MS_PER_DAY,
+                30 * MS_PER_DAY,
+            ],
             label_delay_ms: LABEL_DELAY_DEFAULT_MS,
             late_bound_ms: LATE_BOUND_DEFAULT_MS,
             events_per_entity_max: EVENTS_PER_ENTITY_MAX_DEFAULT,
