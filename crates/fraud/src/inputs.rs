@@ -170,22 +170,10 @@ pub const HANDBOOK: [&str; 15] = risk::handbook::FEATURE_NAMES;
 /// since its previous use), card-and-terminal novelty, and the terminal's known frauds as
 /// counts as well as rates, and over the last 2 and 3 days of known labels (whether the
 /// terminal's latest known transactions are frauds: a compromise still running).
-pub const DEFAULT: [&str; 36] = [
-    "TX_AMOUNT",
-    "TX_DURING_WEEKEND",
-    "TX_DURING_NIGHT",
-    "CUSTOMER_ID_NB_TX_1DAY_WINDOW",
-    "CUSTOMER_ID_AVG_AMOUNT_1DAY_WINDOW",
-    "CUSTOMER_ID_NB_TX_7DAY_WINDOW",
-    "CUSTOMER_ID_AVG_AMOUNT_7DAY_WINDOW",
-    "CUSTOMER_ID_NB_TX_30DAY_WINDOW",
-    "CUSTOMER_ID_AVG_AMOUNT_30DAY_WINDOW",
-    "TERMINAL_ID_NB_TX_1DAY_WINDOW",
-    "TERMINAL_ID_RISK_1DAY_WINDOW",
-    "TERMINAL_ID_NB_TX_7DAY_WINDOW",
-    "TERMINAL_ID_RISK_7DAY_WINDOW",
-    "TERMINAL_ID_NB_TX_30DAY_WINDOW",
-    "TERMINAL_ID_RISK_30DAY_WINDOW",
+pub const DEFAULT: [&str; 36] = concat(HANDBOOK, OWN);
+
+/// posguard's own inputs, after the Handbook's in [`DEFAULT`].
+const OWN: [&str; 21] = [
     "CUSTOMER_ID_AMOUNT_OVER_PRIOR_AVG_7DAY_WINDOW",
     "CUSTOMER_ID_AMOUNT_OVER_PRIOR_AVG_30DAY_WINDOW",
     "CUSTOMER_ID_MAX_OVER_LONG_AVG_1DAY_WINDOW",
@@ -208,6 +196,25 @@ pub const DEFAULT: [&str; 36] = [
     "TERMINAL_ID_NB_TX_3DAY_WINDOW",
     "TERMINAL_ID_RISK_3DAY_WINDOW",
 ];
+
+/// `a` then `b`, at compile time (`C` must be their total length).
+const fn concat<const A: usize, const B: usize, const C: usize>(
+    a: [&'static str; A],
+    b: [&'static str; B],
+) -> [&'static str; C] {
+    assert!(A + B == C, "concat: C must be A + B");
+    let mut out = [""; C];
+    let mut i = 0;
+    while i < A {
+        out[i] = a[i];
+        i += 1;
+    }
+    while i < C {
+        out[i] = b[i - A];
+        i += 1;
+    }
+    out
+}
 
 /// Mean amount of the transactions in `long` but not in `short` (a shorter window
 /// ending at the same time), minor units; 0 when there are none.

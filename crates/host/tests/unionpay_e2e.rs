@@ -59,6 +59,18 @@ async fn exchange(s: &mut TcpStream, frame: &[u8]) -> Vec<u8> {
     reply
 }
 
+/// Sends one transaction and checks its answer (MTI, echoed fields, MAC).
+async fn send(
+    t: &mut UnionPayTerminal,
+    s: &mut TcpStream,
+    txn: &Txn<'_>,
+) -> terminal::unionpay::Reply {
+    let req = t.transaction(txn);
+    let frame = exchange(s, &req).await;
+    t.check_reply(&req, &frame)
+        .expect("a well-formed, MACed answer")
+}
+
 fn unionpay_config(tag: &str) -> host::Config {
     let mut c = config(tag, Backend::Sqlite).unwrap();
     c.link.profile = "unionpay".into();
@@ -124,19 +136,10 @@ async fn unionpay_terminal_end_to_end() {
         original_rrn: r1.rrn.as_deref(),
         ..buy(10_000, None)
     };
-    let req = t.transaction(&void);
-    assert_eq!(
-        t.check_reply(&req, &exchange(&mut s, &req).await)
-            .unwrap()
-            .code,
-        "00"
-    );
+    assert_eq!(send(&mut t, &mut s, &void).await.code, "00");
     // A wrong PIN is declined 55 (the stand-in issuer checked it under the PIK).
-    let req = t.transaction(&buy(2_000, Some("9999")));
     assert_eq!(
-        t.check_reply(&req, &exchange(&mut s, &req).await)
-            .unwrap()
-            .code,
+        send(&mut t, &mut s, &buy(2_000, Some("9999"))).await.code,
         "55"
     );
 
@@ -157,13 +160,7 @@ async fn unionpay_terminal_end_to_end() {
         original_rrn: r2.rrn.as_deref(),
         ..buy(500, None)
     };
-    let req = t.transaction(&refund);
-    assert_eq!(
-        t.check_reply(&req, &exchange(&mut s, &req).await)
-            .unwrap()
-            .code,
-        "00"
-    );
+    assert_eq!(send(&mut t, &mut s, &refund).await.code, "00");
 
     // Purchase, then its reversal (0400, same trace, reason 98).
     let req = t.transaction(&buy(3_000, None));
@@ -179,13 +176,7 @@ async fn unionpay_terminal_end_to_end() {
         stan: Some(stan),
         ..buy(3_000, None)
     };
-    let req = t.transaction(&reversal);
-    assert_eq!(
-        t.check_reply(&req, &exchange(&mut s, &req).await)
-            .unwrap()
-            .code,
-        "00"
-    );
+    assert_eq!(send(&mut t, &mut s, &reversal).await.code, "00");
 
     // A wrong MAC: A0, no MAC on the answer, a security event.
     let mut req = t.transaction(&buy(1_000, None));
@@ -330,13 +321,7 @@ async fn unionpay_session_survives_a_restart() {
         original_rrn: None,
         stan: None,
     };
-    let req = t.transaction(&buy);
-    assert_eq!(
-        t.check_reply(&req, &exchange(&mut s, &req).await)
-            .unwrap()
-            .code,
-        "00"
-    );
+    assert_eq!(send(&mut t, &mut s, &buy).await.code, "00");
 }
 
 /// A generic echo (0800, 70 = 301) from `terminal`, in posguard-ascii.

@@ -57,21 +57,26 @@ fn vfwz_fixtures_decode_and_re_encode_byte_for_byte() {
         let framed = unhex(hex_text);
         let body = &framed[PREAMBLE_BYTES..];
         let msg = spec.decode(body).unwrap_or_else(|e| panic!("{name}: {e}"));
-        let values: Vec<(u8, String)> = msg
-            .fields()
-            .map(|n| (n, msg.field_str(n).expect("present").into_owned()))
-            .collect();
-        let mti = msg.mti().into_owned();
-        let mut b = MessageBuilder::new();
-        b.set_mti(&mti);
-        for (n, v) in &values {
-            b.set(*n, v.as_str());
-        }
-        let mut out = Vec::new();
-        b.encode_into(&spec, &mut out)
-            .unwrap_or_else(|e| panic!("{name}: {e}"));
+        let out = re_encode(&spec, &msg).unwrap_or_else(|e| panic!("{name}: {e}"));
         assert_eq!(hex::encode_upper(&out), hex::encode_upper(body), "{name}");
     }
+}
+
+/// The message built again from its decoded field values.
+fn re_encode(spec: &Spec, msg: &iso8583::Message<'_>) -> Result<Vec<u8>, iso8583::EncodeError> {
+    let values: Vec<(u8, String)> = msg
+        .fields()
+        .map(|n| (n, msg.field_str(n).expect("present").into_owned()))
+        .collect();
+    let mti = msg.mti().into_owned();
+    let mut b = MessageBuilder::new();
+    b.set_mti(&mti);
+    for (n, v) in &values {
+        b.set(*n, v.as_str());
+    }
+    let mut out = Vec::new();
+    b.encode_into(spec, &mut out)?;
+    Ok(out)
 }
 
 /// The values the fixtures' own tests set, as this spec reads them.
@@ -237,18 +242,7 @@ fn cnblogs_purchase_decodes_and_re_encodes() {
         ([0x00, 0x03], [0x00, 0x00])
     );
     assert_eq!(preamble.to_bytes(), body[..PREAMBLE_BYTES]);
-    let values: Vec<(u8, String)> = msg
-        .fields()
-        .map(|n| (n, msg.field_str(n).expect("present").into_owned()))
-        .collect();
-    let mti = msg.mti().into_owned();
-    let mut b = MessageBuilder::new();
-    b.set_mti(&mti);
-    for (n, v) in &values {
-        b.set(*n, v.as_str());
-    }
-    let mut out = Vec::new();
-    b.encode_into(&spec, &mut out).unwrap();
+    let out = re_encode(&spec, &msg).unwrap();
     assert_eq!(
         hex::encode_upper(&out),
         hex::encode_upper(&body[PREAMBLE_BYTES..])
