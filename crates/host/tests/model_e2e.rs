@@ -5,29 +5,8 @@
 
 mod common;
 
-use common::{Backend, api, ascii_client as client, config, start_demo};
-use host::client::{Reply, TerminalClient};
-use iso8583::MessageBuilder;
+use common::{Backend, api, ascii_client as client, config, purchase, start_demo};
 use serde_json::{Value, json};
-
-const PAN: &str = "4761739001010010";
-
-async fn purchase(c: &mut TerminalClient, stan: u32, amount_minor: i64) -> Reply {
-    let stan = format!("{stan:06}");
-    let amount = format!("{amount_minor:012}");
-    let mut m = MessageBuilder::new();
-    m.set_mti("0200")
-        .set(2, PAN)
-        .set(3, "000000")
-        .set(4, amount.as_str())
-        .set(7, "1121120000")
-        .set(11, stan.as_str())
-        .set(14, "2812")
-        .set(22, "051")
-        .set(41, "TERM0001")
-        .set(49, "156");
-    c.request(&m).await.expect("an answer")
-}
 
 /// A one-tree model on TX_AMOUNT: above 100.00 the log-odds go from -5 to +5.
 fn amount_model(input: &str) -> Value {

@@ -6,30 +6,13 @@
 
 mod common;
 
-use common::{Backend, api, ascii_client as client, config, start_demo, verify_ledger};
-use host::client::{Reply, TerminalClient};
+use common::{Backend, api, ascii_client as client, config, purchase, start_demo, verify_ledger};
+use host::client::Reply;
 use iso8583::MessageBuilder;
 use serde_json::{Value, json};
 use std::time::Duration;
 
-const PAN: &str = "4761739001010010";
-
-async fn purchase(c: &mut TerminalClient, stan: u32, amount_minor: i64) -> Reply {
-    let stan = format!("{stan:06}");
-    let amount = format!("{amount_minor:012}");
-    let mut m = MessageBuilder::new();
-    m.set_mti("0200")
-        .set(2, PAN)
-        .set(3, "000000")
-        .set(4, amount.as_str())
-        .set(7, "1121120000")
-        .set(11, stan.as_str())
-        .set(14, "2812")
-        .set(22, "051")
-        .set(41, "TERM0001")
-        .set(49, "156");
-    c.request(&m).await.expect("an answer")
-}
+const PAN: &str = common::DEMO_PAN;
 
 /// The rules that fired for a transaction the API showed.
 fn reasons(txn: &Value) -> Vec<&str> {

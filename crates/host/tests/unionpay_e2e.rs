@@ -477,29 +477,46 @@ async fn unionpay_authorizations_end_to_end() {
         (pre1.code.as_str(), &frame[11..13]),
         ("00", &[0x01, 0x10][..])
     );
-    let req = t.transaction(&txn(Kind::PreAuthVoid, 50_000, pre1.rrn.as_deref()));
-    let reply = t.check_reply(&req, &exchange(&mut s, &req).await).unwrap();
+    let reply = send(
+        &mut t,
+        &mut s,
+        &txn(Kind::PreAuthVoid, 50_000, pre1.rrn.as_deref()),
+    )
+    .await;
     assert_eq!(reply.code, "00");
     // A voided hold cannot be completed.
-    let req = t.transaction(&txn(Kind::Completion, 10_000, pre1.rrn.as_deref()));
-    let reply = t.check_reply(&req, &exchange(&mut s, &req).await).unwrap();
+    let reply = send(
+        &mut t,
+        &mut s,
+        &txn(Kind::Completion, 10_000, pre1.rrn.as_deref()),
+    )
+    .await;
     assert_eq!(reply.code, "12");
 
     // Pre-authorization, online completion (0200, 60.1 = 20) below the hold, the
     // completion's void (0200/20, 60.1 = 21) reopening the hold.
-    let req = t.transaction(&txn(Kind::PreAuth, 30_000, None));
-    let pre2 = t.check_reply(&req, &exchange(&mut s, &req).await).unwrap();
+    let pre2 = send(&mut t, &mut s, &txn(Kind::PreAuth, 30_000, None)).await;
     assert_eq!(pre2.code, "00");
-    let over = t.transaction(&txn(Kind::Completion, 30_001, pre2.rrn.as_deref()));
-    let reply = t
-        .check_reply(&over, &exchange(&mut s, &over).await)
-        .unwrap();
+    let reply = send(
+        &mut t,
+        &mut s,
+        &txn(Kind::Completion, 30_001, pre2.rrn.as_deref()),
+    )
+    .await;
     assert_eq!(reply.code, "13", "a completion above the hold");
-    let req = t.transaction(&txn(Kind::Completion, 25_000, pre2.rrn.as_deref()));
-    let done = t.check_reply(&req, &exchange(&mut s, &req).await).unwrap();
+    let done = send(
+        &mut t,
+        &mut s,
+        &txn(Kind::Completion, 25_000, pre2.rrn.as_deref()),
+    )
+    .await;
     assert_eq!(done.code, "00");
-    let req = t.transaction(&txn(Kind::CompletionVoid, 25_000, done.rrn.as_deref()));
-    let reply = t.check_reply(&req, &exchange(&mut s, &req).await).unwrap();
+    let reply = send(
+        &mut t,
+        &mut s,
+        &txn(Kind::CompletionVoid, 25_000, done.rrn.as_deref()),
+    )
+    .await;
     assert_eq!(reply.code, "00");
 
     // The reopened hold completed by an offline notice (0220, 60.1 = 24); a second
@@ -511,8 +528,12 @@ async fn unionpay_authorizations_end_to_end() {
         (notice.code.as_str(), &frame[11..13]),
         ("00", &[0x02, 0x30][..])
     );
-    let req = t.transaction(&txn(Kind::CompletionNotice, 1_000, pre2.rrn.as_deref()));
-    let reply = t.check_reply(&req, &exchange(&mut s, &req).await).unwrap();
+    let reply = send(
+        &mut t,
+        &mut s,
+        &txn(Kind::CompletionNotice, 1_000, pre2.rrn.as_deref()),
+    )
+    .await;
     assert_eq!(reply.code, "12");
 
     // The host's transactions: a completed hold, a voided completion, the notice.

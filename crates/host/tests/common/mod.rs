@@ -146,3 +146,29 @@ pub async fn api(
         serde_json::from_str(json).unwrap_or(serde_json::Value::Null),
     )
 }
+
+/// The demo's approving debit card.
+pub const DEMO_PAN: &str = "4761739001010010";
+
+/// A chip purchase of `amount_minor` on the demo card from TERM0001, as a terminal
+/// sends it (ISO 8583 0200 over TCP).
+pub async fn purchase(
+    c: &mut host::client::TerminalClient,
+    stan: u32,
+    amount_minor: i64,
+) -> host::client::Reply {
+    let stan = format!("{stan:06}");
+    let amount = format!("{amount_minor:012}");
+    let mut m = iso8583::MessageBuilder::new();
+    m.set_mti("0200")
+        .set(2, DEMO_PAN)
+        .set(3, "000000")
+        .set(4, amount.as_str())
+        .set(7, "1121120000")
+        .set(11, stan.as_str())
+        .set(14, "2812")
+        .set(22, "051")
+        .set(41, "TERM0001")
+        .set(49, "156");
+    c.request(&m).await.expect("an answer")
+}
