@@ -5,6 +5,8 @@
 #
 #   scripts/bench-host.sh                 # 60 s at 21,000 purchases/s, then 30 s open throttle
 #   RATE=20000 SECONDS_RATED=60 scripts/bench-host.sh
+#   CARDS=100000 LOADGEN_ARGS="--dukpt aes128 --pin-percent 10" scripts/bench-host.sh
+#                                        # issue 6's line: MAC on every message, risk on
 #   SERVE_ARGS="--risk off" LOADGEN_ARGS="--dukpt tdes --pin-percent 10" SECONDS_OPEN=0 \
 #     scripts/bench-host.sh              # DUKPT terminals (MAC on every message, 10% PINs)
 #   SERVE_ARGS="--link-profile unionpay" LOADGEN_ARGS="--unionpay" scripts/bench-host.sh
@@ -21,6 +23,8 @@ SECONDS_OPEN=${SECONDS_OPEN:-30}
 SERVE_ARGS=${SERVE_ARGS:-}
 LOADGEN_ARGS=${LOADGEN_ARGS:-}
 CONNECTIONS=${CONNECTIONS:-200}
+# Cards the load draws from (provisioned through the API before the runs).
+CARDS=${CARDS:-1000}
 LINK=127.0.0.1:${LINK_PORT:-39583}
 HTTP=127.0.0.1:${HTTP_PORT:-39080}
 cargo build --release --quiet -p posguard
@@ -41,16 +45,16 @@ run() {
   token=$(grep -o 'pgt_[0-9a-f]*' "$dir/serve.out")
   # shellcheck disable=SC2086
   "$bin" loadgen --link "$LINK" --api "http://$HTTP" --token "$token" --setup \
-    --connections "$CONNECTIONS" --duration-secs 0 --cards 1000 $LOADGEN_ARGS >/dev/null
+    --connections "$CONNECTIONS" --duration-secs 0 --cards "$CARDS" $LOADGEN_ARGS >/dev/null
   echo "== $label: $CONNECTIONS connections, $RATE purchases/s for $SECONDS_RATED s"
   # shellcheck disable=SC2086
   "$bin" loadgen --link "$LINK" --connections "$CONNECTIONS" --duration-secs "$SECONDS_RATED" \
-    --rate "$RATE" --mix purchase=100 --cards 1000 --seed 7 $LOADGEN_ARGS | grep -E 'throughput|latency|dukpt|unionpay|answers|VIOLATION'
+    --rate "$RATE" --mix purchase=100 --cards "$CARDS" --seed 7 $LOADGEN_ARGS | grep -E 'throughput|latency|dukpt|unionpay|answers|VIOLATION'
   if [ "$SECONDS_OPEN" -gt 0 ]; then
     echo "== $label: open throttle for $SECONDS_OPEN s"
     # shellcheck disable=SC2086
     "$bin" loadgen --link "$LINK" --connections "$CONNECTIONS" --duration-secs "$SECONDS_OPEN" \
-      --mix purchase=100 --cards 1000 --seed 8 $LOADGEN_ARGS | grep -E 'throughput|latency|dukpt|unionpay|answers|VIOLATION'
+      --mix purchase=100 --cards "$CARDS" --seed 8 $LOADGEN_ARGS | grep -E 'throughput|latency|dukpt|unionpay|answers|VIOLATION'
   fi
   kill "$pid"; wait "$pid" 2>/dev/null || true
   trap - EXIT

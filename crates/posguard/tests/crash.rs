@@ -10,14 +10,12 @@
 use loadgen::AckLine;
 use model::{TxnKind, TxnRecord, TxnStatus};
 use std::collections::{HashMap, HashSet};
-use std::io::{BufRead, BufReader};
-use std::net::TcpListener;
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Output, Stdio};
-use std::sync::mpsc;
+use std::process::{Command, Output, Stdio};
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
-const BIN: &str = env!("CARGO_BIN_EXE_posguard");
+mod common;
+use common::{BIN, Proc, counter, free_port};
 const CONNECTIONS: &str = "16";
 const LOAD_SECS: &str = "8";
 /// Every kind of request, with enough refunds, reversals and repeats to hit the crash.
@@ -28,26 +26,6 @@ const SERVER_START_TIMEOUT: Duration = Duration::from_secs(30);
 /// The whole load run, setup and the outage included, must end within this.
 const LOADGEN_TIMEOUT: Duration = Duration::from_secs(60);
 
-/// A child process that is killed (SIGKILL) when dropped, so a failing test leaves
-/// no server behind.
-struct Proc(Child);
-
-impl Drop for Proc {
-    fn drop(&mut self) {
-        let _ = self.0.kill();
-        let _ = self.0.wait();
-    }
-}
-
-/// The master key of these runs (a production start needs one; tests pass it the way an
-/// operator may, through the environment).
-const TEST_KEK: &str = "6A0D9F3C2B1E4D5A69788796A5B4C3D2E1F00F1E2D3C4B5A6978877665544332";
-
-fn free_port() -> u16 {
-    let listener = TcpListener::bind("127.0.0.1:0").expect("bind an ephemeral port");
-    listener.local_addr().expect("local address").port()
-}
-
 struct Setup {
     dir: PathBuf,
     store_url: Option<String>,
@@ -57,15 +35,8 @@ struct Setup {
 
 impl Setup {
     fn new(name: &str, store_url: Option<String>) -> Setup {
-        let nanos = SystemTime::now()
-            .duration_since(UNIX_EPOCH)
-            .unwrap()
-            .as_nanos();
-        let dir =
-            std::env::temp_dir().join(format!("posguard-{name}-{}-{nanos}", std::process::id()));
-        std::fs::create_dir_all(&dir).unwrap();
         Setup {
-            dir,
+            dir: common::temp_dir(name),
             store_url,
             link: format!("127.0.0.1:{}", free_port()),
             http: format!("127.0.0.1:{}", free_port()),
@@ -86,49 +57,8 @@ impl Setup {
         cmd.arg("serve")
             .args(["--link-listen", &self.link, "--http-listen", &self.http]);
         self.store_args(&mut cmd);
-        let log = std::fs::File::create(self.dir.join(format!("serve-{start}.err"))).unwrap();
-        cmd.stdout(Stdio::piped())
-            .stderr(log)
-            .env("RUST_LOG", "warn")
-            .env("POSGUARD_KEK", TEST_KEK);
-        let mut child = cmd.spawn().expect("start posguard serve");
-        let stdout = child.stdout.take().unwrap();
-        let child = Proc(child);
-        let (tx, rx) = mpsc::channel();
-        // Reads stdout to the end, so the server never blocks on a full pipe.
-        std::thread::spawn(move || {
-            for line in BufReader::new(stdout).lines().map_while(Result::ok) {
-                let _ = tx.send(line);
-            }
-        });
-        let deadline = Instant::now() + SERVER_START_TIMEOUT;
-        let mut token = None;
-        loop {
-            let left = deadline.saturating_duration_since(Instant::now());
-            let line = rx.recv_timeout(left).unwrap_or_else(|_| {
-                panic!("posguard serve did not start; see {}", self.dir.display())
-            });
-            if let Some(t) = line.trim().strip_prefix("pgt_") {
-                token = Some(format!("pgt_{t}"));
-            }
-            if line.starts_with("posguard serving:") {
-                return (child, token);
-            }
-        }
+        common::start_serving(cmd, &self.dir.join(format!("serve-{start}.err")))
     }
-}
-
-/// A number from the report line `label N`.
-fn counter(report: &str, label: &str) -> u64 {
-    let at = report
-        .find(label)
-        .unwrap_or_else(|| panic!("no {label:?} in\n{report}"));
-    report[at + label.len()..]
-        .split_whitespace()
-        .next()
-        .unwrap()
-        .parse()
-        .unwrap()
 }
 
 fn wait_with_timeout(mut child: Proc, timeout: Duration) -> Output {
