@@ -14,6 +14,12 @@ mod txn_cmd;
 
 use clap::Parser;
 
+/// mimalloc instead of glibc's malloc: the host allocates on its link and authorizer
+/// threads and frees on the committer and applier threads, the cross-thread pattern
+/// glibc's arenas handle worst (measured: see README, Performance).
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 fn main() {
     let args = cli::Cli::parse();
     if let Err(e) = try_main(args) {
