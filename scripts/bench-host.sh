@@ -6,6 +6,7 @@
 #   scripts/bench-host.sh                 # 60 s at 21,000 purchases/s, then 30 s open throttle
 #   RATE=20000 SECONDS_RATED=60 scripts/bench-host.sh
 #   CARDS=100000 LOADGEN_ARGS="--dukpt aes128 --pin-percent 10" scripts/bench-host.sh
+#   RATES="10000 20000 30000" SECONDS_RATED=60 scripts/bench-host.sh   # a fresh host per rate
 #                                        # issue 6's line: MAC on every message, risk on
 #   SERVE_ARGS="--risk off" LOADGEN_ARGS="--dukpt tdes --pin-percent 10" SECONDS_OPEN=0 \
 #     scripts/bench-host.sh              # DUKPT terminals (MAC on every message, 10% PINs)
@@ -63,8 +64,13 @@ run() {
 }
 
 : >"$root/target/bench-host-dirs"
-run "embedded (SQLite + journal)" ""
-if [ -n "${POSGUARD_BENCH_PG_URL:-}" ]; then
-  run "PostgreSQL" "--store-url ${POSGUARD_BENCH_PG_URL}"
-fi
+# RATES="10000 15000 20000": one fresh server per rate (rated runs only), to find the
+# highest rate whose p99 stays within a target.
+for RATE in ${RATES:-$RATE}; do
+  [ -n "${RATES:-}" ] && SECONDS_OPEN=0
+  run "embedded (SQLite + journal)" ""
+  if [ -n "${POSGUARD_BENCH_PG_URL:-}" ]; then
+    run "PostgreSQL" "--store-url ${POSGUARD_BENCH_PG_URL}"
+  fi
+done
 echo "data directories (remove when done): $(tr '\n' ' ' <"$root/target/bench-host-dirs")"

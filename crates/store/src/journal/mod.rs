@@ -18,15 +18,23 @@ use crate::{AlertQuery, CaseQuery, Store, TxnQuery};
 use log::{Log, Record};
 use model::*;
 use std::path::Path;
-use std::sync::mpsc::{Receiver, SyncSender, sync_channel};
-use std::sync::{Arc, Mutex};
+use std::sync::mpsc::{Receiver, Sender, channel};
+use std::sync::{Arc, Condvar, Mutex};
+use std::time::Duration;
 
 /// The meta key holding the last journal sequence number applied to the database.
 pub(crate) const APPLIED_KEY: &str = "journal_applied_seq";
-/// Batches waiting for the applier; when full, commits wait (backpressure).
-const APPLY_QUEUE_BATCHES: usize = 256;
-/// Most writes the applier merges into one database transaction.
-const APPLY_MERGE_WRITES_MAX: usize = 200_000;
+/// Writes handed to the applier and not yet applied; a commit that would go past this
+/// waits (backpressure). It is counted in writes, not batches, because a batch holds
+/// 1 to thousands of them: about 130,000 purchases (a few hundred MiB), seconds of
+/// peak load, so the applier's large transactions do not stall the terminals' commits
+/// while it keeps up on average.
+const APPLY_BACKLOG_WRITES_MAX: usize = 400_000;
+/// Most writes the applier merges into one database transaction (a bound on how long
+/// one takes, and on the burst of database writes it makes).
+const APPLY_MERGE_WRITES_MAX: usize = 50_000;
+/// How often a commit waiting for the backlog checks whether the applier stopped.
+const BACKLOG_RECHECK: Duration = Duration::from_millis(100);
 /// Longest a read waits for the applier to catch up before it is refused.
 const READ_CATCH_UP_WAIT_MS: u64 = 10_000;
 /// Batches replayed per database transaction at recovery.
@@ -90,13 +98,14 @@ pub(crate) struct Journaled {
     inner: Arc<dyn Store>,
     log: Arc<Mutex<Log>>,
     /// Taken on drop, which ends the applier once it has applied everything.
-    to_applier: Option<SyncSender<(u64, Vec<Write>)>>,
+    to_applier: Option<Sender<(u64, Vec<Write>)>>,
+    backlog: Arc<Backlog>,
     applier: Option<std::thread::JoinHandle<()>>,
     /// The applier's failure, reported to the next commit (which then fails too).
     failed: Arc<Mutex<Option<StoreError>>>,
     /// The last sequence number appended, and the last one applied (with its signal).
     committed: std::sync::atomic::AtomicU64,
-    applied: Arc<(Mutex<u64>, std::sync::Condvar)>,
+    applied: Arc<(Mutex<u64>, Condvar)>,
 }
 
 impl Journaled {
@@ -121,19 +130,30 @@ impl Journaled {
         apply_records(inner.as_ref(), records)?;
         let log = Arc::new(Mutex::new(log));
         let failed = Arc::new(Mutex::new(None));
-        let (to_applier, rx) = sync_channel(APPLY_QUEUE_BATCHES);
+        let (to_applier, rx) = channel();
+        let backlog = Arc::new(Backlog::default());
         let (store, log2, failed2) = (inner.clone(), log.clone(), failed.clone());
+        let backlog2 = backlog.clone();
         let last = lock(&log).last_seq();
-        let applied = Arc::new((Mutex::new(last), std::sync::Condvar::new()));
+        let applied = Arc::new((Mutex::new(last), Condvar::new()));
         let applied2 = applied.clone();
         let applier = std::thread::Builder::new()
             .name("posguard-apply".into())
-            .spawn(move || run_applier(store.as_ref(), &rx, &log2, &failed2, &applied2))
+            .spawn(move || {
+                let ends = Ends {
+                    log: &log2,
+                    failed: &failed2,
+                    applied: &applied2,
+                    backlog: &backlog2,
+                };
+                run_applier(store.as_ref(), &rx, &ends)
+            })
             .map_err(|e| StoreError::new(StoreErrorKind::Io, format!("start the applier: {e}")))?;
         Ok(Journaled {
             inner,
             log,
             to_applier: Some(to_applier),
+            backlog,
             applier: Some(applier),
             failed,
             committed: std::sync::atomic::AtomicU64::new(last),
@@ -150,10 +170,7 @@ impl Journaled {
         let mut done = lock(applied);
         while *done < want {
             if let Some(e) = lock(&self.failed).as_ref() {
-                return Err(StoreError::new(
-                    e.kind,
-                    format!("the journal applier stopped: {}", e.context),
-                ));
+                return Err(stopped(e));
             }
             let left = deadline.saturating_duration_since(std::time::Instant::now());
             if left.is_zero() {
@@ -207,13 +224,55 @@ pub(crate) fn lower_priority() {
     }
 }
 
-fn run_applier(
-    store: &dyn Store,
-    rx: &Receiver<(u64, Vec<Write>)>,
-    log: &Mutex<Log>,
-    failed: &Mutex<Option<StoreError>>,
-    applied: &(Mutex<u64>, std::sync::Condvar),
-) {
+/// Writes handed to the applier and not yet applied, and the signal that some were.
+#[derive(Default)]
+struct Backlog {
+    writes: Mutex<usize>,
+    drained: Condvar,
+}
+
+impl Backlog {
+    /// Waits until `n` more writes fit (a batch larger than the whole budget waits for
+    /// an empty backlog), then counts them. Fails if the applier has stopped.
+    fn reserve(&self, n: usize, failed: &Mutex<Option<StoreError>>) -> Result<(), StoreError> {
+        let mut writes = lock(&self.writes);
+        while *writes > 0 && *writes + n > APPLY_BACKLOG_WRITES_MAX {
+            if let Some(e) = lock(failed).as_ref() {
+                return Err(stopped(e));
+            }
+            writes = self
+                .drained
+                .wait_timeout(writes, BACKLOG_RECHECK)
+                .unwrap_or_else(std::sync::PoisonError::into_inner)
+                .0;
+        }
+        *writes += n;
+        Ok(())
+    }
+
+    fn release(&self, n: usize) {
+        let mut writes = lock(&self.writes);
+        *writes = writes.saturating_sub(n);
+        self.drained.notify_all();
+    }
+}
+
+fn stopped(e: &StoreError) -> StoreError {
+    StoreError::new(
+        e.kind,
+        format!("the journal applier stopped: {}", e.context),
+    )
+}
+
+/// What the applier shares with the committing side.
+struct Ends<'a> {
+    log: &'a Mutex<Log>,
+    failed: &'a Mutex<Option<StoreError>>,
+    applied: &'a (Mutex<u64>, Condvar),
+    backlog: &'a Backlog,
+}
+
+fn run_applier(store: &dyn Store, rx: &Receiver<(u64, Vec<Write>)>, ends: &Ends<'_>) {
     lower_priority();
     while let Ok((seq, writes)) = rx.recv() {
         let mut last = seq;
@@ -230,6 +289,7 @@ fn run_applier(
                 Err(_) => break,
             }
         }
+        let count = merged.len();
         merged.push(Write::Meta {
             key: APPLIED_KEY.into(),
             value: last.to_string(),
@@ -237,13 +297,15 @@ fn run_applier(
         if let Err(e) = store.commit(&merged) {
             // The batches are safe in the journal; a restart applies them again.
             eprintln!("posguard store: apply journal up to {last}: {e}");
-            *lock(failed) = Some(e);
-            applied.1.notify_all();
+            *lock(ends.failed) = Some(e);
+            ends.applied.1.notify_all();
+            ends.backlog.drained.notify_all();
             return;
         }
-        lock(log).forget_upto(last);
-        *lock(&applied.0) = last;
-        applied.1.notify_all();
+        lock(ends.log).forget_upto(last);
+        *lock(&ends.applied.0) = last;
+        ends.applied.1.notify_all();
+        ends.backlog.release(count);
     }
 }
 
@@ -254,12 +316,12 @@ impl Store for Journaled {
 
     fn commit_owned(&self, batch: Vec<Write>) -> Result<(), StoreError> {
         if let Some(e) = lock(&self.failed).as_ref() {
-            return Err(StoreError::new(
-                e.kind,
-                format!("the journal applier stopped: {}", e.context),
-            ));
+            return Err(stopped(e));
         }
-        let seq = lock(&self.log).append(&batch)?;
+        let writes = batch.len();
+        self.backlog.reserve(writes, &self.failed)?;
+        let appended = lock(&self.log).append(&batch);
+        let seq = appended.inspect_err(|_| self.backlog.release(writes))?;
         self.committed
             .fetch_max(seq, std::sync::atomic::Ordering::Release);
         self.to_applier
@@ -424,6 +486,55 @@ mod tests {
             .collect();
         v.sort();
         v
+    }
+
+    #[test]
+    fn a_full_backlog_holds_commits_until_the_applier_drains_it() {
+        let backlog = Arc::new(Backlog::default());
+        let failed = Arc::new(Mutex::new(None));
+        backlog
+            .reserve(APPLY_BACKLOG_WRITES_MAX - 10, &failed)
+            .unwrap();
+        backlog.reserve(10, &failed).unwrap();
+        let (b2, f2) = (backlog.clone(), failed.clone());
+        let (tx, rx) = std::sync::mpsc::channel();
+        let waiter = std::thread::spawn(move || {
+            b2.reserve(5, &f2).unwrap();
+            tx.send(()).unwrap();
+        });
+        assert!(
+            rx.recv_timeout(Duration::from_millis(300)).is_err(),
+            "a commit past the budget waits"
+        );
+        backlog.release(100);
+        rx.recv_timeout(Duration::from_secs(10))
+            .expect("room made: the commit goes on");
+        waiter.join().unwrap();
+        assert_eq!(*lock(&backlog.writes), APPLY_BACKLOG_WRITES_MAX - 95);
+    }
+
+    #[test]
+    fn a_batch_larger_than_the_budget_goes_when_the_backlog_is_empty() {
+        let backlog = Backlog::default();
+        let failed = Mutex::new(None);
+        backlog
+            .reserve(APPLY_BACKLOG_WRITES_MAX * 2, &failed)
+            .unwrap();
+        backlog.release(APPLY_BACKLOG_WRITES_MAX * 2);
+        assert_eq!(*lock(&backlog.writes), 0);
+    }
+
+    #[test]
+    fn a_commit_waiting_on_a_stopped_applier_fails_instead_of_hanging() {
+        let backlog = Arc::new(Backlog::default());
+        let failed = Arc::new(Mutex::new(None));
+        backlog.reserve(APPLY_BACKLOG_WRITES_MAX, &failed).unwrap();
+        let (b2, f2) = (backlog.clone(), failed.clone());
+        let waiter = std::thread::spawn(move || b2.reserve(1, &f2));
+        std::thread::sleep(Duration::from_millis(50));
+        *lock(&failed) = Some(StoreError::new(StoreErrorKind::Io, "disk full"));
+        let err = waiter.join().unwrap().expect_err("the applier stopped");
+        assert!(err.to_string().contains("applier stopped"), "{err}");
     }
 
     #[test]
