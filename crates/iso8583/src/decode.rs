@@ -7,7 +7,7 @@ use crate::encoding::{
     class_ok, enc_name, pad_side, parse_hex_text, read_len, text_to_str, text_valid,
 };
 use crate::error::{DecodeError, DecodeErrorKind as Kind, FieldKey};
-use crate::spec::{DataEnc, FIELD_NUMBER_MAX, FieldDef, Plan, Spec};
+use crate::spec::{Class, DataEnc, FIELD_NUMBER_MAX, FieldDef, Plan, Spec};
 
 /// Largest message decoded or encoded, in bytes. Spans are `u16` to keep a [`Message`]
 /// small; the link's frames are far smaller (`frame::FRAME_SIZE_MAX_BYTES`).
@@ -27,9 +27,9 @@ const DATA_FIELDS_MAX: usize = FIELD_NUMBER_MAX as usize - 2;
 /// A decoded message borrowing the bytes it was decoded from.
 ///
 /// Data fields follow each other without gaps, so the message keeps one `u16` per
-/// *present* data field, in ascending field order: where it starts (length prefix
-/// included), relative to the first data field, followed by where the last one ends.
-/// Field `n`'s index `i` in that list is the number of present data fields below `n`,
+/// *present* data field, in ascending field order: where it starts in the message (length
+/// prefix included), followed by where the last one ends. Field `n`'s index `i` in that
+/// list is the number of present data fields below `n` (a popcount of the bitmap words),
 /// and it ends where field `i + 1` starts: reading a field is two adjacent loads.
 #[derive(Clone, Debug)]
 pub struct Message<'a> {
@@ -38,6 +38,10 @@ pub struct Message<'a> {
     /// Bit `63 - (n - 1) % 64` of word `(n - 1) / 64` is set when field `n` is present:
     /// exactly the big-endian reading of the primary, secondary and tertiary bitmaps.
     pub(crate) present: [u64; 3],
+    /// `present` without the bitmap indicators 1 and 65: the data fields.
+    data: [u64; 3],
+    /// `before[w]`: present data fields in the words before word `w` of `data`.
+    before: [u8; 3],
     pub(crate) header: Span,
     pub(crate) mti: Span,
     pub(crate) bitmap: Span,
@@ -45,17 +49,15 @@ pub struct Message<'a> {
     secondary: Span,
     /// Field 65: the tertiary bitmap.
     tertiary: Span,
-    /// Where the first data field starts.
-    data_start: u16,
-    /// `starts[i]`: where the `i`-th present data field starts, relative to `data_start`;
+    /// `starts[i]`: where the `i`-th present data field starts, relative to `text_at`;
     /// after the last one, where it ends.
     starts: [u16; DATA_FIELDS_MAX + 1],
-    /// `rank[n]`: `i + 1` for present data field `n`, 0 for an absent one (a table
-    /// instead of a popcount per read, which also answers whether it is present).
-    rank: [u8; FIELD_NUMBER_MAX as usize + 1],
-    /// `bytes[data_start..]` as UTF-8, validated once, when it is valid UTF-8: ASCII
-    /// fields are then handed out as sub-slices without another check.
-    text: Option<&'a str>,
+    /// Where `text` starts in the message.
+    text_at: u16,
+    /// `bytes[text_at..]` as UTF-8, validated once: from the MTI on when that is valid
+    /// UTF-8, else from the first data field, else empty. ASCII fields (and a text MTI)
+    /// are then handed out as sub-slices without another check.
+    text: &'a str,
 }
 
 impl Spec {
@@ -65,26 +67,31 @@ impl Spec {
     /// bitmap, secondary bitmap when bit 1 is set, tertiary bitmap right after it when
     /// bit 65 is set, then the announced fields in ascending order, and no trailing bytes.
     ///
-    /// Inlined so the caller's frame holds the [`Message`] the out-of-line part fills
-    /// through a reference: returning it by value from there cost a copy of its ~0.6 KB.
+    /// Inlined, and the `Result` is built first and filled in place through a reference,
+    /// so the ~0.5 KB [`Message`] is not copied into it on the way out.
     #[inline]
     pub fn decode<'a>(&'a self, bytes: &'a [u8]) -> Result<Message<'a>, DecodeError> {
-        let mut msg = Message {
+        let mut result = Ok(Message {
             spec: self,
             bytes,
             present: [0; 3],
+            data: [0; 3],
+            before: [0; 3],
             header: Span::default(),
             mti: Span::default(),
             bitmap: Span::default(),
             secondary: Span::default(),
             tertiary: Span::default(),
-            data_start: 0,
             starts: [0; DATA_FIELDS_MAX + 1],
-            rank: [0; FIELD_NUMBER_MAX as usize + 1],
-            text: None,
-        };
-        self.decode_into(&mut msg)?;
-        Ok(msg)
+            text_at: 0,
+            text: "",
+        });
+        if let Ok(msg) = &mut result
+            && let Err(e) = self.decode_into(msg)
+        {
+            result = Err(e);
+        }
+        result
     }
 
     /// [`Self::decode`] into a fresh `msg` of `bytes`.
@@ -106,6 +113,27 @@ impl Spec {
             msg.header = cur.field(FieldKey::Header, &self.header)?;
         }
         msg.mti = cur.mti(&self.mti)?;
+        self.bitmaps(&mut cur, msg)?;
+        let data_start = cur.pos;
+        // Validated before the fields are walked so their starts can be kept relative to
+        // `text`; whether the fields are valid does not depend on it.
+        (msg.text_at, msg.text) = message_text(bytes, msg.mti.start, data_start);
+        let end = self.data_fields(bytes, data_start, msg)?;
+        if end != bytes.len() {
+            cur.pos = end;
+            let extra = bytes.len() - end;
+            let last = msg
+                .fields()
+                .last()
+                .map_or(FieldKey::Bitmap, FieldKey::Field);
+            return Err(cur.error(last, Kind::ExtraData { extra }));
+        }
+        Ok(())
+    }
+
+    /// The primary bitmap, and the secondary and tertiary ones when announced.
+    #[inline(always)]
+    fn bitmaps<'a>(&self, cur: &mut Cursor<'a>, msg: &mut Message<'a>) -> Result<(), DecodeError> {
         let (span, primary) = cur.bitmap(FieldKey::Bitmap, &self.bitmap)?;
         msg.bitmap = span;
         msg.present[0] = primary;
@@ -125,52 +153,75 @@ impl Spec {
                 msg.present[2] = tertiary;
             }
         }
-        msg.data_start = cur.pos as u16;
-        let mut last = FieldKey::Bitmap;
-        let data_start = cur.pos;
-        let mut pos = data_start;
+        let [p0, p1, p2] = msg.present;
+        msg.data = [p0 & !BIT_FIRST, p1 & !BIT_FIRST, p2];
+        let first = msg.data[0].count_ones() as u8;
+        msg.before = [0, first, first + msg.data[1].count_ones() as u8];
+        Ok(())
+    }
+
+    /// Walks the data fields the bitmaps announce from `pos`, recording where each
+    /// starts; returns where the last one ends.
+    #[inline(always)]
+    fn data_fields(
+        &self,
+        bytes: &[u8],
+        mut pos: usize,
+        msg: &mut Message,
+    ) -> Result<usize, DecodeError> {
+        // Starts are kept relative to `text_at`, at most the first field's start.
+        let base = usize::from(msg.text_at);
         let mut i = 0;
         for n in data_fields(msg.present) {
             let plan = self.plan[usize::from(n)];
             let end = match fast_field(plan, bytes, pos) {
                 Some(end) => end,
-                None => {
-                    // Layouts the fast path does not cover, and every error: the general
-                    // code redoes this field and reports exactly what is wrong.
-                    cur.pos = pos;
-                    let def = &self.fields[usize::from(n)];
-                    if !def.defined {
-                        return Err(cur.error(FieldKey::Field(n), Kind::UndefinedField));
-                    }
-                    cur.field(FieldKey::Field(n), def)?;
-                    cur.pos
-                }
+                None => self.general_field(bytes, pos, n)?,
             };
-            last = FieldKey::Field(n);
             // decode() rejected messages longer than u16::MAX, so positions fit; at most
-            // DATA_FIELDS_MAX data fields can be present.
-            msg.starts[i] = (pos - data_start) as u16;
+            // DATA_FIELDS_MAX data fields can be present, so `i` stays in bounds.
+            if let Some(start) = msg.starts.get_mut(i) {
+                *start = (pos - base) as u16;
+            }
             i += 1;
-            msg.rank[usize::from(n)] = i as u8;
             pos = end;
         }
-        msg.starts[i] = (pos - data_start) as u16;
-        cur.pos = pos;
-        if cur.pos != bytes.len() {
-            let extra = bytes.len() - cur.pos;
-            return Err(cur.error(last, Kind::ExtraData { extra }));
+        if let Some(start) = msg.starts.get_mut(i) {
+            *start = (pos - base) as u16;
         }
-        msg.text = region_text(&bytes[usize::from(msg.data_start)..]);
-        Ok(())
+        Ok(pos)
+    }
+
+    /// Layouts the fast path does not cover, and every error: the general code redoes
+    /// field `n` at `pos` and reports exactly what is wrong.
+    #[inline(never)]
+    fn general_field(&self, bytes: &[u8], pos: usize, n: u8) -> Result<usize, DecodeError> {
+        let mut cur = Cursor { bytes, pos };
+        let def = &self.fields[usize::from(n)];
+        if !def.defined {
+            return Err(cur.error(FieldKey::Field(n), Kind::UndefinedField));
+        }
+        cur.field(FieldKey::Field(n), def)?;
+        Ok(cur.pos)
     }
 }
 
-/// The data region as text when it is UTF-8. (Skipping this check when the fast path
-/// saw only ASCII saves ~7% of a decode, but needs `unsafe` on network input: not worth
-/// it in a payments host.)
+/// The message as text from the MTI on when it is UTF-8 (every text spec: the MTI, hex
+/// bitmaps and ASCII fields), else from the first data field (binary bitmaps), else
+/// empty from the first data field: where it starts, and the text. (Skipping this check when the fields were seen
+/// to be ASCII needs `unsafe` on network input: not worth it in a payments host.)
 #[inline(always)]
-fn region_text(region: &[u8]) -> Option<&str> {
-    std::str::from_utf8(region).ok()
+fn message_text(bytes: &[u8], mti_at: u16, data_at: usize) -> (u16, &str) {
+    let from_mti = bytes.get(usize::from(mti_at)..).unwrap_or_default();
+    if let Ok(text) = std::str::from_utf8(from_mti) {
+        return (mti_at, text);
+    }
+    let data = bytes.get(data_at..).unwrap_or_default();
+    match std::str::from_utf8(data) {
+        // decode() rejected messages longer than u16::MAX, so positions fit.
+        Ok(text) => (data_at as u16, text),
+        Err(_) => (data_at as u16, ""),
+    }
 }
 
 /// One field on the fast path: `Some(end)` when it is valid, `None` when the general
@@ -216,15 +267,21 @@ const BIT_FIRST: u64 = 1 << 63;
 #[inline]
 pub(crate) fn data_fields(present: [u64; 3]) -> DataFields {
     DataFields {
-        words: [present[0] & !BIT_FIRST, present[1] & !BIT_FIRST, present[2]],
-        word: 0,
+        bits: present[0] & !BIT_FIRST,
+        rest: [present[1] & !BIT_FIRST, present[2]],
+        base: 1,
     }
 }
 
-/// Iterator of [`data_fields`]: one `leading_zeros` per field.
+/// Iterator of [`data_fields`]: one `leading_zeros` per field. The word being walked is
+/// kept apart from the rest so it can live in a register.
+#[derive(Clone)]
 pub(crate) struct DataFields {
-    words: [u64; 3],
-    word: u8,
+    bits: u64,
+    /// The words after `bits`, next first; emptied as they are taken.
+    rest: [u64; 2],
+    /// Field number of the top bit of `bits`.
+    base: u8,
 }
 
 impl Iterator for DataFields {
@@ -232,16 +289,18 @@ impl Iterator for DataFields {
 
     #[inline]
     fn next(&mut self) -> Option<u8> {
-        loop {
-            let bits = self.words.get_mut(usize::from(self.word))?;
-            if *bits != 0 {
-                // leading_zeros < 64 here, so the field number is at most 192.
-                let zeros = bits.leading_zeros() as u8;
-                *bits &= !(BIT_FIRST >> zeros);
-                return Some(self.word * 64 + zeros + 1);
+        while self.bits == 0 {
+            if self.rest == [0, 0] {
+                return None;
             }
-            self.word += 1;
+            self.bits = self.rest[0];
+            self.rest = [self.rest[1], 0];
+            self.base += 64;
         }
+        // leading_zeros < 64 here and `base` is at most 129, so this is at most 192.
+        let zeros = self.bits.leading_zeros() as u8;
+        self.bits ^= BIT_FIRST >> zeros;
+        Some(self.base + zeros)
     }
 }
 
@@ -287,6 +346,11 @@ impl Cursor<'_> {
     fn mti(&mut self, def: &FieldDef) -> Result<Span, DecodeError> {
         let width = if def.data == DataEnc::Binary { 2 } else { 4 };
         let start = self.take(FieldKey::Mti, width)?;
+        let ascii = def.data == DataEnc::Ascii && def.class == Class::Any;
+        if ascii && crate::encoding::all_ascii(&self.bytes[start..self.pos]) {
+            // The usual text MTI: the general check below would say the same.
+            return Ok(self.span(start));
+        }
         self.check_text(FieldKey::Mti, def, start, false)?;
         Ok(self.span(start))
     }
@@ -300,6 +364,12 @@ impl Cursor<'_> {
         }
         let start = self.take(field, 16)?;
         let text = &self.bytes[start..self.pos];
+        if def.data != DataEnc::Cp500
+            && let Ok(digits) = <&[u8; 16]>::try_from(text)
+            && let Some(bits) = crate::encoding::hex16_value(digits)
+        {
+            return Ok((self.span(start), bits));
+        }
         // Stricter than Python's bytes.fromhex, which also skips whitespace.
         if !parse_hex_text(def.data, text, &mut raw) {
             self.pos = start;
@@ -389,7 +459,14 @@ impl Cursor<'_> {
 
 impl<'a> Message<'a> {
     /// The message type indicator as pyiso8583 returns it (hex for a binary MTI).
+    #[inline]
     pub fn mti(&self) -> Cow<'a, str> {
+        if self.spec.mti.data == DataEnc::Ascii
+            && let Some(from) = self.mti.start.checked_sub(self.text_at)
+            && let Some(text) = self.text.get(usize::from(from)..usize::from(from) + 4)
+        {
+            return Cow::Borrowed(text);
+        }
         text_to_str(self.spec.mti.data, self.slice(self.mti))
     }
 
@@ -444,19 +521,39 @@ impl<'a> Message<'a> {
     /// (borrowed for ASCII), or upper-case hex for binary data with any pad removed.
     #[inline(always)]
     pub fn field_str(&self, n: u8) -> Option<Cow<'a, str>> {
-        let rank = usize::from(*self.rank.get(usize::from(n))?);
-        let plan = self.spec.plan[usize::from(n)];
-        if plan.text && rank != 0 {
-            // Decode checked the bytes are ASCII, and `text` is the data region as UTF-8,
-            // so the field is a sub-slice of it on character boundaries. The spec never
+        if let Some(plan) = self.spec.plan.get(usize::from(n))
+            && plan.text
+            && let Some((start, end)) = self.data_span(n)
+        {
+            // Decode checked the bytes are ASCII, and `text` is the message as UTF-8, so
+            // the field is a sub-slice of it on character boundaries. The spec never
             // marks the bitmaps 1 and 65 as text.
-            let from = usize::from(self.starts[rank - 1]) + usize::from(plan.prefix);
-            let to = usize::from(self.starts[rank]);
-            if let Some(text) = self.text.and_then(|t| t.get(from..to)) {
+            let from = usize::from(start) + usize::from(plan.prefix);
+            if let Some(text) = self.text.get(from..usize::from(end)) {
                 return Some(Cow::Borrowed(text));
             }
         }
         self.field_str_general(n)
+    }
+
+    /// Where present data field `n` starts (length prefix included) and ends, relative to
+    /// `text_at`; `None` for an absent field and for the bitmaps 1 and 65.
+    #[inline(always)]
+    fn data_span(&self, n: u8) -> Option<(u16, u16)> {
+        let i = usize::from(n).wrapping_sub(1);
+        let (word, bit) = (*self.data.get(i / 64)?, i % 64);
+        if word & (BIT_FIRST >> bit) == 0 {
+            return None;
+        }
+        // The present data fields before `n`: those in earlier words, and the bits above
+        // `n`'s in its own word.
+        let above = word & !(u64::MAX >> bit);
+        let before = self.before.get(i / 64).copied().unwrap_or_default();
+        let rank = usize::from(before) + above.count_ones() as usize;
+        match self.starts.get(rank..rank + 2)? {
+            &[start, end] => Some((start, end)),
+            _ => None,
+        }
     }
 
     /// [`Self::field_str`] for everything but present ASCII data fields.
@@ -484,10 +581,10 @@ impl<'a> Message<'a> {
             65 => return Some(self.tertiary),
             _ => {}
         }
-        let i = usize::from(self.rank[usize::from(n)]) - 1;
+        let (start, end) = self.data_span(n)?;
         Some(Span {
-            start: self.data_start + self.starts[i],
-            end: self.data_start + self.starts[i + 1],
+            start: self.text_at + start,
+            end: self.text_at + end,
         })
     }
 
