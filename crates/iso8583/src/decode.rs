@@ -355,7 +355,33 @@ impl Cursor<'_> {
         Ok(self.span(start))
     }
 
+    #[inline(always)]
     fn bitmap(&mut self, field: FieldKey, def: &FieldDef) -> Result<(Span, u64), DecodeError> {
+        let width = if def.data == DataEnc::Binary { 8 } else { 16 };
+        let start = self.pos;
+        let fast = match self.bytes.get(start..start + width) {
+            Some(&[a, b, c, d, e, f, g, h]) => Some(u64::from_be_bytes([a, b, c, d, e, f, g, h])),
+            Some(text) if def.data != DataEnc::Cp500 => <&[u8; 16]>::try_from(text)
+                .ok()
+                .and_then(crate::encoding::hex16_value),
+            _ => None,
+        };
+        match fast {
+            Some(bits) => {
+                self.pos = start + width;
+                Ok((self.span(start), bits))
+            }
+            None => self.bitmap_general(field, def),
+        }
+    }
+
+    /// [`Self::bitmap`] for EBCDIC text, and every error.
+    #[inline(never)]
+    fn bitmap_general(
+        &mut self,
+        field: FieldKey,
+        def: &FieldDef,
+    ) -> Result<(Span, u64), DecodeError> {
         let mut raw = [0u8; 8];
         if def.data == DataEnc::Binary {
             let start = self.take(field, 8)?;
@@ -364,12 +390,6 @@ impl Cursor<'_> {
         }
         let start = self.take(field, 16)?;
         let text = &self.bytes[start..self.pos];
-        if def.data != DataEnc::Cp500
-            && let Ok(digits) = <&[u8; 16]>::try_from(text)
-            && let Some(bits) = crate::encoding::hex16_value(digits)
-        {
-            return Ok((self.span(start), bits));
-        }
         // Stricter than Python's bytes.fromhex, which also skips whitespace.
         if !parse_hex_text(def.data, text, &mut raw) {
             self.pos = start;

@@ -2,7 +2,7 @@
 //! into a caller's reused buffer. No allocation beyond the buffer's growth, except that a
 //! builder holding more than 32 distinct fields keeps the rest in a `Vec`.
 
-use crate::decode::{MESSAGE_SIZE_MAX_BYTES, Message, data_fields};
+use crate::decode::{DataFields, MESSAGE_SIZE_MAX_BYTES, Message, data_fields};
 use crate::encoding::{
     ValueError, all_ascii, class_ok, enc_name, push_hex_text, push_value, write_len,
 };
@@ -215,6 +215,52 @@ impl<'v> MessageBuilder<'v> {
         }
     }
 
+    /// Writes fields from `fields` while they take the fast path, into room made once
+    /// at the end of `out` (so each is a few word stores, not a `Vec` extension and a
+    /// `memcpy` call); the first field that does not is written by the general code, and
+    /// the caller goes on with the rest.
+    #[inline(always)]
+    fn write_fast(
+        &self,
+        spec: &Spec,
+        fields: &mut DataFields,
+        out: &mut Vec<u8>,
+    ) -> Result<(), EncodeError> {
+        let mut pos = out.len();
+        // Enough for every fast-path field (`reserve_bytes` bounds each value's bytes
+        // plus its prefix); a message that large fails its size check anyway.
+        let room = self.reserve_bytes.min(MESSAGE_SIZE_MAX_BYTES);
+        out.resize(pos + room, 0);
+        for n in fields.by_ref() {
+            let value = self.value(n);
+            let (w, mask) = bit(n);
+            if self.encoded[w] & mask == 0
+                && let Some(end) = fast_field_at(spec.plan[usize::from(n)], value, out, pos)
+            {
+                pos = end;
+                continue;
+            }
+            out.truncate(pos);
+            return self.write_general(spec, n, out);
+        }
+        out.truncate(pos);
+        Ok(())
+    }
+
+    /// Field `n` by the general code (any layout, every error).
+    #[inline(never)]
+    fn write_general(&self, spec: &Spec, n: u8, out: &mut Vec<u8>) -> Result<(), EncodeError> {
+        let def = &spec.fields[usize::from(n)];
+        let key = FieldKey::Field(n);
+        if !def.defined {
+            return Err(EncodeError {
+                field: key,
+                kind: Kind::UndefinedField,
+            });
+        }
+        write_field(key, def, self.value(n), self.form(n), out)
+    }
+
     fn form(&self, n: u8) -> Form {
         let (w, mask) = bit(n);
         if self.encoded[w] & mask != 0 {
@@ -291,21 +337,15 @@ impl<'v> MessageBuilder<'v> {
                 write_bitmap(def, self.present[2], out);
             }
         }
-        for n in data_fields(self.present) {
+        let mut fields = data_fields(self.present);
+        self.write_fast(spec, &mut fields, out)?;
+        for n in fields {
             let value = self.value(n);
             let (w, mask) = bit(n);
             if self.encoded[w] & mask == 0 && fast_field(spec.plan[usize::from(n)], value, out) {
                 continue;
             }
-            let def = &spec.fields[usize::from(n)];
-            let key = FieldKey::Field(n);
-            if !def.defined {
-                return Err(EncodeError {
-                    field: key,
-                    kind: Kind::UndefinedField,
-                });
-            }
-            write_field(key, def, value, self.form(n), out)?;
+            self.write_general(spec, n, out)?;
         }
         let len = out.len() - start;
         if len > MESSAGE_SIZE_MAX_BYTES {
@@ -369,6 +409,80 @@ pub(crate) fn fast_field(plan: Plan, value: &[u8], out: &mut Vec<u8>) -> bool {
     }
     out.extend_from_slice(value);
     true
+}
+
+/// [`fast_field`] into `buf` at `pos` instead of appending: `Some(end)` when written,
+/// `None` (with nothing meaningful written) when the general code must handle it or
+/// `buf` has no room.
+#[inline(always)]
+fn fast_field_at(plan: Plan, value: &[u8], buf: &mut [u8], pos: usize) -> Option<usize> {
+    let len = value.len();
+    let fits = match plan.prefix {
+        0 => len == usize::from(plan.len),
+        _ => len <= usize::from(plan.len),
+    };
+    // Latin-1 python values are UTF-8: only their ASCII subset is the same bytes.
+    let check = match plan.check {
+        FastCheck::None => FastCheck::Ascii,
+        other => other,
+    };
+    if !fits || !check.ok(value) {
+        return None;
+    }
+    let data_at = match plan.prefix {
+        0 => pos,
+        2 if len < 100 => {
+            buf.get_mut(pos..pos + 2)?.copy_from_slice(&DIGIT_PAIRS[len]);
+            pos + 2
+        }
+        3 if len < 1000 => {
+            let [a, b] = DIGIT_PAIRS[len % 100];
+            buf.get_mut(pos..pos + 3)?
+                .copy_from_slice(&[b'0' + (len / 100) as u8, a, b]);
+            pos + 3
+        }
+        prefix => {
+            let data_at = pos + usize::from(prefix);
+            if !write_len(LenEnc::Ascii, len, buf.get_mut(pos..data_at)?) {
+                return None;
+            }
+            data_at
+        }
+    };
+    let end = data_at + len;
+    copy_small(buf.get_mut(data_at..end)?, value);
+    Some(end)
+}
+
+/// `dst.copy_from_slice(src)` (same lengths) in overlapping word stores: a field value is
+/// a few bytes to a few dozen, where the `memcpy` call cost more than the copy.
+#[inline(always)]
+fn copy_small(dst: &mut [u8], src: &[u8]) {
+    let n = src.len().min(dst.len());
+    if n >= 8 {
+        for (d, s) in dst.chunks_exact_mut(8).zip(src.chunks_exact(8)) {
+            d.copy_from_slice(s);
+        }
+        if n % 8 != 0 {
+            copy_fixed::<8>(&mut dst[n - 8..n], &src[n - 8..n]);
+        }
+    } else if n >= 4 {
+        copy_fixed::<4>(&mut dst[..4], &src[..4]);
+        copy_fixed::<4>(&mut dst[n - 4..n], &src[n - 4..n]);
+    } else if n >= 2 {
+        copy_fixed::<2>(&mut dst[..2], &src[..2]);
+        copy_fixed::<2>(&mut dst[n - 2..n], &src[n - 2..n]);
+    } else if n == 1 {
+        dst[0] = src[0];
+    }
+}
+
+/// Copies exactly `N` bytes: one load and one store once the lengths are known.
+#[inline(always)]
+fn copy_fixed<const N: usize>(dst: &mut [u8], src: &[u8]) {
+    if let (Ok(d), Ok(s)) = (<&mut [u8; N]>::try_from(dst), <&[u8; N]>::try_from(src)) {
+        *d = *s;
+    }
 }
 
 fn missing(field: FieldKey) -> EncodeError {
