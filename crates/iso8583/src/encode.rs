@@ -422,17 +422,20 @@ fn fast_field_at(plan: Plan, value: &[u8], buf: &mut [u8], pos: usize) -> Option
         _ => len <= usize::from(plan.len),
     };
     // Latin-1 python values are UTF-8: only their ASCII subset is the same bytes.
-    let check = match plan.check {
-        FastCheck::None => FastCheck::Ascii,
-        other => other,
+    let (test, pad): (fn(u64) -> u64, u8) = match plan.check {
+        FastCheck::None | FastCheck::Ascii => (|x| x, 0),
+        FastCheck::Digits => (crate::encoding::non_digit_bits, b'0'),
+        FastCheck::Alphanumeric if value.iter().all(u8::is_ascii_alphanumeric) => (|x| x, 0),
+        FastCheck::Alphanumeric | FastCheck::General => return None,
     };
-    if !fits || !check.ok(value) {
+    if !fits {
         return None;
     }
     let data_at = match plan.prefix {
         0 => pos,
         2 if len < 100 => {
-            buf.get_mut(pos..pos + 2)?.copy_from_slice(&DIGIT_PAIRS[len]);
+            buf.get_mut(pos..pos + 2)?
+                .copy_from_slice(&DIGIT_PAIRS[len]);
             pos + 2
         }
         3 if len < 1000 => {
@@ -450,39 +453,56 @@ fn fast_field_at(plan: Plan, value: &[u8], buf: &mut [u8], pos: usize) -> Option
         }
     };
     let end = data_at + len;
-    copy_small(buf.get_mut(data_at..end)?, value);
-    Some(end)
+    let bad = copy_small(buf.get_mut(data_at..end)?, value, pad, test);
+    (bad & HIGH_BITS == 0).then_some(end)
 }
 
-/// `dst.copy_from_slice(src)` (same lengths) in overlapping word stores: a field value is
-/// a few bytes to a few dozen, where the `memcpy` call cost more than the copy.
+const HIGH_BITS: u64 = 0x8080_8080_8080_8080;
+
+/// `dst.copy_from_slice(src)` (same lengths) in overlapping word stores, ORing `test` of
+/// every word copied (a short word filled with `pad` bytes, which must pass): the
+/// character check and the copy in one pass. A field value is a few bytes to a few
+/// dozen, where a `memcpy` call and a second pass cost more than the copy.
 #[inline(always)]
-fn copy_small(dst: &mut [u8], src: &[u8]) {
+fn copy_small(dst: &mut [u8], src: &[u8], pad: u8, test: impl Fn(u64) -> u64) -> u64 {
     let n = src.len().min(dst.len());
+    let pad = u64::from_le_bytes([pad; 8]);
     if n >= 8 {
+        let mut bad = 0;
         for (d, s) in dst.chunks_exact_mut(8).zip(src.chunks_exact(8)) {
-            d.copy_from_slice(s);
+            bad |= test(copy_word::<8>(d, s));
         }
         if n % 8 != 0 {
-            copy_fixed::<8>(&mut dst[n - 8..n], &src[n - 8..n]);
+            bad |= test(copy_word::<8>(&mut dst[n - 8..n], &src[n - 8..n]));
         }
+        bad
     } else if n >= 4 {
-        copy_fixed::<4>(&mut dst[..4], &src[..4]);
-        copy_fixed::<4>(&mut dst[n - 4..n], &src[n - 4..n]);
+        let lo = copy_word::<4>(&mut dst[..4], &src[..4]);
+        let hi = copy_word::<4>(&mut dst[n - 4..n], &src[n - 4..n]);
+        test(lo | hi << 32)
     } else if n >= 2 {
-        copy_fixed::<2>(&mut dst[..2], &src[..2]);
-        copy_fixed::<2>(&mut dst[n - 2..n], &src[n - 2..n]);
+        let lo = copy_word::<2>(&mut dst[..2], &src[..2]);
+        let hi = copy_word::<2>(&mut dst[n - 2..n], &src[n - 2..n]);
+        test(lo | hi << 16 | pad << 32)
     } else if n == 1 {
         dst[0] = src[0];
+        test(u64::from(src[0]) | pad << 8)
+    } else {
+        0
     }
 }
 
-/// Copies exactly `N` bytes: one load and one store once the lengths are known.
+/// Copies exactly `N` (at most 8) bytes and returns them as a little-endian word: one
+/// load and one store once the lengths are known.
 #[inline(always)]
-fn copy_fixed<const N: usize>(dst: &mut [u8], src: &[u8]) {
-    if let (Ok(d), Ok(s)) = (<&mut [u8; N]>::try_from(dst), <&[u8; N]>::try_from(src)) {
-        *d = *s;
-    }
+fn copy_word<const N: usize>(dst: &mut [u8], src: &[u8]) -> u64 {
+    let (Ok(d), Ok(s)) = (<&mut [u8; N]>::try_from(dst), <&[u8; N]>::try_from(src)) else {
+        return 0;
+    };
+    *d = *s;
+    let mut word = [0u8; 8];
+    word[..N].copy_from_slice(s);
+    u64::from_le_bytes(word)
 }
 
 fn missing(field: FieldKey) -> EncodeError {
@@ -609,4 +629,44 @@ fn value_error(field: FieldKey, def: &FieldDef, error: ValueError) -> EncodeErro
         ValueError::NeedsPad => Kind::NeedsPad,
     };
     EncodeError { field, kind }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The builder's fused check-and-copy fast path: every length of a numeric and a
+    /// text LLVAR field, with a bad byte in every position, fails exactly as the general
+    /// code says (leaving `out` as it was), and every good value round-trips.
+    #[test]
+    fn fast_path_checks_every_byte_at_every_length() {
+        let spec = Spec::posguard_ascii();
+        let digits = "0123456789012345678901234567890123456789";
+        for (n, max, bad, class) in [(2u8, 19, "A", "numeric"), (35, 37, "\u{e9}", "")] {
+            for len in 0..=max {
+                let good = &digits[..len];
+                let mut out = b"kept".to_vec();
+                let mut b = MessageBuilder::new();
+                b.set_mti("0200").set(n, good);
+                b.encode_into(&spec, &mut out).expect("good value encodes");
+                let msg = spec.decode(&out[4..]).expect("decodes");
+                assert_eq!(msg.field_str(n).as_deref(), Some(good));
+                for at in 0..len {
+                    let value = format!("{}{bad}{}", &good[..at], &good[at + 1..]);
+                    let mut out = b"kept".to_vec();
+                    let mut b = MessageBuilder::new();
+                    b.set_mti("0200").set(n, value.as_str());
+                    let err = b.encode_into(&spec, &mut out).expect_err("bad byte");
+                    assert_eq!(err.field, FieldKey::Field(n));
+                    let expected = if class.is_empty() {
+                        Kind::InvalidData { encoding: "ascii" }
+                    } else {
+                        Kind::WrongClass { class }
+                    };
+                    assert_eq!(err.kind, expected, "{value:?}");
+                    assert_eq!(out, b"kept");
+                }
+            }
+        }
+    }
 }

@@ -133,10 +133,14 @@ const ONES: u64 = 0x0101_0101_0101_0101;
 /// into the next byte only happens when some byte is already invalid.
 #[inline(always)]
 pub(crate) fn all_digits(bytes: &[u8]) -> bool {
-    let bad = fold_words(bytes, b'0', |x| {
-        x | x.wrapping_sub(ONES * 0x30) | x.wrapping_add(ONES * 0x46)
-    });
-    bad & HIGH_BITS == 0
+    fold_words(bytes, b'0', non_digit_bits) & HIGH_BITS == 0
+}
+
+/// Bit 7 of each byte of the result is set when that byte of `x` is not an ASCII digit
+/// (the SWAR test of [`all_digits`]).
+#[inline(always)]
+pub(crate) fn non_digit_bits(x: u64) -> u64 {
+    x | x.wrapping_sub(ONES * 0x30) | x.wrapping_add(ONES * 0x46)
 }
 
 /// Whether every byte is ASCII, a word per step: inlined into the fast paths, where
