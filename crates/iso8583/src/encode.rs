@@ -472,7 +472,7 @@ fn copy_small(dst: &mut [u8], src: &[u8], pad: u8, test: impl Fn(u64) -> u64) ->
         for (d, s) in dst.chunks_exact_mut(8).zip(src.chunks_exact(8)) {
             bad |= test(copy_word::<8>(d, s));
         }
-        if n % 8 != 0 {
+        if !n.is_multiple_of(8) {
             bad |= test(copy_word::<8>(&mut dst[n - 8..n], &src[n - 8..n]));
         }
         bad

@@ -304,14 +304,14 @@ fn hex8_value(x: u64) -> Option<u32> {
     let in_range = |x: u64, lo: u64, hi: u64| {
         x.wrapping_add(ONES * (0x80 - lo)) & !x.wrapping_add(ONES * (0x7F - hi)) & HIGH_BITS
     };
-    let lower = x | ONES * 0x20;
+    let lower = x | (ONES * 0x20);
     let digit = in_range(x, 0x30, 0x39);
     let letter = in_range(lower, 0x61, 0x66);
     if x & HIGH_BITS != 0 || (digit | letter) != HIGH_BITS {
         return None;
     }
     // A digit's value is its low nibble, a letter's is its low nibble + 9.
-    let nibbles = (x & ONES * 0x0F) + (letter >> 7) * 9;
+    let nibbles = (x & (ONES * 0x0F)) + (letter >> 7) * 9;
     // Bytes [n0, n1, n2, ...] -> 16-bit lanes n0 << 4 | n1 -> the 4 bytes, first high.
     let pairs = (nibbles << 4 | nibbles >> 8) & 0x00FF_00FF_00FF_00FF;
     let quads = (pairs | pairs >> 8) & 0x0000_FFFF_0000_FFFF;
