@@ -7,7 +7,7 @@ use crate::encoding::{
     class_ok, enc_name, pad_side, parse_hex_text, read_len, text_to_str, text_valid,
 };
 use crate::error::{DecodeError, DecodeErrorKind as Kind, FieldKey};
-use crate::spec::{Class, DataEnc, FIELD_NUMBER_MAX, FieldDef, Plan, Spec};
+use crate::spec::{Class, DataEnc, FieldDef, Plan, Spec};
 
 /// Largest message decoded or encoded, in bytes. Spans are `u16` to keep a [`Message`]
 /// small; the link's frames are far smaller (`frame::FRAME_SIZE_MAX_BYTES`).
@@ -21,13 +21,17 @@ pub(crate) struct Span {
     pub end: u16,
 }
 
-/// Most data fields a message can carry: 2..=192 without the tertiary bitmap indicator 65.
-const DATA_FIELDS_MAX: usize = FIELD_NUMBER_MAX as usize - 2;
+/// Field starts kept in a [`Message`] itself: messages of up to this many data fields
+/// (every message posguard's terminals send) read any field with two adjacent loads;
+/// fields past it are found by walking the (already validated) fields from the last kept
+/// start, so decoding never allocates and `Message` stays small enough (< 256 bytes) for
+/// the caller to move out of the `Result` with a few register stores.
+const STARTS_INLINE: usize = 64;
 
 /// A decoded message borrowing the bytes it was decoded from.
 ///
 /// Data fields follow each other without gaps, so the message keeps one `u16` per
-/// *present* data field, in ascending field order: where it starts in the message (length
+/// present data field, in ascending field order: where it starts in the message (length
 /// prefix included), followed by where the last one ends. Field `n`'s index `i` in that
 /// list is the number of present data fields below `n` (a popcount of the bitmap words),
 /// and it ends where field `i + 1` starts: reading a field is two adjacent loads.
@@ -35,13 +39,14 @@ const DATA_FIELDS_MAX: usize = FIELD_NUMBER_MAX as usize - 2;
 pub struct Message<'a> {
     pub(crate) spec: &'a Spec,
     pub(crate) bytes: &'a [u8],
-    /// Bit `63 - (n - 1) % 64` of word `(n - 1) / 64` is set when field `n` is present:
-    /// exactly the big-endian reading of the primary, secondary and tertiary bitmaps.
-    pub(crate) present: [u64; 3],
-    /// `present` without the bitmap indicators 1 and 65: the data fields.
+    /// `bytes[text_at..]` as UTF-8, validated once: from the MTI on when that is valid
+    /// UTF-8, else from the first data field, else empty. ASCII fields (and a text MTI)
+    /// are then handed out as sub-slices without another check.
+    text: &'a str,
+    /// Bit `63 - (n - 1) % 64` of word `(n - 1) / 64` is set when data field `n` is
+    /// present: the big-endian reading of the primary, secondary and tertiary bitmaps
+    /// without the bitmap indicators 1 and 65 (whose spans say whether they are there).
     data: [u64; 3],
-    /// `before[w]`: present data fields in the words before word `w` of `data`.
-    before: [u8; 3],
     pub(crate) header: Span,
     pub(crate) mti: Span,
     pub(crate) bitmap: Span,
@@ -49,15 +54,13 @@ pub struct Message<'a> {
     secondary: Span,
     /// Field 65: the tertiary bitmap.
     tertiary: Span,
-    /// `starts[i]`: where the `i`-th present data field starts, relative to `text_at`;
-    /// after the last one, where it ends.
-    starts: [u16; DATA_FIELDS_MAX + 1],
+    /// `before[w]`: present data fields in the words before word `w` of `data`.
+    before: [u8; 3],
     /// Where `text` starts in the message.
     text_at: u16,
-    /// `bytes[text_at..]` as UTF-8, validated once: from the MTI on when that is valid
-    /// UTF-8, else from the first data field, else empty. ASCII fields (and a text MTI)
-    /// are then handed out as sub-slices without another check.
-    text: &'a str,
+    /// `starts[i]`: where the `i`-th present data field starts, relative to `text_at`;
+    /// after the last one, where it ends. Only the first [`STARTS_INLINE`] + 1 are kept.
+    starts: [u16; STARTS_INLINE + 1],
 }
 
 impl Spec {
@@ -67,26 +70,24 @@ impl Spec {
     /// bitmap, secondary bitmap when bit 1 is set, tertiary bitmap right after it when
     /// bit 65 is set, then the announced fields in ascending order, and no trailing bytes.
     ///
-    /// Inlined, with the out-of-line part filling the [`Message`] (~0.45 KB) through a
-    /// reference. The caller still copies it out of the `Result` (two `memcpy` calls,
-    /// ~150 instructions on the reference message, callgrind): shrinking `starts` is
-    /// the next step to make that cheap.
+    /// Inlined, with the out-of-line part filling the [`Message`] (under 256 bytes, so
+    /// the caller moves it out of the `Result` with register stores, not `memcpy`)
+    /// through a reference.
     #[inline]
     pub fn decode<'a>(&'a self, bytes: &'a [u8]) -> Result<Message<'a>, DecodeError> {
         let mut result = Ok(Message {
             spec: self,
             bytes,
-            present: [0; 3],
+            text: "",
             data: [0; 3],
-            before: [0; 3],
             header: Span::default(),
             mti: Span::default(),
             bitmap: Span::default(),
             secondary: Span::default(),
             tertiary: Span::default(),
-            starts: [0; DATA_FIELDS_MAX + 1],
+            before: [0; 3],
             text_at: 0,
-            text: "",
+            starts: [0; STARTS_INLINE + 1],
         });
         if let Ok(msg) = &mut result
             && let Err(e) = self.decode_into(msg)
@@ -138,7 +139,7 @@ impl Spec {
     fn bitmaps<'a>(&self, cur: &mut Cursor<'a>, msg: &mut Message<'a>) -> Result<(), DecodeError> {
         let (span, primary) = cur.bitmap(FieldKey::Bitmap, &self.bitmap)?;
         msg.bitmap = span;
-        msg.present[0] = primary;
+        msg.data[0] = primary & !BIT_FIRST;
         if primary & BIT_FIRST != 0 {
             let def = &self.fields[1];
             if !def.defined {
@@ -146,17 +147,15 @@ impl Spec {
             }
             let (span, secondary) = cur.bitmap(FieldKey::Field(1), def)?;
             msg.secondary = span;
-            msg.present[1] = secondary;
+            msg.data[1] = secondary & !BIT_FIRST;
             if secondary & BIT_FIRST != 0 {
                 // pyiso8583 4.0.1 reads the tertiary bitmap as an extension of field 1.
                 let (tertiary_span, tertiary) = cur.bitmap(FieldKey::Field(1), def)?;
                 msg.tertiary = tertiary_span;
                 msg.secondary.end = tertiary_span.end;
-                msg.present[2] = tertiary;
+                msg.data[2] = tertiary;
             }
         }
-        let [p0, p1, p2] = msg.present;
-        msg.data = [p0 & !BIT_FIRST, p1 & !BIT_FIRST, p2];
         let first = msg.data[0].count_ones() as u8;
         msg.before = [0, first, first + msg.data[1].count_ones() as u8];
         Ok(())
@@ -174,14 +173,14 @@ impl Spec {
         // Starts are kept relative to `text_at`, at most the first field's start.
         let base = usize::from(msg.text_at);
         let mut i = 0;
-        for n in data_fields(msg.present) {
+        for n in data_fields(msg.data) {
             let plan = self.plan[usize::from(n)];
             let end = match fast_field(plan, bytes, pos) {
                 Some(end) => end,
                 None => self.general_field(bytes, pos, n)?,
             };
-            // decode() rejected messages longer than u16::MAX, so positions fit; at most
-            // DATA_FIELDS_MAX data fields can be present, so `i` stays in bounds.
+            // decode() rejected messages longer than u16::MAX, so positions fit; starts
+            // past STARTS_INLINE are not kept (`Message::walk` finds them).
             if let Some(start) = msg.starts.get_mut(i) {
                 *start = (pos - base) as u16;
             }
@@ -192,6 +191,14 @@ impl Spec {
             *start = (pos - base) as u16;
         }
         Ok(pos)
+    }
+
+    /// Where field `n` starting at `pos` ends, validating it.
+    fn field_end(&self, bytes: &[u8], pos: usize, n: u8) -> Result<usize, DecodeError> {
+        match fast_field(self.plan[usize::from(n)], bytes, pos) {
+            Some(end) => Ok(end),
+            None => self.general_field(bytes, pos, n),
+        }
     }
 
     /// Layouts the fast path does not cover, and every error: the general code redoes
@@ -520,16 +527,21 @@ impl<'a> Message<'a> {
     /// Whether field `n` is present (1 = secondary bitmap, 65 = tertiary bitmap).
     #[inline]
     pub fn has(&self, n: u8) -> bool {
-        if n == 0 || n > FIELD_NUMBER_MAX {
-            return false;
+        match n {
+            0 => false,
+            1 => self.secondary.end > self.secondary.start,
+            65 => self.tertiary.end > self.tertiary.start,
+            _ => {
+                let i = usize::from(n - 1);
+                let word = self.data.get(i / 64).copied().unwrap_or_default();
+                word & (BIT_FIRST >> (i % 64)) != 0
+            }
         }
-        let i = usize::from(n - 1);
-        self.present[i / 64] & (BIT_FIRST >> (i % 64)) != 0
     }
 
     /// Present data fields (2..=192, without the bitmaps 1 and 65), ascending.
     pub fn fields(&self) -> impl Iterator<Item = u8> + use<> {
-        data_fields(self.present)
+        data_fields(self.data)
     }
 
     /// Field `n`'s data bytes as on the wire, without the length prefix. Field 1 is the
@@ -543,8 +555,8 @@ impl<'a> Message<'a> {
     /// (borrowed for ASCII), or upper-case hex for binary data with any pad removed.
     #[inline(always)]
     pub fn field_str(&self, n: u8) -> Option<Cow<'a, str>> {
-        if let Some(plan) = self.spec.plan.get(usize::from(n))
-            && plan.text
+        let plan = self.spec.plan[usize::from(n)];
+        if plan.text
             && let Some((start, end)) = self.data_span(n)
         {
             // Decode checked the bytes are ASCII, and `text` is the message as UTF-8, so
@@ -559,7 +571,7 @@ impl<'a> Message<'a> {
     }
 
     /// Where present data field `n` starts (length prefix included) and ends, relative to
-    /// `text_at`; `None` for an absent field and for the bitmaps 1 and 65.
+    /// `text_at`; `None` for an absent field. Not for the bitmaps 1 and 65.
     #[inline(always)]
     fn data_span(&self, n: u8) -> Option<(u16, u16)> {
         let i = usize::from(n).wrapping_sub(1);
@@ -572,10 +584,29 @@ impl<'a> Message<'a> {
         let above = word & !(u64::MAX >> bit);
         let before = self.before.get(i / 64).copied().unwrap_or_default();
         let rank = usize::from(before) + above.count_ones() as usize;
-        match self.starts.get(rank..rank + 2)? {
-            &[start, end] => Some((start, end)),
-            _ => None,
+        match self.starts.get(rank..rank + 2) {
+            Some(&[start, end]) => Some((start, end)),
+            _ => self.walk(n),
         }
+    }
+
+    /// [`Self::data_span`] of a field whose start is not kept (past the first
+    /// [`STARTS_INLINE`]): walks the fields after the last kept start. They were
+    /// validated by decode, so each one's end is found again the same way.
+    #[cold]
+    #[inline(never)]
+    fn walk(&self, n: u8) -> Option<(u16, u16)> {
+        let base = usize::from(self.text_at);
+        let mut pos = base + usize::from(*self.starts.last()?);
+        for m in self.fields().skip(STARTS_INLINE) {
+            let end = self.spec.field_end(self.bytes, pos, m).ok()?;
+            if m == n {
+                // decode() rejected messages longer than u16::MAX, so positions fit.
+                return Some(((pos - base) as u16, (end - base) as u16));
+            }
+            pos = end;
+        }
+        None
     }
 
     /// [`Self::field_str`] for everything but present ASCII data fields.

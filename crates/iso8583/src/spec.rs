@@ -188,9 +188,13 @@ pub struct Spec {
     pub(crate) bitmap: FieldDef,
     /// Indexed by field number; index 0 is unused, 1 is the secondary bitmap.
     pub(crate) fields: [FieldDef; FIELD_NUMBER_MAX as usize + 1],
-    /// `Plan::of(fields[n])`, precomputed.
-    pub(crate) plan: [Plan; FIELD_NUMBER_MAX as usize + 1],
+    /// `Plan::of(fields[n])`, precomputed; one entry per `u8` (those past 192 are
+    /// general) so the hot loops index it by field number without a bounds check.
+    pub(crate) plan: [Plan; PLAN_SLOTS],
 }
+
+/// Entries of `Spec::plan`: every `u8` field number.
+const PLAN_SLOTS: usize = u8::MAX as usize + 1;
 
 static POSGUARD_ASCII_JSON: &str = include_str!("../../../specs/posguard-ascii.json");
 static POSGUARD_BINARY_JSON: &str = include_str!("../../../specs/posguard-binary.json");
@@ -210,7 +214,7 @@ impl Spec {
             mti: FieldDef::UNDEFINED,
             bitmap: FieldDef::UNDEFINED,
             fields: [FieldDef::UNDEFINED; FIELD_NUMBER_MAX as usize + 1],
-            plan: [Plan::GENERAL; FIELD_NUMBER_MAX as usize + 1],
+            plan: [Plan::GENERAL; PLAN_SLOTS],
         };
         for (key, props) in object {
             let field = parse_key(key)?;
