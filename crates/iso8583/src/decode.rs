@@ -7,7 +7,7 @@ use crate::encoding::{
     class_ok, enc_name, pad_side, parse_hex_text, read_len, text_to_str, text_valid,
 };
 use crate::error::{DecodeError, DecodeErrorKind as Kind, FieldKey};
-use crate::spec::{Class, DataEnc, FieldDef, Plan, Spec};
+use crate::spec::{Class, DataEnc, FastCheck, FieldDef, Plan, Spec};
 
 /// Largest message decoded or encoded, in bytes. Spans are `u16` to keep a [`Message`]
 /// small; the link's frames are far smaller (`frame::FRAME_SIZE_MAX_BYTES`).
@@ -163,7 +163,7 @@ impl Spec {
 
     /// Walks the data fields the bitmaps announce from `pos`, recording where each
     /// starts; returns where the last one ends.
-    #[inline(always)]
+    #[inline(never)]
     fn data_fields(
         &self,
         bytes: &[u8],
@@ -172,10 +172,13 @@ impl Spec {
     ) -> Result<usize, DecodeError> {
         // Starts are kept relative to `text_at`, at most the first field's start.
         let base = usize::from(msg.text_at);
+        // One wide pass over the data region: when it is all ASCII (every text spec's
+        // usual message), ASCII and Latin-1 fields need no check of their own.
+        let ascii = crate::encoding::all_ascii_wide(bytes.get(pos..).unwrap_or_default());
         let mut i = 0;
         for n in data_fields(msg.data) {
             let plan = self.plan[usize::from(n)];
-            let end = match fast_field(plan, bytes, pos) {
+            let end = match fast_field(plan, bytes, pos, ascii) {
                 Some(end) => end,
                 None => self.general_field(bytes, pos, n)?,
             };
@@ -195,7 +198,7 @@ impl Spec {
 
     /// Where field `n` starting at `pos` ends, validating it.
     fn field_end(&self, bytes: &[u8], pos: usize, n: u8) -> Result<usize, DecodeError> {
-        match fast_field(self.plan[usize::from(n)], bytes, pos) {
+        match fast_field(self.plan[usize::from(n)], bytes, pos, false) {
             Some(end) => Ok(end),
             None => self.general_field(bytes, pos, n),
         }
@@ -234,14 +237,15 @@ fn message_text(bytes: &[u8], mti_at: u16, data_at: usize) -> (u16, &str) {
 }
 
 /// One field on the fast path: `Some(end)` when it is valid, `None` when the general
-/// code must look at it (other layouts, or anything wrong).
+/// code must look at it (other layouts, or anything wrong). `ascii`: every byte from
+/// `pos` on is known to be ASCII.
 #[inline(always)]
-fn fast_field(plan: Plan, bytes: &[u8], pos: usize) -> Option<usize> {
+fn fast_field(plan: Plan, bytes: &[u8], pos: usize, ascii: bool) -> Option<usize> {
     let digit = |b: u8| {
         let d = b.wrapping_sub(b'0');
         (d <= 9).then_some(usize::from(d))
     };
-    if plan.check == crate::spec::FastCheck::General {
+    if plan.check == FastCheck::General {
         return None;
     }
     let (data_at, len) = match plan.prefix {
@@ -267,7 +271,9 @@ fn fast_field(plan: Plan, bytes: &[u8], pos: usize) -> Option<usize> {
         return None;
     }
     let end = data_at + len;
-    plan.check.ok(bytes.get(data_at..end)?).then_some(end)
+    let data = bytes.get(data_at..end)?;
+    let checked = ascii && matches!(plan.check, FastCheck::Ascii | FastCheck::None);
+    (checked || plan.check.ok(data)).then_some(end)
 }
 
 const BIT_FIRST: u64 = 1 << 63;
