@@ -177,7 +177,7 @@ impl Spec {
         let ascii = crate::encoding::all_ascii_wide(bytes.get(pos..).unwrap_or_default());
         let mut i = 0;
         for n in data_fields(msg.data) {
-            let plan = self.plan[usize::from(n)];
+            let plan = &self.plan[usize::from(n)];
             let end = match fast_field(plan, bytes, pos, ascii) {
                 Some(end) => end,
                 None => self.general_field(bytes, pos, n)?,
@@ -198,7 +198,7 @@ impl Spec {
 
     /// Where field `n` starting at `pos` ends, validating it.
     fn field_end(&self, bytes: &[u8], pos: usize, n: u8) -> Result<usize, DecodeError> {
-        match fast_field(self.plan[usize::from(n)], bytes, pos, false) {
+        match fast_field(&self.plan[usize::from(n)], bytes, pos, false) {
             Some(end) => Ok(end),
             None => self.general_field(bytes, pos, n),
         }
@@ -240,7 +240,7 @@ fn message_text(bytes: &[u8], mti_at: u16, data_at: usize) -> (u16, &str) {
 /// code must look at it (other layouts, or anything wrong). `ascii`: every byte from
 /// `pos` on is known to be ASCII.
 #[inline(always)]
-fn fast_field(plan: Plan, bytes: &[u8], pos: usize, ascii: bool) -> Option<usize> {
+fn fast_field(plan: &Plan, bytes: &[u8], pos: usize, ascii: bool) -> Option<usize> {
     let digit = |b: u8| {
         let d = b.wrapping_sub(b'0');
         (d <= 9).then_some(usize::from(d))
@@ -272,8 +272,12 @@ fn fast_field(plan: Plan, bytes: &[u8], pos: usize, ascii: bool) -> Option<usize
     }
     let end = data_at + len;
     let data = bytes.get(data_at..end)?;
-    let checked = ascii && matches!(plan.check, FastCheck::Ascii | FastCheck::None);
-    (checked || plan.check.ok(data)).then_some(end)
+    let ok = match plan.check {
+        FastCheck::Digits => crate::encoding::all_digits(data),
+        FastCheck::Ascii | FastCheck::None if ascii => true,
+        check => check.ok(data),
+    };
+    ok.then_some(end)
 }
 
 const BIT_FIRST: u64 = 1 << 63;
