@@ -235,7 +235,7 @@ impl<'v> MessageBuilder<'v> {
             let value = self.value(n);
             let (w, mask) = bit(n);
             if self.encoded[w] & mask == 0
-                && let Some(end) = fast_field_at(spec.plan[usize::from(n)], value, out, pos)
+                && let Some(end) = fast_field_at(&spec.plan[usize::from(n)], value, out, pos)
             {
                 pos = end;
                 continue;
@@ -342,7 +342,7 @@ impl<'v> MessageBuilder<'v> {
         for n in fields {
             let value = self.value(n);
             let (w, mask) = bit(n);
-            if self.encoded[w] & mask == 0 && fast_field(spec.plan[usize::from(n)], value, out) {
+            if self.encoded[w] & mask == 0 && fast_field(&spec.plan[usize::from(n)], value, out) {
                 continue;
             }
             self.write_general(spec, n, out)?;
@@ -377,7 +377,7 @@ const DIGIT_PAIRS: [[u8; 2]; 100] = {
 /// text): `true` when written, `false` when the general code must handle it (other
 /// layouts, non-ASCII text, and every error), with `out` untouched.
 #[inline(always)]
-pub(crate) fn fast_field(plan: Plan, value: &[u8], out: &mut Vec<u8>) -> bool {
+pub(crate) fn fast_field(plan: &Plan, value: &[u8], out: &mut Vec<u8>) -> bool {
     let len = value.len();
     let fits = match plan.prefix {
         0 => len == usize::from(plan.len),
@@ -415,7 +415,7 @@ pub(crate) fn fast_field(plan: Plan, value: &[u8], out: &mut Vec<u8>) -> bool {
 /// `None` (with nothing meaningful written) when the general code must handle it or
 /// `buf` has no room.
 #[inline(always)]
-fn fast_field_at(plan: Plan, value: &[u8], buf: &mut [u8], pos: usize) -> Option<usize> {
+fn fast_field_at(plan: &Plan, value: &[u8], buf: &mut [u8], pos: usize) -> Option<usize> {
     let len = value.len();
     // Latin-1 python values are UTF-8: only their ASCII subset is the same bytes.
     // `digits` turns the digit half of the test on: one inlined test for every check,
