@@ -362,7 +362,24 @@ impl Cursor<'_> {
         }
     }
 
+    /// The MTI: four ASCII bytes inline (the usual text MTI), anything else out of line.
+    #[inline(always)]
     fn mti(&mut self, def: &FieldDef) -> Result<Span, DecodeError> {
+        let start = self.pos;
+        if def.data == DataEnc::Ascii
+            && def.class == Class::Any
+            && let Some(text) = self.bytes.get(start..start + 4)
+            && crate::encoding::all_ascii(text)
+        {
+            // What the general check below would say of it.
+            self.pos = start + 4;
+            return Ok(self.span(start));
+        }
+        self.mti_general(def)
+    }
+
+    #[inline(never)]
+    fn mti_general(&mut self, def: &FieldDef) -> Result<Span, DecodeError> {
         let width = if def.data == DataEnc::Binary { 2 } else { 4 };
         let start = self.take(FieldKey::Mti, width)?;
         let ascii = def.data == DataEnc::Ascii && def.class == Class::Any;
