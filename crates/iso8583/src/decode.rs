@@ -46,7 +46,9 @@ pub struct Message<'a> {
     /// Bit `63 - (n - 1) % 64` of word `(n - 1) / 64` is set when data field `n` is
     /// present: the big-endian reading of the primary, secondary and tertiary bitmaps
     /// without the bitmap indicators 1 and 65 (whose spans say whether they are there).
-    data: [u64; 3],
+    /// A fourth word, always 0, lets a field number `n: u8` pick its word without a
+    /// bounds check.
+    data: [u64; 4],
     pub(crate) header: Span,
     pub(crate) mti: Span,
     pub(crate) bitmap: Span,
@@ -55,7 +57,7 @@ pub struct Message<'a> {
     /// Field 65: the tertiary bitmap.
     tertiary: Span,
     /// `before[w]`: present data fields in the words before word `w` of `data`.
-    before: [u8; 3],
+    before: [u8; 4],
     /// Where `text` starts in the message.
     text_at: u16,
     /// `starts[i]`: where the `i`-th present data field starts, relative to `text_at`;
@@ -79,13 +81,13 @@ impl Spec {
             spec: self,
             bytes,
             text: "",
-            data: [0; 3],
+            data: [0; 4],
             header: Span::default(),
             mti: Span::default(),
             bitmap: Span::default(),
             secondary: Span::default(),
             tertiary: Span::default(),
-            before: [0; 3],
+            before: [0; 4],
             text_at: 0,
             starts: [0; STARTS_INLINE + 1],
         });
@@ -157,7 +159,8 @@ impl Spec {
             }
         }
         let first = msg.data[0].count_ones() as u8;
-        msg.before = [0, first, first + msg.data[1].count_ones() as u8];
+        let second = first + msg.data[1].count_ones() as u8;
+        msg.before = [0, first, second, second + msg.data[2].count_ones() as u8];
         Ok(())
     }
 
@@ -176,7 +179,8 @@ impl Spec {
         // usual message), ASCII and Latin-1 fields need no check of their own.
         let ascii = crate::encoding::all_ascii_wide(bytes.get(pos..).unwrap_or_default());
         let mut i = 0;
-        for n in data_fields(msg.data) {
+        let [d0, d1, d2, _] = msg.data;
+        for n in data_fields([d0, d1, d2]) {
             let plan = &self.plan[usize::from(n)];
             let end = match fast_field(plan, bytes, pos, ascii) {
                 Some(end) => end,
@@ -559,16 +563,16 @@ impl<'a> Message<'a> {
             1 => self.secondary.end > self.secondary.start,
             65 => self.tertiary.end > self.tertiary.start,
             _ => {
-                let i = usize::from(n - 1);
-                let word = self.data.get(i / 64).copied().unwrap_or_default();
-                word & (BIT_FIRST >> (i % 64)) != 0
+                let i = n - 1;
+                self.data[usize::from(i / 64)] & (BIT_FIRST >> (i % 64)) != 0
             }
         }
     }
 
     /// Present data fields (2..=192, without the bitmaps 1 and 65), ascending.
     pub fn fields(&self) -> impl Iterator<Item = u8> + use<> {
-        data_fields(self.data)
+        let [d0, d1, d2, _] = self.data;
+        data_fields([d0, d1, d2])
     }
 
     /// Field `n`'s data bytes as on the wire, without the length prefix. Field 1 is the
@@ -601,16 +605,17 @@ impl<'a> Message<'a> {
     /// `text_at`; `None` for an absent field. Not for the bitmaps 1 and 65.
     #[inline(always)]
     fn data_span(&self, n: u8) -> Option<(u16, u16)> {
-        let i = usize::from(n).wrapping_sub(1);
-        let (word, bit) = (*self.data.get(i / 64)?, i % 64);
+        // Field 0 wraps to bit 63 of the always-empty fourth word: absent.
+        let i = n.wrapping_sub(1);
+        let (w, bit) = (usize::from(i / 64), i % 64);
+        let word = self.data[w];
         if word & (BIT_FIRST >> bit) == 0 {
             return None;
         }
         // The present data fields before `n`: those in earlier words, and the bits above
         // `n`'s in its own word.
         let above = word & !(u64::MAX >> bit);
-        let before = self.before.get(i / 64).copied().unwrap_or_default();
-        let rank = usize::from(before) + above.count_ones() as usize;
+        let rank = usize::from(self.before[w]) + above.count_ones() as usize;
         match self.starts.get(rank..rank + 2) {
             Some(&[start, end]) => Some((start, end)),
             _ => self.walk(n),
