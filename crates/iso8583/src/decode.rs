@@ -7,7 +7,7 @@ use crate::encoding::{
     class_ok, enc_name, pad_side, parse_hex_text, read_len, text_to_str, text_valid,
 };
 use crate::error::{DecodeError, DecodeErrorKind as Kind, FieldKey};
-use crate::spec::{Class, DataEnc, FastCheck, FieldDef, Plan, Spec};
+use crate::spec::{Class, DataEnc, FastCheck, FieldDef, Layout, Plan, Spec};
 
 /// Largest message decoded or encoded, in bytes. Spans are `u16` to keep a [`Message`]
 /// small; the link's frames are far smaller (`frame::FRAME_SIZE_MAX_BYTES`).
@@ -245,15 +245,53 @@ fn message_text(bytes: &[u8], mti_at: u16, data_at: usize) -> (u16, &str) {
 /// `pos` on is known to be ASCII.
 #[inline(always)]
 fn fast_field(plan: &Plan, bytes: &[u8], pos: usize, ascii: bool) -> Option<usize> {
+    use Layout as L;
+    let (p, b) = (plan, bytes);
+    match plan.layout {
+        L::General => None,
+        L::FixedAscii => layout_field::<FIXED, ASCII>(p, b, pos, ascii),
+        L::FixedLatin1 => layout_field::<FIXED, LATIN1>(p, b, pos, ascii),
+        L::FixedDigits => layout_field::<FIXED, DIGITS>(p, b, pos, ascii),
+        L::FixedAlnum => layout_field::<FIXED, ALNUM>(p, b, pos, ascii),
+        L::LlAscii => layout_field::<2, ASCII>(p, b, pos, ascii),
+        L::LlLatin1 => layout_field::<2, LATIN1>(p, b, pos, ascii),
+        L::LlDigits => layout_field::<2, DIGITS>(p, b, pos, ascii),
+        L::LlAlnum => layout_field::<2, ALNUM>(p, b, pos, ascii),
+        L::LllAscii => layout_field::<3, ASCII>(p, b, pos, ascii),
+        L::LllLatin1 => layout_field::<3, LATIN1>(p, b, pos, ascii),
+        L::LllDigits => layout_field::<3, DIGITS>(p, b, pos, ascii),
+        L::LllAlnum => layout_field::<3, ALNUM>(p, b, pos, ascii),
+        L::VarAscii => layout_field::<VAR, ASCII>(p, b, pos, ascii),
+        L::VarLatin1 => layout_field::<VAR, LATIN1>(p, b, pos, ascii),
+        L::VarDigits => layout_field::<VAR, DIGITS>(p, b, pos, ascii),
+        L::VarAlnum => layout_field::<VAR, ALNUM>(p, b, pos, ascii),
+    }
+}
+
+/// `layout_field`'s `PREFIX` for fixed fields, and for prefixes of any other width
+/// (read from the plan).
+const FIXED: u8 = 0;
+const VAR: u8 = u8::MAX;
+/// `layout_field`'s `CHECK`: the [`FastCheck`] variants a const parameter can name.
+const ASCII: u8 = 0;
+const LATIN1: u8 = 1;
+const DIGITS: u8 = 2;
+const ALNUM: u8 = 3;
+
+/// [`fast_field`] for one layout, the prefix width and check known at compile time.
+#[inline(always)]
+fn layout_field<const PREFIX: u8, const CHECK: u8>(
+    plan: &Plan,
+    bytes: &[u8],
+    pos: usize,
+    ascii: bool,
+) -> Option<usize> {
     let digit = |b: u8| {
         let d = b.wrapping_sub(b'0');
         (d <= 9).then_some(usize::from(d))
     };
-    if plan.check == FastCheck::General {
-        return None;
-    }
-    let (data_at, len) = match plan.prefix {
-        0 => (pos, usize::from(plan.len)),
+    let (data_at, len) = match PREFIX {
+        FIXED => (pos, usize::from(plan.len)),
         2 => match bytes.get(pos..pos + 2)? {
             &[a, b] => (pos + 2, digit(a)? * 10 + digit(b)?),
             _ => return None,
@@ -262,8 +300,8 @@ fn fast_field(plan: &Plan, bytes: &[u8], pos: usize, ascii: bool) -> Option<usiz
             &[a, b, c] => (pos + 3, digit(a)? * 100 + digit(b)? * 10 + digit(c)?),
             _ => return None,
         },
-        prefix => {
-            let data_at = pos + usize::from(prefix);
+        _ => {
+            let data_at = pos + usize::from(plan.prefix);
             let mut len = 0usize;
             for &b in bytes.get(pos..data_at)? {
                 len = len * 10 + digit(b)?;
@@ -276,10 +314,11 @@ fn fast_field(plan: &Plan, bytes: &[u8], pos: usize, ascii: bool) -> Option<usiz
     }
     let end = data_at + len;
     let data = bytes.get(data_at..end)?;
-    let ok = match plan.check {
-        FastCheck::Digits => crate::encoding::all_digits(data),
-        FastCheck::Ascii | FastCheck::None if ascii => true,
-        check => check.ok(data),
+    let ok = match CHECK {
+        DIGITS => crate::encoding::all_digits(data),
+        ASCII => ascii || crate::encoding::all_ascii(data),
+        LATIN1 => true,
+        _ => FastCheck::Alphanumeric.ok(data),
     };
     ok.then_some(end)
 }

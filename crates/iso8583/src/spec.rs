@@ -128,6 +128,53 @@ impl FastCheck {
     }
 }
 
+/// A fast-path field's length prefix and character check as one value, so the decode
+/// loop branches once per field (one jump table) into code made for that layout.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum Layout {
+    /// Not on the fast path (`FastCheck::General`).
+    General,
+    FixedAscii,
+    FixedLatin1,
+    FixedDigits,
+    FixedAlnum,
+    /// Two ASCII length digits (LLVAR).
+    LlAscii,
+    LlLatin1,
+    LlDigits,
+    LlAlnum,
+    /// Three ASCII length digits (LLLVAR).
+    LllAscii,
+    LllLatin1,
+    LllDigits,
+    LllAlnum,
+    /// One or four ASCII length digits.
+    VarAscii,
+    VarLatin1,
+    VarDigits,
+    VarAlnum,
+}
+
+impl Layout {
+    fn of(prefix: u8, check: FastCheck) -> Self {
+        use FastCheck as C;
+        use Layout as L;
+        let [ascii, latin1, digits, alnum] = match prefix {
+            0 => [L::FixedAscii, L::FixedLatin1, L::FixedDigits, L::FixedAlnum],
+            2 => [L::LlAscii, L::LlLatin1, L::LlDigits, L::LlAlnum],
+            3 => [L::LllAscii, L::LllLatin1, L::LllDigits, L::LllAlnum],
+            _ => [L::VarAscii, L::VarLatin1, L::VarDigits, L::VarAlnum],
+        };
+        match check {
+            C::General => L::General,
+            C::Ascii => ascii,
+            C::None => latin1,
+            C::Digits => digits,
+            C::Alphanumeric => alnum,
+        }
+    }
+}
+
 /// A field's layout reduced to what the hot loops of decode, encode and
 /// [`Message::field_str`](crate::Message::field_str) branch on, flattened into 6 bytes
 /// so the per-field table is a few cache lines. The fast path covers text data with
@@ -142,6 +189,8 @@ pub(crate) struct Plan {
     pub check: FastCheck,
     /// ASCII data counted in bytes: the python value is the wire bytes themselves.
     pub text: bool,
+    /// `prefix` and `check` together, for decode's dispatch.
+    pub layout: Layout,
 }
 
 impl Plan {
@@ -150,6 +199,7 @@ impl Plan {
         prefix: 0,
         check: FastCheck::General,
         text: false,
+        layout: Layout::General,
     };
 
     fn of(def: &FieldDef) -> Self {
@@ -173,6 +223,7 @@ impl Plan {
             (0, _) | (1..=4, LenEnc::Ascii) => Self {
                 len,
                 check,
+                layout: Layout::of(def.len_type, check),
                 ..general
             },
             _ => general,
