@@ -7,7 +7,9 @@ use crate::encoding::{
     class_ok, enc_name, pad_side, parse_hex_text, read_len, text_to_str, text_valid,
 };
 use crate::error::{DecodeError, DecodeErrorKind as Kind, FieldKey};
-use crate::spec::{Class, DataEnc, FastCheck, FieldDef, Layout, Plan, Spec};
+use crate::spec::{
+    ASCII, Class, DIGITS, DataEnc, FIXED, FastCheck, FieldDef, ForLayout, LATIN1, Plan, Spec,
+};
 
 /// Largest message decoded or encoded, in bytes. Spans are `u16` to keep a [`Message`]
 /// small; the link's frames are far smaller (`frame::FRAME_SIZE_MAX_BYTES`).
@@ -245,38 +247,30 @@ fn message_text(bytes: &[u8], mti_at: u16, data_at: usize) -> (u16, &str) {
 /// `pos` on is known to be ASCII.
 #[inline(always)]
 fn fast_field(plan: &Plan, bytes: &[u8], pos: usize, ascii: bool) -> Option<usize> {
-    use Layout as L;
-    let (p, b) = (plan, bytes);
-    match plan.layout {
-        L::General => None,
-        L::FixedAscii => layout_field::<FIXED, ASCII>(p, b, pos, ascii),
-        L::FixedLatin1 => layout_field::<FIXED, LATIN1>(p, b, pos, ascii),
-        L::FixedDigits => layout_field::<FIXED, DIGITS>(p, b, pos, ascii),
-        L::FixedAlnum => layout_field::<FIXED, ALNUM>(p, b, pos, ascii),
-        L::LlAscii => layout_field::<2, ASCII>(p, b, pos, ascii),
-        L::LlLatin1 => layout_field::<2, LATIN1>(p, b, pos, ascii),
-        L::LlDigits => layout_field::<2, DIGITS>(p, b, pos, ascii),
-        L::LlAlnum => layout_field::<2, ALNUM>(p, b, pos, ascii),
-        L::LllAscii => layout_field::<3, ASCII>(p, b, pos, ascii),
-        L::LllLatin1 => layout_field::<3, LATIN1>(p, b, pos, ascii),
-        L::LllDigits => layout_field::<3, DIGITS>(p, b, pos, ascii),
-        L::LllAlnum => layout_field::<3, ALNUM>(p, b, pos, ascii),
-        L::VarAscii => layout_field::<VAR, ASCII>(p, b, pos, ascii),
-        L::VarLatin1 => layout_field::<VAR, LATIN1>(p, b, pos, ascii),
-        L::VarDigits => layout_field::<VAR, DIGITS>(p, b, pos, ascii),
-        L::VarAlnum => layout_field::<VAR, ALNUM>(p, b, pos, ascii),
-    }
+    plan.layout.run(FieldAt {
+        plan,
+        bytes,
+        pos,
+        ascii,
+    })
 }
 
-/// `layout_field`'s `PREFIX` for fixed fields, and for prefixes of any other width
-/// (read from the plan).
-const FIXED: u8 = 0;
-const VAR: u8 = u8::MAX;
-/// `layout_field`'s `CHECK`: the [`FastCheck`] variants a const parameter can name.
-const ASCII: u8 = 0;
-const LATIN1: u8 = 1;
-const DIGITS: u8 = 2;
-const ALNUM: u8 = 3;
+/// [`fast_field`]'s arguments, run per layout.
+struct FieldAt<'p, 'b> {
+    plan: &'p Plan,
+    bytes: &'b [u8],
+    pos: usize,
+    ascii: bool,
+}
+
+impl ForLayout for FieldAt<'_, '_> {
+    type Output = usize;
+
+    #[inline(always)]
+    fn run<const PREFIX: u8, const CHECK: u8>(self) -> Option<usize> {
+        layout_field::<PREFIX, CHECK>(self.plan, self.bytes, self.pos, self.ascii)
+    }
+}
 
 /// [`fast_field`] for one layout, the prefix width and check known at compile time.
 #[inline(always)]

@@ -175,6 +175,49 @@ impl Layout {
     }
 }
 
+/// `PREFIX` of [`ForLayout::run`] for fixed fields, and for prefixes other than two or
+/// three digits (then read from the plan).
+pub(crate) const FIXED: u8 = 0;
+pub(crate) const VAR: u8 = u8::MAX;
+/// `CHECK` of [`ForLayout::run`]: the [`FastCheck`] variants a const parameter can name.
+pub(crate) const ASCII: u8 = 0;
+pub(crate) const LATIN1: u8 = 1;
+pub(crate) const DIGITS: u8 = 2;
+pub(crate) const ALNUM: u8 = 3;
+
+/// Work on one fast-path field, compiled once per layout.
+pub(crate) trait ForLayout {
+    type Output;
+    fn run<const PREFIX: u8, const CHECK: u8>(self) -> Option<Self::Output>;
+}
+
+impl Layout {
+    /// Runs `work` made for this layout; `None` for [`Layout::General`].
+    #[inline(always)]
+    pub(crate) fn run<W: ForLayout>(self, work: W) -> Option<W::Output> {
+        use Layout as L;
+        match self {
+            L::General => None,
+            L::FixedAscii => work.run::<FIXED, ASCII>(),
+            L::FixedLatin1 => work.run::<FIXED, LATIN1>(),
+            L::FixedDigits => work.run::<FIXED, DIGITS>(),
+            L::FixedAlnum => work.run::<FIXED, ALNUM>(),
+            L::LlAscii => work.run::<2, ASCII>(),
+            L::LlLatin1 => work.run::<2, LATIN1>(),
+            L::LlDigits => work.run::<2, DIGITS>(),
+            L::LlAlnum => work.run::<2, ALNUM>(),
+            L::LllAscii => work.run::<3, ASCII>(),
+            L::LllLatin1 => work.run::<3, LATIN1>(),
+            L::LllDigits => work.run::<3, DIGITS>(),
+            L::LllAlnum => work.run::<3, ALNUM>(),
+            L::VarAscii => work.run::<VAR, ASCII>(),
+            L::VarLatin1 => work.run::<VAR, LATIN1>(),
+            L::VarDigits => work.run::<VAR, DIGITS>(),
+            L::VarAlnum => work.run::<VAR, ALNUM>(),
+        }
+    }
+}
+
 /// A field's layout reduced to what the hot loops of decode, encode and
 /// [`Message::field_str`](crate::Message::field_str) branch on, flattened into 6 bytes
 /// so the per-field table is a few cache lines. The fast path covers text data with
