@@ -1,6 +1,5 @@
 //! Encoding: a [`MessageBuilder`] collects borrowed field values, then writes the message
-//! into a caller's reused buffer. No allocation beyond the buffer's growth, except that a
-//! builder holding more than 32 distinct fields keeps the rest in a `Vec`.
+//! into a caller's reused buffer. No allocation beyond the buffer's growth.
 
 use crate::decode::{DataFields, MESSAGE_SIZE_MAX_BYTES, Message, data_fields};
 use crate::encoding::{
@@ -11,8 +10,6 @@ use crate::spec::LEN_PREFIX_MAX_BYTES;
 use crate::spec::{Class, DataEnc, FIELD_NUMBER_MAX, FastCheck, FieldDef, LenEnc, Plan, Spec};
 
 const SLOTS: usize = FIELD_NUMBER_MAX as usize + 1;
-/// Values kept inline in a builder; more distinct fields spill to a `Vec`.
-const INLINE_VALUES: usize = 32;
 const BIT_FIRST: u64 = 1 << 63;
 
 /// What form a stored value is in.
@@ -45,15 +42,10 @@ pub struct MessageBuilder<'v> {
     /// Values in [`Form::Data`] / [`Form::Encoded`]; the rest are [`Form::Python`].
     data: [u64; 3],
     encoded: [u64; 3],
-    /// `slot[n]`: 1 + the index of field `n`'s value in `values`, 0 = never set. Values
-    /// are stored in the order fields were first set, so a builder touches only what it
-    /// uses instead of a slot per field number.
-    slot: [u8; SLOTS],
-    values: [&'v [u8]; INLINE_VALUES],
-    /// Values past the first `INLINE_VALUES` distinct fields (allocates only then).
-    spill: Vec<&'v [u8]>,
-    /// Distinct fields ever set (`values` then `spill`).
-    count: u8,
+    /// `values[n]`: field `n`'s value, meaningful where `present` says so. One slot per
+    /// field number (~3 KB, filled once by `new`), so `set` is a store and encoding
+    /// reads each value with one load, without an index table or a spill `Vec`.
+    values: [&'v [u8]; SLOTS],
     /// Bytes the values set so far take at most on the wire, prefixes included.
     reserve_bytes: usize,
     /// The first `set` of a field that cannot be set, reported by `encode_into`.
@@ -81,10 +73,7 @@ impl<'v> MessageBuilder<'v> {
             present: [0; 3],
             data: [0; 3],
             encoded: [0; 3],
-            slot: [0; SLOTS],
-            values: [&[]; INLINE_VALUES],
-            spill: Vec::new(),
-            count: 0,
+            values: [&[]; SLOTS],
             reserve_bytes: 0,
             rejected: None,
         }
@@ -161,19 +150,8 @@ impl<'v> MessageBuilder<'v> {
         self.reserve_bytes = self
             .reserve_bytes
             .saturating_add(value.len() + usize::from(LEN_PREFIX_MAX_BYTES));
-        let slot = &mut self.slot[usize::from(n)];
-        if *slot == 0 {
-            // At most 190 distinct data fields, so `count` stays below u8::MAX.
-            self.count += 1;
-            *slot = self.count;
-            if usize::from(self.count) > INLINE_VALUES {
-                self.spill.push(value);
-            }
-        }
-        let index = usize::from(*slot - 1);
-        match self.values.get_mut(index) {
-            Some(stored) => *stored = value,
-            None => self.spill[index - INLINE_VALUES] = value,
+        if let Some(stored) = self.values.get_mut(usize::from(n)) {
+            *stored = value;
         }
         if form == Form::Python {
             self.data[w] &= !mask;
@@ -204,15 +182,7 @@ impl<'v> MessageBuilder<'v> {
     /// The stored value of a field that is present.
     #[inline]
     fn value(&self, n: u8) -> &'v [u8] {
-        let index = usize::from(self.slot[usize::from(n)]).wrapping_sub(1);
-        match self.values.get(index) {
-            Some(value) => value,
-            None => self
-                .spill
-                .get(index - INLINE_VALUES)
-                .copied()
-                .unwrap_or_default(),
-        }
+        self.values.get(usize::from(n)).copied().unwrap_or_default()
     }
 
     /// Writes fields from `fields` while they take the fast path, into room made once
