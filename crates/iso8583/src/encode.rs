@@ -201,20 +201,27 @@ impl<'v> MessageBuilder<'v> {
         // plus its prefix); a message that large fails its size check anyway.
         let room = self.reserve_bytes.min(MESSAGE_SIZE_MAX_BYTES);
         out.resize(pos + room, 0);
+        // The room as a slice taken once, so the loop keeps its pointer and length in
+        // registers instead of reloading the `Vec` for every field.
+        let buf = out.as_mut_slice();
+        let mut general = None;
         for n in fields.by_ref() {
             let value = self.value(n);
             let (w, mask) = bit(n);
             if self.encoded[w] & mask == 0
-                && let Some(end) = fast_field_at(&spec.plan[usize::from(n)], value, out, pos)
+                && let Some(end) = fast_field_at(&spec.plan[usize::from(n)], value, buf, pos)
             {
                 pos = end;
                 continue;
             }
-            out.truncate(pos);
-            return self.write_general(spec, n, out);
+            general = Some(n);
+            break;
         }
         out.truncate(pos);
-        Ok(())
+        match general {
+            Some(n) => self.write_general(spec, n, out),
+            None => Ok(()),
+        }
     }
 
     /// Field `n` by the general code (any layout, every error).
