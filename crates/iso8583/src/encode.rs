@@ -205,10 +205,11 @@ impl<'v> MessageBuilder<'v> {
         // registers instead of reloading the `Vec` for every field.
         let buf = out.as_mut_slice();
         let mut general = None;
+        // Fresh builders hold no copied fields: then no field needs its own test.
+        let any_encoded = self.encoded != [0; 3];
         for n in fields.by_ref() {
             let value = self.value(n);
-            let (w, mask) = bit(n);
-            if self.encoded[w] & mask == 0
+            if !(any_encoded && self.form(n) == Form::Encoded)
                 && let Some(end) = fast_field_at(&spec.plan[usize::from(n)], value, buf, pos)
             {
                 pos = end;
