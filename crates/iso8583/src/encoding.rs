@@ -155,13 +155,15 @@ pub(crate) fn all_ascii(bytes: &[u8]) -> bool {
 #[inline(always)]
 pub(crate) fn all_ascii_wide(bytes: &[u8]) -> bool {
     let mut chunks = bytes.chunks_exact(32);
-    let mut acc = 0;
+    // Four lanes ORed across chunks and folded once at the end: one vector OR per chunk.
+    let mut lanes = [0u64; 4];
     for chunk in &mut chunks {
         let (words, _) = chunk.as_chunks::<8>();
-        for word in words {
-            acc |= u64::from_le_bytes(*word);
+        for (lane, word) in lanes.iter_mut().zip(words) {
+            *lane |= u64::from_le_bytes(*word);
         }
     }
+    let acc = lanes.iter().fold(0, |acc, lane| acc | lane);
     acc & HIGH_BITS == 0 && all_ascii(chunks.remainder())
 }
 
@@ -530,6 +532,23 @@ mod tests {
                     let digits = case.iter().all(u8::is_ascii_digit);
                     assert_eq!(all_digits(&case), digits, "digits {case:?}");
                     assert_eq!(all_ascii(&case), case.is_ascii(), "ascii {case:?}");
+                }
+            }
+        }
+    }
+
+    /// The whole-region ASCII check decode relies on to skip per-field checks: a
+    /// non-ASCII byte anywhere, in the 32-byte chunks or the tail, is seen.
+    #[test]
+    fn wide_ascii_scan_sees_every_position() {
+        for len in 0..=100 {
+            let clean = vec![b'A'; len];
+            assert!(all_ascii_wide(&clean), "clean {len}");
+            for at in 0..len {
+                for b in [0x80u8, 0xC3, 0xFF] {
+                    let mut case = clean.clone();
+                    case[at] = b;
+                    assert!(!all_ascii_wide(&case), "len {len} byte {b:#x} at {at}");
                 }
             }
         }
