@@ -255,6 +255,13 @@ fn malformed_messages_give_typed_errors() {
             f(41),
             D::InvalidData { encoding: "ascii" },
         ),
+        // Valid UTF-8 but not ASCII: the message text is UTF-8, the field is still bad.
+        (
+            "ascii",
+            b"08000000000000800000TERM\xC3\xA901".to_vec(),
+            f(41),
+            D::InvalidData { encoding: "ascii" },
+        ),
         (
             "tiny",
             b"08008000000000000000".to_vec(),
