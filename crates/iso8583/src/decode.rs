@@ -619,14 +619,14 @@ impl<'a> Message<'a> {
     /// (borrowed for ASCII), or upper-case hex for binary data with any pad removed.
     #[inline(always)]
     pub fn field_str(&self, n: u8) -> Option<Cow<'a, str>> {
-        let plan = self.spec.plan[usize::from(n)];
-        if plan.text
+        let text_at = self.spec.plan[usize::from(n)].text_at;
+        if text_at != Plan::NOT_TEXT
             && let Some((start, end)) = self.data_span(n)
         {
             // Decode checked the bytes are ASCII, and `text` is the message as UTF-8, so
             // the field is a sub-slice of it on character boundaries. The spec never
             // marks the bitmaps 1 and 65 as text.
-            let from = usize::from(start) + usize::from(plan.prefix);
+            let from = usize::from(start) + usize::from(text_at);
             if let Some(text) = self.text.get(from..usize::from(end)) {
                 return Some(Cow::Borrowed(text));
             }

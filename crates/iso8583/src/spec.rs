@@ -230,8 +230,10 @@ pub(crate) struct Plan {
     /// `len_type`: width of the length prefix (ASCII digits on the fast path).
     pub prefix: u8,
     pub check: FastCheck,
-    /// ASCII data counted in bytes: the python value is the wire bytes themselves.
-    pub text: bool,
+    /// For ASCII data counted in bytes, whose python value is the wire bytes
+    /// themselves: where that value starts in the field (the prefix width); else
+    /// [`Plan::NOT_TEXT`]. One byte, so reading a field tests and skips with one load.
+    pub text_at: u8,
     /// `prefix` and `check` together, for decode's dispatch.
     pub layout: Layout,
 }
@@ -241,14 +243,21 @@ impl Plan {
         len: 0,
         prefix: 0,
         check: FastCheck::General,
-        text: false,
+        text_at: Self::NOT_TEXT,
         layout: Layout::General,
     };
+
+    /// `text_at` of fields whose python value is not their wire bytes.
+    pub(crate) const NOT_TEXT: u8 = u8::MAX;
 
     fn of(def: &FieldDef) -> Self {
         let general = Self {
             prefix: def.len_type,
-            text: def.defined && def.data == DataEnc::Ascii && !def.nibbles,
+            text_at: if def.defined && def.data == DataEnc::Ascii && !def.nibbles {
+                def.len_type
+            } else {
+                Self::NOT_TEXT
+            },
             ..Self::GENERAL
         };
         let check = match (def.data, def.class) {
@@ -331,7 +340,7 @@ impl Spec {
         // Fields 1 and 65 are bitmaps, never text data: reading them takes the general
         // path, so the text fast path need not test for them on every read.
         for n in [1, 65] {
-            spec.plan[n].text = false;
+            spec.plan[n].text_at = Plan::NOT_TEXT;
         }
         Ok(spec)
     }
