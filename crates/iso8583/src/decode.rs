@@ -227,8 +227,9 @@ impl Spec {
 
 /// The message as text from the MTI on when it is UTF-8 (every text spec: the MTI, hex
 /// bitmaps and ASCII fields), else from the first data field (binary bitmaps), else
-/// empty from the first data field: where it starts, and the text. (Skipping this check when the fields were seen
-/// to be ASCII needs `unsafe` on network input: not worth it in a payments host.)
+/// empty from the first data field: where it starts, and the text. (Skipping this check
+/// when the fields were seen to be ASCII needs `unsafe` on network input: not worth it
+/// in a payments host.)
 #[inline(always)]
 fn message_text(bytes: &[u8], mti_at: u16, data_at: usize) -> (u16, &str) {
     let from_mti = bytes.get(usize::from(mti_at)..).unwrap_or_default();
