@@ -320,7 +320,7 @@ impl<'v> MessageBuilder<'v> {
         for n in fields {
             let value = self.value(n);
             let (w, mask) = bit(n);
-            if self.encoded[w] & mask == 0 && fast_field(&spec.plan[usize::from(n)], value, out) {
+            if self.encoded[w] & mask == 0 && fast_field(spec.plan[usize::from(n)], value, out) {
                 continue;
             }
             self.write_general(spec, n, out)?;
@@ -355,7 +355,7 @@ const DIGIT_PAIRS: [[u8; 2]; 100] = {
 /// text): `true` when written, `false` when the general code must handle it (other
 /// layouts, non-ASCII text, and every error), with `out` untouched.
 #[inline(always)]
-pub(crate) fn fast_field(plan: &Plan, value: &[u8], out: &mut Vec<u8>) -> bool {
+pub(crate) fn fast_field(plan: Plan, value: &[u8], out: &mut Vec<u8>) -> bool {
     let len = value.len();
     let fits = match plan.prefix {
         0 => len == usize::from(plan.len),

@@ -171,7 +171,7 @@ impl<'a> Writer<'a> {
         self.last = n;
         let index = usize::from(n - 1);
         self.present[index / 64] |= BIT_FIRST >> (index % 64);
-        if form == Form::Python && fast_field(&self.spec.plan[usize::from(n)], value, self.out) {
+        if form == Form::Python && fast_field(self.spec.plan[usize::from(n)], value, self.out) {
             return self;
         }
         let def = &self.spec.fields[usize::from(n)];
