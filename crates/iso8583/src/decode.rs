@@ -1,5 +1,6 @@
-//! Zero-copy decoding: a [`Message`] is a view over the frame bytes holding one span per
-//! field number, so decoding allocates nothing and reading a field is an array index.
+//! Zero-copy decoding: a [`Message`] is a view over the frame bytes holding where each
+//! present field starts, so decoding allocates nothing and reading a field is a popcount
+//! and two adjacent loads (a walk from the 64th field on, for the rare larger messages).
 
 use std::borrow::Cow;
 
@@ -7,7 +8,9 @@ use crate::encoding::{
     class_ok, enc_name, pad_side, parse_hex_text, read_len, text_to_str, text_valid,
 };
 use crate::error::{DecodeError, DecodeErrorKind as Kind, FieldKey};
-use crate::spec::{DataEnc, FIELD_NUMBER_MAX, FieldDef, Plan, Spec};
+use crate::spec::{
+    ASCII, Class, DIGITS, DataEnc, FIXED, FastCheck, FieldDef, ForLayout, LATIN1, Plan, Spec,
+};
 
 /// Largest message decoded or encoded, in bytes. Spans are `u16` to keep a [`Message`]
 /// small; the link's frames are far smaller (`frame::FRAME_SIZE_MAX_BYTES`).
@@ -21,23 +24,34 @@ pub(crate) struct Span {
     pub end: u16,
 }
 
-/// Most data fields a message can carry: 2..=192 without the tertiary bitmap indicator 65.
-const DATA_FIELDS_MAX: usize = FIELD_NUMBER_MAX as usize - 2;
+/// Field starts kept in a [`Message`] itself: messages of up to this many data fields
+/// (every message posguard's terminals send) read any field with two adjacent loads;
+/// fields past it are found by walking the (already validated) fields from the last kept
+/// start, so decoding never allocates and `Message` stays small enough (< 256 bytes) for
+/// the caller to move out of the `Result` with a few register stores.
+const STARTS_INLINE: usize = 64;
 
 /// A decoded message borrowing the bytes it was decoded from.
 ///
 /// Data fields follow each other without gaps, so the message keeps one `u16` per
-/// *present* data field, in ascending field order: where it starts (length prefix
-/// included), relative to the first data field, followed by where the last one ends.
-/// Field `n`'s index `i` in that list is the number of present data fields below `n`,
+/// present data field, in ascending field order: where it starts in the message (length
+/// prefix included), followed by where the last one ends. Field `n`'s index `i` in that
+/// list is the number of present data fields below `n` (a popcount of the bitmap words),
 /// and it ends where field `i + 1` starts: reading a field is two adjacent loads.
 #[derive(Clone, Debug)]
 pub struct Message<'a> {
     pub(crate) spec: &'a Spec,
     pub(crate) bytes: &'a [u8],
-    /// Bit `63 - (n - 1) % 64` of word `(n - 1) / 64` is set when field `n` is present:
-    /// exactly the big-endian reading of the primary, secondary and tertiary bitmaps.
-    pub(crate) present: [u64; 3],
+    /// `bytes[text_at..]` as UTF-8, validated once: from the MTI on when that is valid
+    /// UTF-8, else from the first data field, else empty. ASCII fields (and a text MTI)
+    /// are then handed out as sub-slices without another check.
+    text: &'a str,
+    /// Bit `63 - (n - 1) % 64` of word `(n - 1) / 64` is set when data field `n` is
+    /// present: the big-endian reading of the primary, secondary and tertiary bitmaps
+    /// without the bitmap indicators 1 and 65 (whose spans say whether they are there).
+    /// A fourth word, always 0, lets a field number `n: u8` pick its word without a
+    /// bounds check.
+    data: [u64; 4],
     pub(crate) header: Span,
     pub(crate) mti: Span,
     pub(crate) bitmap: Span,
@@ -45,17 +59,13 @@ pub struct Message<'a> {
     secondary: Span,
     /// Field 65: the tertiary bitmap.
     tertiary: Span,
-    /// Where the first data field starts.
-    data_start: u16,
-    /// `starts[i]`: where the `i`-th present data field starts, relative to `data_start`;
-    /// after the last one, where it ends.
-    starts: [u16; DATA_FIELDS_MAX + 1],
-    /// `rank[n]`: `i + 1` for present data field `n`, 0 for an absent one (a table
-    /// instead of a popcount per read, which also answers whether it is present).
-    rank: [u8; FIELD_NUMBER_MAX as usize + 1],
-    /// `bytes[data_start..]` as UTF-8, validated once, when it is valid UTF-8: ASCII
-    /// fields are then handed out as sub-slices without another check.
-    text: Option<&'a str>,
+    /// `before[w]`: present data fields in the words before word `w` of `data`.
+    before: [u8; 4],
+    /// Where `text` starts in the message.
+    text_at: u16,
+    /// `starts[i]`: where the `i`-th present data field starts, relative to `text_at`;
+    /// after the last one, where it ends. Only the first [`STARTS_INLINE`] + 1 are kept.
+    starts: [u16; STARTS_INLINE + 1],
 }
 
 impl Spec {
@@ -65,26 +75,31 @@ impl Spec {
     /// bitmap, secondary bitmap when bit 1 is set, tertiary bitmap right after it when
     /// bit 65 is set, then the announced fields in ascending order, and no trailing bytes.
     ///
-    /// Inlined so the caller's frame holds the [`Message`] the out-of-line part fills
-    /// through a reference: returning it by value from there cost a copy of its ~0.6 KB.
+    /// Inlined, with the out-of-line part filling the [`Message`] (under 256 bytes, so
+    /// the caller moves it out of the `Result` with register stores, not `memcpy`)
+    /// through a reference.
     #[inline]
     pub fn decode<'a>(&'a self, bytes: &'a [u8]) -> Result<Message<'a>, DecodeError> {
-        let mut msg = Message {
+        let mut result = Ok(Message {
             spec: self,
             bytes,
-            present: [0; 3],
+            text: "",
+            data: [0; 4],
             header: Span::default(),
             mti: Span::default(),
             bitmap: Span::default(),
             secondary: Span::default(),
             tertiary: Span::default(),
-            data_start: 0,
-            starts: [0; DATA_FIELDS_MAX + 1],
-            rank: [0; FIELD_NUMBER_MAX as usize + 1],
-            text: None,
-        };
-        self.decode_into(&mut msg)?;
-        Ok(msg)
+            before: [0; 4],
+            text_at: 0,
+            starts: [0; STARTS_INLINE + 1],
+        });
+        if let Ok(msg) = &mut result
+            && let Err(e) = self.decode_into(msg)
+        {
+            result = Err(e);
+        }
+        result
     }
 
     /// [`Self::decode`] into a fresh `msg` of `bytes`.
@@ -106,9 +121,30 @@ impl Spec {
             msg.header = cur.field(FieldKey::Header, &self.header)?;
         }
         msg.mti = cur.mti(&self.mti)?;
+        self.bitmaps(&mut cur, msg)?;
+        let data_start = cur.pos;
+        // Validated before the fields are walked so their starts can be kept relative to
+        // `text`; whether the fields are valid does not depend on it.
+        (msg.text_at, msg.text) = message_text(bytes, msg.mti.start, data_start);
+        let end = self.data_fields(bytes, data_start, msg)?;
+        if end != bytes.len() {
+            cur.pos = end;
+            let extra = bytes.len() - end;
+            let last = msg
+                .fields()
+                .last()
+                .map_or(FieldKey::Bitmap, FieldKey::Field);
+            return Err(cur.error(last, Kind::ExtraData { extra }));
+        }
+        Ok(())
+    }
+
+    /// The primary bitmap, and the secondary and tertiary ones when announced.
+    #[inline(always)]
+    fn bitmaps<'a>(&self, cur: &mut Cursor<'a>, msg: &mut Message<'a>) -> Result<(), DecodeError> {
         let (span, primary) = cur.bitmap(FieldKey::Bitmap, &self.bitmap)?;
         msg.bitmap = span;
-        msg.present[0] = primary;
+        msg.data[0] = primary & !BIT_FIRST;
         if primary & BIT_FIRST != 0 {
             let def = &self.fields[1];
             if !def.defined {
@@ -116,76 +152,142 @@ impl Spec {
             }
             let (span, secondary) = cur.bitmap(FieldKey::Field(1), def)?;
             msg.secondary = span;
-            msg.present[1] = secondary;
+            msg.data[1] = secondary & !BIT_FIRST;
             if secondary & BIT_FIRST != 0 {
                 // pyiso8583 4.0.1 reads the tertiary bitmap as an extension of field 1.
                 let (tertiary_span, tertiary) = cur.bitmap(FieldKey::Field(1), def)?;
                 msg.tertiary = tertiary_span;
                 msg.secondary.end = tertiary_span.end;
-                msg.present[2] = tertiary;
+                msg.data[2] = tertiary;
             }
         }
-        msg.data_start = cur.pos as u16;
-        let mut last = FieldKey::Bitmap;
-        let data_start = cur.pos;
-        let mut pos = data_start;
+        let first = msg.data[0].count_ones() as u8;
+        let second = first + msg.data[1].count_ones() as u8;
+        msg.before = [0, first, second, second + msg.data[2].count_ones() as u8];
+        Ok(())
+    }
+
+    /// Walks the data fields the bitmaps announce from `pos`, recording where each
+    /// starts; returns where the last one ends.
+    #[inline(never)]
+    fn data_fields(
+        &self,
+        bytes: &[u8],
+        mut pos: usize,
+        msg: &mut Message,
+    ) -> Result<usize, DecodeError> {
+        // Starts are kept relative to `text_at`, at most the first field's start.
+        let base = usize::from(msg.text_at);
+        // One wide pass over the data region: when it is all ASCII (every text spec's
+        // usual message), ASCII and Latin-1 fields need no check of their own.
+        let ascii = crate::encoding::all_ascii_wide(bytes.get(pos..).unwrap_or_default());
         let mut i = 0;
-        for n in data_fields(msg.present) {
-            let plan = self.plan[usize::from(n)];
-            let end = match fast_field(plan, bytes, pos) {
+        let [d0, d1, d2, _] = msg.data;
+        for n in data_fields([d0, d1, d2]) {
+            let plan = &self.plan[usize::from(n)];
+            let end = match fast_field(plan, bytes, pos, ascii) {
                 Some(end) => end,
-                None => {
-                    // Layouts the fast path does not cover, and every error: the general
-                    // code redoes this field and reports exactly what is wrong.
-                    cur.pos = pos;
-                    let def = &self.fields[usize::from(n)];
-                    if !def.defined {
-                        return Err(cur.error(FieldKey::Field(n), Kind::UndefinedField));
-                    }
-                    cur.field(FieldKey::Field(n), def)?;
-                    cur.pos
-                }
+                None => self.general_field(bytes, pos, n)?,
             };
-            last = FieldKey::Field(n);
-            // decode() rejected messages longer than u16::MAX, so positions fit; at most
-            // DATA_FIELDS_MAX data fields can be present.
-            msg.starts[i] = (pos - data_start) as u16;
+            // decode() rejected messages longer than u16::MAX, so positions fit; starts
+            // past STARTS_INLINE are not kept (`Message::walk` finds them).
+            if let Some(start) = msg.starts.get_mut(i) {
+                *start = (pos - base) as u16;
+            }
             i += 1;
-            msg.rank[usize::from(n)] = i as u8;
             pos = end;
         }
-        msg.starts[i] = (pos - data_start) as u16;
-        cur.pos = pos;
-        if cur.pos != bytes.len() {
-            let extra = bytes.len() - cur.pos;
-            return Err(cur.error(last, Kind::ExtraData { extra }));
+        if let Some(start) = msg.starts.get_mut(i) {
+            *start = (pos - base) as u16;
         }
-        msg.text = region_text(&bytes[usize::from(msg.data_start)..]);
-        Ok(())
+        Ok(pos)
+    }
+
+    /// Where field `n` starting at `pos` ends, validating it.
+    fn field_end(&self, bytes: &[u8], pos: usize, n: u8) -> Result<usize, DecodeError> {
+        match fast_field(&self.plan[usize::from(n)], bytes, pos, false) {
+            Some(end) => Ok(end),
+            None => self.general_field(bytes, pos, n),
+        }
+    }
+
+    /// Layouts the fast path does not cover, and every error: the general code redoes
+    /// field `n` at `pos` and reports exactly what is wrong.
+    #[inline(never)]
+    fn general_field(&self, bytes: &[u8], pos: usize, n: u8) -> Result<usize, DecodeError> {
+        let mut cur = Cursor { bytes, pos };
+        let def = &self.fields[usize::from(n)];
+        if !def.defined {
+            return Err(cur.error(FieldKey::Field(n), Kind::UndefinedField));
+        }
+        cur.field(FieldKey::Field(n), def)?;
+        Ok(cur.pos)
     }
 }
 
-/// The data region as text when it is UTF-8. (Skipping this check when the fast path
-/// saw only ASCII saves ~7% of a decode, but needs `unsafe` on network input: not worth
-/// it in a payments host.)
+/// The message as text from the MTI on when it is UTF-8 (every text spec: the MTI, hex
+/// bitmaps and ASCII fields), else from the first data field (binary bitmaps), else
+/// empty from the first data field: where it starts, and the text. (Skipping this check
+/// when the fields were seen to be ASCII needs `unsafe` on network input: not worth it
+/// in a payments host.)
 #[inline(always)]
-fn region_text(region: &[u8]) -> Option<&str> {
-    std::str::from_utf8(region).ok()
+fn message_text(bytes: &[u8], mti_at: u16, data_at: usize) -> (u16, &str) {
+    let from_mti = bytes.get(usize::from(mti_at)..).unwrap_or_default();
+    if let Ok(text) = std::str::from_utf8(from_mti) {
+        return (mti_at, text);
+    }
+    let data = bytes.get(data_at..).unwrap_or_default();
+    match std::str::from_utf8(data) {
+        // decode() rejected messages longer than u16::MAX, so positions fit.
+        Ok(text) => (data_at as u16, text),
+        Err(_) => (data_at as u16, ""),
+    }
 }
 
 /// One field on the fast path: `Some(end)` when it is valid, `None` when the general
-/// code must look at it (other layouts, or anything wrong).
+/// code must look at it (other layouts, or anything wrong). `ascii`: every byte from
+/// `pos` on is known to be ASCII.
 #[inline(always)]
-fn fast_field(plan: Plan, bytes: &[u8], pos: usize) -> Option<usize> {
+fn fast_field(plan: &Plan, bytes: &[u8], pos: usize, ascii: bool) -> Option<usize> {
+    plan.layout.run(FieldAt {
+        plan,
+        bytes,
+        pos,
+        ascii,
+    })
+}
+
+/// [`fast_field`]'s arguments, run per layout.
+struct FieldAt<'p, 'b> {
+    plan: &'p Plan,
+    bytes: &'b [u8],
+    pos: usize,
+    ascii: bool,
+}
+
+impl ForLayout for FieldAt<'_, '_> {
+    type Output = usize;
+
+    #[inline(always)]
+    fn run<const PREFIX: u8, const CHECK: u8>(self) -> Option<usize> {
+        layout_field::<PREFIX, CHECK>(self.plan, self.bytes, self.pos, self.ascii)
+    }
+}
+
+/// [`fast_field`] for one layout, the prefix width and check known at compile time.
+#[inline(always)]
+fn layout_field<const PREFIX: u8, const CHECK: u8>(
+    plan: &Plan,
+    bytes: &[u8],
+    pos: usize,
+    ascii: bool,
+) -> Option<usize> {
     let digit = |b: u8| {
         let d = b.wrapping_sub(b'0');
         (d <= 9).then_some(usize::from(d))
     };
-    if plan.check == crate::spec::FastCheck::General {
-        return None;
-    }
-    let (data_at, len) = match plan.prefix {
-        0 => (pos, usize::from(plan.len)),
+    let (data_at, len) = match PREFIX {
+        FIXED => (pos, usize::from(plan.len)),
         2 => match bytes.get(pos..pos + 2)? {
             &[a, b] => (pos + 2, digit(a)? * 10 + digit(b)?),
             _ => return None,
@@ -194,8 +296,8 @@ fn fast_field(plan: Plan, bytes: &[u8], pos: usize) -> Option<usize> {
             &[a, b, c] => (pos + 3, digit(a)? * 100 + digit(b)? * 10 + digit(c)?),
             _ => return None,
         },
-        prefix => {
-            let data_at = pos + usize::from(prefix);
+        _ => {
+            let data_at = pos + usize::from(plan.prefix);
             let mut len = 0usize;
             for &b in bytes.get(pos..data_at)? {
                 len = len * 10 + digit(b)?;
@@ -207,7 +309,14 @@ fn fast_field(plan: Plan, bytes: &[u8], pos: usize) -> Option<usize> {
         return None;
     }
     let end = data_at + len;
-    plan.check.ok(bytes.get(data_at..end)?).then_some(end)
+    let data = bytes.get(data_at..end)?;
+    let ok = match CHECK {
+        DIGITS => crate::encoding::all_digits(data),
+        ASCII => ascii || crate::encoding::all_ascii(data),
+        LATIN1 => true,
+        _ => FastCheck::Alphanumeric.ok(data),
+    };
+    ok.then_some(end)
 }
 
 const BIT_FIRST: u64 = 1 << 63;
@@ -216,15 +325,21 @@ const BIT_FIRST: u64 = 1 << 63;
 #[inline]
 pub(crate) fn data_fields(present: [u64; 3]) -> DataFields {
     DataFields {
-        words: [present[0] & !BIT_FIRST, present[1] & !BIT_FIRST, present[2]],
-        word: 0,
+        bits: present[0] & !BIT_FIRST,
+        rest: [present[1] & !BIT_FIRST, present[2]],
+        base: 1,
     }
 }
 
-/// Iterator of [`data_fields`]: one `leading_zeros` per field.
+/// Iterator of [`data_fields`]: one `leading_zeros` per field. The word being walked is
+/// kept apart from the rest so it can live in a register.
+#[derive(Clone)]
 pub(crate) struct DataFields {
-    words: [u64; 3],
-    word: u8,
+    bits: u64,
+    /// The words after `bits`, next first; emptied as they are taken.
+    rest: [u64; 2],
+    /// Field number of the top bit of `bits`.
+    base: u8,
 }
 
 impl Iterator for DataFields {
@@ -232,16 +347,18 @@ impl Iterator for DataFields {
 
     #[inline]
     fn next(&mut self) -> Option<u8> {
-        loop {
-            let bits = self.words.get_mut(usize::from(self.word))?;
-            if *bits != 0 {
-                // leading_zeros < 64 here, so the field number is at most 192.
-                let zeros = bits.leading_zeros() as u8;
-                *bits &= !(BIT_FIRST >> zeros);
-                return Some(self.word * 64 + zeros + 1);
+        while self.bits == 0 {
+            if self.rest == [0, 0] {
+                return None;
             }
-            self.word += 1;
+            self.bits = self.rest[0];
+            self.rest = [self.rest[1], 0];
+            self.base += 64;
         }
+        // leading_zeros < 64 here and `base` is at most 129, so this is at most 192.
+        let zeros = self.bits.leading_zeros() as u8;
+        self.bits ^= BIT_FIRST >> zeros;
+        Some(self.base + zeros)
     }
 }
 
@@ -284,14 +401,62 @@ impl Cursor<'_> {
         }
     }
 
+    /// The MTI: four ASCII bytes inline (the usual text MTI), anything else out of line.
+    #[inline(always)]
     fn mti(&mut self, def: &FieldDef) -> Result<Span, DecodeError> {
+        let start = self.pos;
+        if def.data == DataEnc::Ascii
+            && def.class == Class::Any
+            && let Some(text) = self.bytes.get(start..start + 4)
+            && crate::encoding::all_ascii(text)
+        {
+            // What the general check below would say of it.
+            self.pos = start + 4;
+            return Ok(self.span(start));
+        }
+        self.mti_general(def)
+    }
+
+    #[inline(never)]
+    fn mti_general(&mut self, def: &FieldDef) -> Result<Span, DecodeError> {
         let width = if def.data == DataEnc::Binary { 2 } else { 4 };
         let start = self.take(FieldKey::Mti, width)?;
+        let ascii = def.data == DataEnc::Ascii && def.class == Class::Any;
+        if ascii && crate::encoding::all_ascii(&self.bytes[start..self.pos]) {
+            // The usual text MTI: the general check below would say the same.
+            return Ok(self.span(start));
+        }
         self.check_text(FieldKey::Mti, def, start, false)?;
         Ok(self.span(start))
     }
 
+    #[inline(always)]
     fn bitmap(&mut self, field: FieldKey, def: &FieldDef) -> Result<(Span, u64), DecodeError> {
+        let width = if def.data == DataEnc::Binary { 8 } else { 16 };
+        let start = self.pos;
+        let fast = match self.bytes.get(start..start + width) {
+            Some(&[a, b, c, d, e, f, g, h]) => Some(u64::from_be_bytes([a, b, c, d, e, f, g, h])),
+            Some(text) if def.data != DataEnc::Cp500 => <&[u8; 16]>::try_from(text)
+                .ok()
+                .and_then(crate::encoding::hex16_value),
+            _ => None,
+        };
+        match fast {
+            Some(bits) => {
+                self.pos = start + width;
+                Ok((self.span(start), bits))
+            }
+            None => self.bitmap_general(field, def),
+        }
+    }
+
+    /// [`Self::bitmap`] for EBCDIC text, and every error.
+    #[inline(never)]
+    fn bitmap_general(
+        &mut self,
+        field: FieldKey,
+        def: &FieldDef,
+    ) -> Result<(Span, u64), DecodeError> {
         let mut raw = [0u8; 8];
         if def.data == DataEnc::Binary {
             let start = self.take(field, 8)?;
@@ -389,7 +554,14 @@ impl Cursor<'_> {
 
 impl<'a> Message<'a> {
     /// The message type indicator as pyiso8583 returns it (hex for a binary MTI).
+    #[inline]
     pub fn mti(&self) -> Cow<'a, str> {
+        if self.spec.mti.data == DataEnc::Ascii
+            && let Some(from) = self.mti.start.checked_sub(self.text_at)
+            && let Some(text) = self.text.get(usize::from(from)..usize::from(from) + 4)
+        {
+            return Cow::Borrowed(text);
+        }
         text_to_str(self.spec.mti.data, self.slice(self.mti))
     }
 
@@ -421,16 +593,21 @@ impl<'a> Message<'a> {
     /// Whether field `n` is present (1 = secondary bitmap, 65 = tertiary bitmap).
     #[inline]
     pub fn has(&self, n: u8) -> bool {
-        if n == 0 || n > FIELD_NUMBER_MAX {
-            return false;
+        match n {
+            0 => false,
+            1 => self.secondary.end > self.secondary.start,
+            65 => self.tertiary.end > self.tertiary.start,
+            _ => {
+                let i = n - 1;
+                self.data[usize::from(i / 64)] & (BIT_FIRST >> (i % 64)) != 0
+            }
         }
-        let i = usize::from(n - 1);
-        self.present[i / 64] & (BIT_FIRST >> (i % 64)) != 0
     }
 
     /// Present data fields (2..=192, without the bitmaps 1 and 65), ascending.
     pub fn fields(&self) -> impl Iterator<Item = u8> + use<> {
-        data_fields(self.present)
+        let [d0, d1, d2, _] = self.data;
+        data_fields([d0, d1, d2])
     }
 
     /// Field `n`'s data bytes as on the wire, without the length prefix. Field 1 is the
@@ -444,19 +621,59 @@ impl<'a> Message<'a> {
     /// (borrowed for ASCII), or upper-case hex for binary data with any pad removed.
     #[inline(always)]
     pub fn field_str(&self, n: u8) -> Option<Cow<'a, str>> {
-        let rank = usize::from(*self.rank.get(usize::from(n))?);
-        let plan = self.spec.plan[usize::from(n)];
-        if plan.text && rank != 0 {
-            // Decode checked the bytes are ASCII, and `text` is the data region as UTF-8,
-            // so the field is a sub-slice of it on character boundaries. The spec never
+        let text_at = self.spec.plan[usize::from(n)].text_at;
+        if text_at != Plan::NOT_TEXT
+            && let Some((start, end)) = self.data_span(n)
+        {
+            // Decode checked the bytes are ASCII, and `text` is the message as UTF-8, so
+            // the field is a sub-slice of it on character boundaries. The spec never
             // marks the bitmaps 1 and 65 as text.
-            let from = usize::from(self.starts[rank - 1]) + usize::from(plan.prefix);
-            let to = usize::from(self.starts[rank]);
-            if let Some(text) = self.text.and_then(|t| t.get(from..to)) {
+            let from = usize::from(start) + usize::from(text_at);
+            if let Some(text) = self.text.get(from..usize::from(end)) {
                 return Some(Cow::Borrowed(text));
             }
         }
         self.field_str_general(n)
+    }
+
+    /// Where present data field `n` starts (length prefix included) and ends, relative to
+    /// `text_at`; `None` for an absent field. Not for the bitmaps 1 and 65.
+    #[inline(always)]
+    fn data_span(&self, n: u8) -> Option<(u16, u16)> {
+        // Field 0 wraps to bit 63 of the always-empty fourth word: absent.
+        let i = n.wrapping_sub(1);
+        let (w, bit) = (usize::from(i / 64), i % 64);
+        let word = self.data[w];
+        if word & (BIT_FIRST >> bit) == 0 {
+            return None;
+        }
+        // The present data fields before `n`: those in earlier words, and the bits above
+        // `n`'s in its own word.
+        let above = word & !(u64::MAX >> bit);
+        let rank = usize::from(self.before[w]) + above.count_ones() as usize;
+        match self.starts.get(rank..rank + 2) {
+            Some(&[start, end]) => Some((start, end)),
+            _ => self.walk(n),
+        }
+    }
+
+    /// [`Self::data_span`] of a field whose start is not kept (past the first
+    /// [`STARTS_INLINE`]): walks the fields after the last kept start. They were
+    /// validated by decode, so each one's end is found again the same way.
+    #[cold]
+    #[inline(never)]
+    fn walk(&self, n: u8) -> Option<(u16, u16)> {
+        let base = usize::from(self.text_at);
+        let mut pos = base + usize::from(*self.starts.last()?);
+        for m in self.fields().skip(STARTS_INLINE) {
+            let end = self.spec.field_end(self.bytes, pos, m).ok()?;
+            if m == n {
+                // decode() rejected messages longer than u16::MAX, so positions fit.
+                return Some(((pos - base) as u16, (end - base) as u16));
+            }
+            pos = end;
+        }
+        None
     }
 
     /// [`Self::field_str`] for everything but present ASCII data fields.
@@ -484,10 +701,10 @@ impl<'a> Message<'a> {
             65 => return Some(self.tertiary),
             _ => {}
         }
-        let i = usize::from(self.rank[usize::from(n)]) - 1;
+        let (start, end) = self.data_span(n)?;
         Some(Span {
-            start: self.data_start + self.starts[i],
-            end: self.data_start + self.starts[i + 1],
+            start: self.text_at + start,
+            end: self.text_at + end,
         })
     }
 

@@ -1,8 +1,7 @@
 //! Encoding: a [`MessageBuilder`] collects borrowed field values, then writes the message
-//! into a caller's reused buffer. No allocation beyond the buffer's growth, except that a
-//! builder holding more than 32 distinct fields keeps the rest in a `Vec`.
+//! into a caller's reused buffer. No allocation beyond the buffer's growth.
 
-use crate::decode::{MESSAGE_SIZE_MAX_BYTES, Message, data_fields};
+use crate::decode::{DataFields, MESSAGE_SIZE_MAX_BYTES, Message, data_fields};
 use crate::encoding::{
     ValueError, all_ascii, class_ok, enc_name, push_hex_text, push_value, write_len,
 };
@@ -11,8 +10,6 @@ use crate::spec::LEN_PREFIX_MAX_BYTES;
 use crate::spec::{Class, DataEnc, FIELD_NUMBER_MAX, FastCheck, FieldDef, LenEnc, Plan, Spec};
 
 const SLOTS: usize = FIELD_NUMBER_MAX as usize + 1;
-/// Values kept inline in a builder; more distinct fields spill to a `Vec`.
-const INLINE_VALUES: usize = 32;
 const BIT_FIRST: u64 = 1 << 63;
 
 /// What form a stored value is in.
@@ -45,15 +42,10 @@ pub struct MessageBuilder<'v> {
     /// Values in [`Form::Data`] / [`Form::Encoded`]; the rest are [`Form::Python`].
     data: [u64; 3],
     encoded: [u64; 3],
-    /// `slot[n]`: 1 + the index of field `n`'s value in `values`, 0 = never set. Values
-    /// are stored in the order fields were first set, so a builder touches only what it
-    /// uses instead of a slot per field number.
-    slot: [u8; SLOTS],
-    values: [&'v [u8]; INLINE_VALUES],
-    /// Values past the first `INLINE_VALUES` distinct fields (allocates only then).
-    spill: Vec<&'v [u8]>,
-    /// Distinct fields ever set (`values` then `spill`).
-    count: u8,
+    /// `values[n]`: field `n`'s value, meaningful where `present` says so. One slot per
+    /// field number (~3 KB, filled once by `new`), so `set` is a store and encoding
+    /// reads each value with one load, without an index table or a spill `Vec`.
+    values: [&'v [u8]; SLOTS],
     /// Bytes the values set so far take at most on the wire, prefixes included.
     reserve_bytes: usize,
     /// The first `set` of a field that cannot be set, reported by `encode_into`.
@@ -81,10 +73,7 @@ impl<'v> MessageBuilder<'v> {
             present: [0; 3],
             data: [0; 3],
             encoded: [0; 3],
-            slot: [0; SLOTS],
-            values: [&[]; INLINE_VALUES],
-            spill: Vec::new(),
-            count: 0,
+            values: [&[]; SLOTS],
             reserve_bytes: 0,
             rejected: None,
         }
@@ -161,19 +150,8 @@ impl<'v> MessageBuilder<'v> {
         self.reserve_bytes = self
             .reserve_bytes
             .saturating_add(value.len() + usize::from(LEN_PREFIX_MAX_BYTES));
-        let slot = &mut self.slot[usize::from(n)];
-        if *slot == 0 {
-            // At most 190 distinct data fields, so `count` stays below u8::MAX.
-            self.count += 1;
-            *slot = self.count;
-            if usize::from(self.count) > INLINE_VALUES {
-                self.spill.push(value);
-            }
-        }
-        let index = usize::from(*slot - 1);
-        match self.values.get_mut(index) {
-            Some(stored) => *stored = value,
-            None => self.spill[index - INLINE_VALUES] = value,
+        if let Some(stored) = self.values.get_mut(usize::from(n)) {
+            *stored = value;
         }
         if form == Form::Python {
             self.data[w] &= !mask;
@@ -204,15 +182,61 @@ impl<'v> MessageBuilder<'v> {
     /// The stored value of a field that is present.
     #[inline]
     fn value(&self, n: u8) -> &'v [u8] {
-        let index = usize::from(self.slot[usize::from(n)]).wrapping_sub(1);
-        match self.values.get(index) {
-            Some(value) => value,
-            None => self
-                .spill
-                .get(index - INLINE_VALUES)
-                .copied()
-                .unwrap_or_default(),
+        self.values.get(usize::from(n)).copied().unwrap_or_default()
+    }
+
+    /// Writes fields from `fields` while they take the fast path, into room made once
+    /// at the end of `out` (so each is a few word stores, not a `Vec` extension and a
+    /// `memcpy` call); the first field that does not is written by the general code, and
+    /// the caller goes on with the rest.
+    #[inline(always)]
+    fn write_fast(
+        &self,
+        spec: &Spec,
+        fields: &mut DataFields,
+        out: &mut Vec<u8>,
+    ) -> Result<(), EncodeError> {
+        let mut pos = out.len();
+        // Enough for every fast-path field (`reserve_bytes` bounds each value's bytes
+        // plus its prefix); a message that large fails its size check anyway.
+        let room = self.reserve_bytes.min(MESSAGE_SIZE_MAX_BYTES);
+        out.resize(pos + room, 0);
+        // The room as a slice taken once, so the loop keeps its pointer and length in
+        // registers instead of reloading the `Vec` for every field.
+        let buf = out.as_mut_slice();
+        let mut general = None;
+        // Fresh builders hold no copied fields: then no field needs its own test.
+        let any_encoded = self.encoded != [0; 3];
+        for n in fields.by_ref() {
+            let value = self.value(n);
+            if !(any_encoded && self.form(n) == Form::Encoded)
+                && let Some(end) = fast_field_at(&spec.plan[usize::from(n)], value, buf, pos)
+            {
+                pos = end;
+                continue;
+            }
+            general = Some(n);
+            break;
         }
+        out.truncate(pos);
+        match general {
+            Some(n) => self.write_general(spec, n, out),
+            None => Ok(()),
+        }
+    }
+
+    /// Field `n` by the general code (any layout, every error).
+    #[inline(never)]
+    fn write_general(&self, spec: &Spec, n: u8, out: &mut Vec<u8>) -> Result<(), EncodeError> {
+        let def = &spec.fields[usize::from(n)];
+        let key = FieldKey::Field(n);
+        if !def.defined {
+            return Err(EncodeError {
+                field: key,
+                kind: Kind::UndefinedField,
+            });
+        }
+        write_field(key, def, self.value(n), self.form(n), out)
     }
 
     fn form(&self, n: u8) -> Form {
@@ -291,21 +315,15 @@ impl<'v> MessageBuilder<'v> {
                 write_bitmap(def, self.present[2], out);
             }
         }
-        for n in data_fields(self.present) {
+        let mut fields = data_fields(self.present);
+        self.write_fast(spec, &mut fields, out)?;
+        for n in fields {
             let value = self.value(n);
             let (w, mask) = bit(n);
             if self.encoded[w] & mask == 0 && fast_field(spec.plan[usize::from(n)], value, out) {
                 continue;
             }
-            let def = &spec.fields[usize::from(n)];
-            let key = FieldKey::Field(n);
-            if !def.defined {
-                return Err(EncodeError {
-                    field: key,
-                    kind: Kind::UndefinedField,
-                });
-            }
-            write_field(key, def, value, self.form(n), out)?;
+            self.write_general(spec, n, out)?;
         }
         let len = out.len() - start;
         if len > MESSAGE_SIZE_MAX_BYTES {
@@ -369,6 +387,98 @@ pub(crate) fn fast_field(plan: Plan, value: &[u8], out: &mut Vec<u8>) -> bool {
     }
     out.extend_from_slice(value);
     true
+}
+
+/// [`fast_field`] into `buf` at `pos` instead of appending: `Some(end)` when written,
+/// `None` (with nothing meaningful written) when the general code must handle it or
+/// `buf` has no room.
+#[inline(always)]
+fn fast_field_at(plan: &Plan, value: &[u8], buf: &mut [u8], pos: usize) -> Option<usize> {
+    let len = value.len();
+    // Latin-1 python values are UTF-8: only their ASCII subset is the same bytes.
+    // `digits` turns the digit half of the test on: one inlined test for every check,
+    // where a function pointer per check cost an indirect call per word.
+    let digits = match plan.check {
+        FastCheck::None | FastCheck::Ascii => 0,
+        FastCheck::Digits => HIGH_BITS,
+        FastCheck::Alphanumeric if value.iter().all(u8::is_ascii_alphanumeric) => 0,
+        FastCheck::Alphanumeric | FastCheck::General => return None,
+    };
+    let test = |x: u64| x | (crate::encoding::non_digit_bits(x) & digits);
+    // One branch on the layout decides both the length rule and the prefix.
+    let data_at = match plan.prefix {
+        0 if len == usize::from(plan.len) => pos,
+        2 if len <= usize::from(plan.len) && len < 100 => {
+            *buf.get_mut(pos..)?.first_chunk_mut::<2>()? = DIGIT_PAIRS[len];
+            pos + 2
+        }
+        3 if len <= usize::from(plan.len) && len < 1000 => {
+            let [a, b] = DIGIT_PAIRS[len % 100];
+            *buf.get_mut(pos..)?.first_chunk_mut::<3>()? = [b'0' + (len / 100) as u8, a, b];
+            pos + 3
+        }
+        0 | 2 | 3 => return None,
+        prefix => {
+            let data_at = pos + usize::from(prefix);
+            if len > usize::from(plan.len)
+                || !write_len(LenEnc::Ascii, len, buf.get_mut(pos..data_at)?)
+            {
+                return None;
+            }
+            data_at
+        }
+    };
+    let end = data_at + len;
+    let bad = copy_small(buf.get_mut(data_at..end)?, value, b'0', test);
+    (bad & HIGH_BITS == 0).then_some(end)
+}
+
+const HIGH_BITS: u64 = 0x8080_8080_8080_8080;
+
+/// `dst.copy_from_slice(src)` (same lengths) in overlapping word stores, ORing `test` of
+/// every word copied (a short word filled with `pad` bytes, which must pass): the
+/// character check and the copy in one pass. A field value is a few bytes to a few
+/// dozen, where a `memcpy` call and a second pass cost more than the copy.
+#[inline(always)]
+fn copy_small(dst: &mut [u8], src: &[u8], pad: u8, test: impl Fn(u64) -> u64) -> u64 {
+    let n = src.len().min(dst.len());
+    let pad = u64::from_le_bytes([pad; 8]);
+    if n >= 8 {
+        let mut bad = 0;
+        for (d, s) in dst.chunks_exact_mut(8).zip(src.chunks_exact(8)) {
+            bad |= test(copy_word::<8>(d, s));
+        }
+        if !n.is_multiple_of(8) {
+            bad |= test(copy_word::<8>(&mut dst[n - 8..n], &src[n - 8..n]));
+        }
+        bad
+    } else if n >= 4 {
+        let lo = copy_word::<4>(&mut dst[..4], &src[..4]);
+        let hi = copy_word::<4>(&mut dst[n - 4..n], &src[n - 4..n]);
+        test(lo | hi << 32)
+    } else if n >= 2 {
+        let lo = copy_word::<2>(&mut dst[..2], &src[..2]);
+        let hi = copy_word::<2>(&mut dst[n - 2..n], &src[n - 2..n]);
+        test(lo | hi << 16 | pad << 32)
+    } else if n == 1 {
+        dst[0] = src[0];
+        test(u64::from(src[0]) | pad << 8)
+    } else {
+        0
+    }
+}
+
+/// Copies exactly `N` (at most 8) bytes and returns them as a little-endian word: one
+/// load and one store once the lengths are known.
+#[inline(always)]
+fn copy_word<const N: usize>(dst: &mut [u8], src: &[u8]) -> u64 {
+    let (Ok(d), Ok(s)) = (<&mut [u8; N]>::try_from(dst), <&[u8; N]>::try_from(src)) else {
+        return 0;
+    };
+    *d = *s;
+    let mut word = [0u8; 8];
+    word[..N].copy_from_slice(s);
+    u64::from_le_bytes(word)
 }
 
 fn missing(field: FieldKey) -> EncodeError {
@@ -495,4 +605,44 @@ fn value_error(field: FieldKey, def: &FieldDef, error: ValueError) -> EncodeErro
         ValueError::NeedsPad => Kind::NeedsPad,
     };
     EncodeError { field, kind }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The builder's fused check-and-copy fast path: every length of a numeric and a
+    /// text LLVAR field, with a bad byte in every position, fails exactly as the general
+    /// code says (leaving `out` as it was), and every good value round-trips.
+    #[test]
+    fn fast_path_checks_every_byte_at_every_length() {
+        let spec = Spec::posguard_ascii();
+        let digits = "0123456789012345678901234567890123456789";
+        for (n, max, bad, class) in [(2u8, 19, "A", "numeric"), (35, 37, "\u{e9}", "")] {
+            for len in 0..=max {
+                let good = &digits[..len];
+                let mut out = b"kept".to_vec();
+                let mut b = MessageBuilder::new();
+                b.set_mti("0200").set(n, good);
+                b.encode_into(&spec, &mut out).expect("good value encodes");
+                let msg = spec.decode(&out[4..]).expect("decodes");
+                assert_eq!(msg.field_str(n).as_deref(), Some(good));
+                for at in 0..len {
+                    let value = format!("{}{bad}{}", &good[..at], &good[at + 1..]);
+                    let mut out = b"kept".to_vec();
+                    let mut b = MessageBuilder::new();
+                    b.set_mti("0200").set(n, value.as_str());
+                    let err = b.encode_into(&spec, &mut out).expect_err("bad byte");
+                    assert_eq!(err.field, FieldKey::Field(n));
+                    let expected = if class.is_empty() {
+                        Kind::InvalidData { encoding: "ascii" }
+                    } else {
+                        Kind::WrongClass { class }
+                    };
+                    assert_eq!(err.kind, expected, "{value:?}");
+                    assert_eq!(out, b"kept");
+                }
+            }
+        }
+    }
 }

@@ -133,10 +133,14 @@ const ONES: u64 = 0x0101_0101_0101_0101;
 /// into the next byte only happens when some byte is already invalid.
 #[inline(always)]
 pub(crate) fn all_digits(bytes: &[u8]) -> bool {
-    let bad = fold_words(bytes, b'0', |x| {
-        x | x.wrapping_sub(ONES * 0x30) | x.wrapping_add(ONES * 0x46)
-    });
-    bad & HIGH_BITS == 0
+    fold_words(bytes, b'0', non_digit_bits) & HIGH_BITS == 0
+}
+
+/// Bit 7 of each byte of the result is set when that byte of `x` is not an ASCII digit
+/// (the SWAR test of [`all_digits`]).
+#[inline(always)]
+pub(crate) fn non_digit_bits(x: u64) -> u64 {
+    x | x.wrapping_sub(ONES * 0x30) | x.wrapping_add(ONES * 0x46)
 }
 
 /// Whether every byte is ASCII, a word per step: inlined into the fast paths, where
@@ -144,6 +148,23 @@ pub(crate) fn all_digits(bytes: &[u8]) -> bool {
 #[inline(always)]
 pub(crate) fn all_ascii(bytes: &[u8]) -> bool {
     fold_words(bytes, 0, |x| x) & HIGH_BITS == 0
+}
+
+/// Whether every byte is ASCII, for a whole message region: 32 bytes per step, which
+/// the compiler turns into vector ORs, then [`all_ascii`] on the tail.
+#[inline(always)]
+pub(crate) fn all_ascii_wide(bytes: &[u8]) -> bool {
+    let mut chunks = bytes.chunks_exact(32);
+    // Four lanes ORed across chunks and folded once at the end: one vector OR per chunk.
+    let mut lanes = [0u64; 4];
+    for chunk in &mut chunks {
+        let (words, _) = chunk.as_chunks::<8>();
+        for (lane, word) in lanes.iter_mut().zip(words) {
+            *lane |= u64::from_le_bytes(*word);
+        }
+    }
+    let acc = lanes.iter().fold(0, |acc, lane| acc | lane);
+    acc & HIGH_BITS == 0 && all_ascii(chunks.remainder())
 }
 
 /// Whether `data` is valid in a text encoding (Latin-1 and cp500 map every byte).
@@ -279,6 +300,40 @@ pub(crate) fn push_hex_text(data: DataEnc, bytes: &[u8], out: &mut Vec<u8>) {
             });
         }
     }
+}
+
+/// 16 ASCII hex digits (either case) as the big-endian `u64` they spell, a word of 8
+/// digits at a time (SWAR); `None` when any byte is not a hex digit. Text bitmaps are on
+/// every message, and the table loop this replaces cost ~130 instructions per bitmap.
+#[inline(always)]
+pub(crate) fn hex16_value(text: &[u8; 16]) -> Option<u64> {
+    let (hi, lo) = text.split_at(8);
+    let (hi, lo) = (hex8_value(word8(hi))?, hex8_value(word8(lo))?);
+    Some(u64::from(hi) << 32 | u64::from(lo))
+}
+
+/// 8 ASCII hex digits, the first in the low byte of `x`, as the `u32` they spell.
+#[inline(always)]
+fn hex8_value(x: u64) -> Option<u32> {
+    // Per byte, bit 7 of `x + (0x80 - lo)` is set when the byte is >= lo, and bit 7 of
+    // `x + (0x7F - hi)` when it is > hi; bytes with bit 7 set are rejected first, so the
+    // sums cannot carry across bytes.
+    let in_range = |x: u64, lo: u64, hi: u64| {
+        x.wrapping_add(ONES * (0x80 - lo)) & !x.wrapping_add(ONES * (0x7F - hi)) & HIGH_BITS
+    };
+    let lower = x | (ONES * 0x20);
+    let digit = in_range(x, 0x30, 0x39);
+    let letter = in_range(lower, 0x61, 0x66);
+    if x & HIGH_BITS != 0 || (digit | letter) != HIGH_BITS {
+        return None;
+    }
+    // A digit's value is its low nibble, a letter's is its low nibble + 9.
+    let nibbles = (x & (ONES * 0x0F)) + (letter >> 7) * 9;
+    // Bytes [n0, n1, n2, ...] -> 16-bit lanes n0 << 4 | n1 -> the 4 bytes, first high.
+    let pairs = (nibbles << 4 | nibbles >> 8) & 0x00FF_00FF_00FF_00FF;
+    let quads = (pairs | pairs >> 8) & 0x0000_FFFF_0000_FFFF;
+    let bytes = (quads | quads >> 16) as u32;
+    Some(bytes.swap_bytes())
 }
 
 /// Parses hex text in a text encoding into `out`. `false` = not hex.
@@ -480,6 +535,43 @@ mod tests {
                 }
             }
         }
+    }
+
+    /// The whole-region ASCII check decode relies on to skip per-field checks: a
+    /// non-ASCII byte anywhere, in the 32-byte chunks or the tail, is seen.
+    #[test]
+    fn wide_ascii_scan_sees_every_position() {
+        for len in 0..=100 {
+            let clean = vec![b'A'; len];
+            assert!(all_ascii_wide(&clean), "clean {len}");
+            for at in 0..len {
+                for b in [0x80u8, 0xC3, 0xFF] {
+                    let mut case = clean.clone();
+                    case[at] = b;
+                    assert!(!all_ascii_wide(&case), "len {len} byte {b:#x} at {at}");
+                }
+            }
+        }
+    }
+
+    /// Every byte value in every position of a text bitmap: the word-at-a-time parse
+    /// agrees with the per-digit table.
+    #[test]
+    fn swar_hex_bitmap_matches_table_at_every_position() {
+        for at in 0..16 {
+            for b in 0..=255u8 {
+                let mut text = *b"0123456789abcDEF";
+                text[at] = b;
+                let mut table = [0u8; 8];
+                let ok = parse_hex_text(DataEnc::Ascii, &text, &mut table);
+                let swar = hex16_value(&text);
+                assert_eq!(swar, ok.then(|| u64::from_be_bytes(table)), "{text:?}");
+            }
+        }
+        assert_eq!(
+            hex16_value(b"F23C000000000000"),
+            Some(0xF23C_0000_0000_0000)
+        );
     }
 
     #[test]

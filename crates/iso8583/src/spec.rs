@@ -128,6 +128,96 @@ impl FastCheck {
     }
 }
 
+/// A fast-path field's length prefix and character check as one value, so the decode
+/// loop branches once per field (one jump table) into code made for that layout.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum Layout {
+    /// Not on the fast path (`FastCheck::General`).
+    General,
+    FixedAscii,
+    FixedLatin1,
+    FixedDigits,
+    FixedAlnum,
+    /// Two ASCII length digits (LLVAR).
+    LlAscii,
+    LlLatin1,
+    LlDigits,
+    LlAlnum,
+    /// Three ASCII length digits (LLLVAR).
+    LllAscii,
+    LllLatin1,
+    LllDigits,
+    LllAlnum,
+    /// One or four ASCII length digits.
+    VarAscii,
+    VarLatin1,
+    VarDigits,
+    VarAlnum,
+}
+
+impl Layout {
+    fn of(prefix: u8, check: FastCheck) -> Self {
+        use FastCheck as C;
+        use Layout as L;
+        let [ascii, latin1, digits, alnum] = match prefix {
+            0 => [L::FixedAscii, L::FixedLatin1, L::FixedDigits, L::FixedAlnum],
+            2 => [L::LlAscii, L::LlLatin1, L::LlDigits, L::LlAlnum],
+            3 => [L::LllAscii, L::LllLatin1, L::LllDigits, L::LllAlnum],
+            _ => [L::VarAscii, L::VarLatin1, L::VarDigits, L::VarAlnum],
+        };
+        match check {
+            C::General => L::General,
+            C::Ascii => ascii,
+            C::None => latin1,
+            C::Digits => digits,
+            C::Alphanumeric => alnum,
+        }
+    }
+}
+
+/// `PREFIX` of [`ForLayout::run`] for fixed fields, and for prefixes other than two or
+/// three digits (then read from the plan).
+pub(crate) const FIXED: u8 = 0;
+pub(crate) const VAR: u8 = u8::MAX;
+/// `CHECK` of [`ForLayout::run`]: the [`FastCheck`] variants a const parameter can name.
+pub(crate) const ASCII: u8 = 0;
+pub(crate) const LATIN1: u8 = 1;
+pub(crate) const DIGITS: u8 = 2;
+pub(crate) const ALNUM: u8 = 3;
+
+/// Work on one fast-path field, compiled once per layout.
+pub(crate) trait ForLayout {
+    type Output;
+    fn run<const PREFIX: u8, const CHECK: u8>(self) -> Option<Self::Output>;
+}
+
+impl Layout {
+    /// Runs `work` made for this layout; `None` for [`Layout::General`].
+    #[inline(always)]
+    pub(crate) fn run<W: ForLayout>(self, work: W) -> Option<W::Output> {
+        use Layout as L;
+        match self {
+            L::General => None,
+            L::FixedAscii => work.run::<FIXED, ASCII>(),
+            L::FixedLatin1 => work.run::<FIXED, LATIN1>(),
+            L::FixedDigits => work.run::<FIXED, DIGITS>(),
+            L::FixedAlnum => work.run::<FIXED, ALNUM>(),
+            L::LlAscii => work.run::<2, ASCII>(),
+            L::LlLatin1 => work.run::<2, LATIN1>(),
+            L::LlDigits => work.run::<2, DIGITS>(),
+            L::LlAlnum => work.run::<2, ALNUM>(),
+            L::LllAscii => work.run::<3, ASCII>(),
+            L::LllLatin1 => work.run::<3, LATIN1>(),
+            L::LllDigits => work.run::<3, DIGITS>(),
+            L::LllAlnum => work.run::<3, ALNUM>(),
+            L::VarAscii => work.run::<VAR, ASCII>(),
+            L::VarLatin1 => work.run::<VAR, LATIN1>(),
+            L::VarDigits => work.run::<VAR, DIGITS>(),
+            L::VarAlnum => work.run::<VAR, ALNUM>(),
+        }
+    }
+}
+
 /// A field's layout reduced to what the hot loops of decode, encode and
 /// [`Message::field_str`](crate::Message::field_str) branch on, flattened into 6 bytes
 /// so the per-field table is a few cache lines. The fast path covers text data with
@@ -140,8 +230,12 @@ pub(crate) struct Plan {
     /// `len_type`: width of the length prefix (ASCII digits on the fast path).
     pub prefix: u8,
     pub check: FastCheck,
-    /// ASCII data counted in bytes: the python value is the wire bytes themselves.
-    pub text: bool,
+    /// For ASCII data counted in bytes, whose python value is the wire bytes
+    /// themselves: where that value starts in the field (the prefix width); else
+    /// [`Plan::NOT_TEXT`]. One byte, so reading a field tests and skips with one load.
+    pub text_at: u8,
+    /// `prefix` and `check` together, for decode's dispatch.
+    pub layout: Layout,
 }
 
 impl Plan {
@@ -149,13 +243,21 @@ impl Plan {
         len: 0,
         prefix: 0,
         check: FastCheck::General,
-        text: false,
+        text_at: Self::NOT_TEXT,
+        layout: Layout::General,
     };
+
+    /// `text_at` of fields whose python value is not their wire bytes.
+    pub(crate) const NOT_TEXT: u8 = u8::MAX;
 
     fn of(def: &FieldDef) -> Self {
         let general = Self {
             prefix: def.len_type,
-            text: def.defined && def.data == DataEnc::Ascii && !def.nibbles,
+            text_at: if def.defined && def.data == DataEnc::Ascii && !def.nibbles {
+                def.len_type
+            } else {
+                Self::NOT_TEXT
+            },
             ..Self::GENERAL
         };
         let check = match (def.data, def.class) {
@@ -173,6 +275,7 @@ impl Plan {
             (0, _) | (1..=4, LenEnc::Ascii) => Self {
                 len,
                 check,
+                layout: Layout::of(def.len_type, check),
                 ..general
             },
             _ => general,
@@ -188,9 +291,13 @@ pub struct Spec {
     pub(crate) bitmap: FieldDef,
     /// Indexed by field number; index 0 is unused, 1 is the secondary bitmap.
     pub(crate) fields: [FieldDef; FIELD_NUMBER_MAX as usize + 1],
-    /// `Plan::of(fields[n])`, precomputed.
-    pub(crate) plan: [Plan; FIELD_NUMBER_MAX as usize + 1],
+    /// `Plan::of(fields[n])`, precomputed; one entry per `u8` (those past 192 are
+    /// general) so the hot loops index it by field number without a bounds check.
+    pub(crate) plan: [Plan; PLAN_SLOTS],
 }
+
+/// Entries of `Spec::plan`: every `u8` field number.
+const PLAN_SLOTS: usize = u8::MAX as usize + 1;
 
 static POSGUARD_ASCII_JSON: &str = include_str!("../../../specs/posguard-ascii.json");
 static POSGUARD_BINARY_JSON: &str = include_str!("../../../specs/posguard-binary.json");
@@ -210,7 +317,7 @@ impl Spec {
             mti: FieldDef::UNDEFINED,
             bitmap: FieldDef::UNDEFINED,
             fields: [FieldDef::UNDEFINED; FIELD_NUMBER_MAX as usize + 1],
-            plan: [Plan::GENERAL; FIELD_NUMBER_MAX as usize + 1],
+            plan: [Plan::GENERAL; PLAN_SLOTS],
         };
         for (key, props) in object {
             let field = parse_key(key)?;
@@ -233,7 +340,7 @@ impl Spec {
         // Fields 1 and 65 are bitmaps, never text data: reading them takes the general
         // path, so the text fast path need not test for them on every read.
         for n in [1, 65] {
-            spec.plan[n].text = false;
+            spec.plan[n].text_at = Plan::NOT_TEXT;
         }
         Ok(spec)
     }

@@ -255,6 +255,13 @@ fn malformed_messages_give_typed_errors() {
             f(41),
             D::InvalidData { encoding: "ascii" },
         ),
+        // Valid UTF-8 but not ASCII: the message text is UTF-8, the field is still bad.
+        (
+            "ascii",
+            b"08000000000000800000TERM\xC3\xA901".to_vec(),
+            f(41),
+            D::InvalidData { encoding: "ascii" },
+        ),
         (
             "tiny",
             b"08008000000000000000".to_vec(),
@@ -535,4 +542,41 @@ fn writer_opens_secondary_and_tertiary_bitmaps() {
         .encode_into(&spec, &mut builder_out)
         .expect("builder encodes");
     assert_eq!(out, builder_out);
+}
+
+/// A `Message` keeps the starts of its first 64 data fields inline and finds later ones
+/// by walking from there: with 63..=126 fields every field still reads back exactly,
+/// read last to first so no walk can lean on an earlier read.
+#[test]
+fn fields_past_the_inline_starts_read_back() {
+    let json: serde_json::Value =
+        serde_json::from_str(include_str!("../../../specs/posguard-ascii.json")).unwrap();
+    let spec = spec("ascii");
+    let digits = "1234567890".repeat(100);
+    let mut values = Vec::new();
+    for n in (2..=128u8).filter(|&n| n != 65) {
+        let field = &json[n.to_string()];
+        let max = field["max_len"].as_u64().unwrap() as usize;
+        let len = match field["len_type"].as_u64() {
+            Some(0) => max,
+            _ => (usize::from(n) % 9 + 1).min(max),
+        };
+        values.push((n, &digits[..len]));
+    }
+    for count in [63, 64, 65, 66, values.len()] {
+        let mut b = MessageBuilder::new();
+        b.set_mti("0200");
+        for &(n, v) in &values[..count] {
+            b.set(n, v);
+        }
+        let mut out = Vec::new();
+        b.encode_into(&spec, &mut out).unwrap();
+        let msg = spec.decode(&out).unwrap();
+        assert_eq!(msg.fields().count(), count);
+        for &(n, v) in values[..count].iter().rev() {
+            assert_eq!(msg.field_str(n).as_deref(), Some(v), "field {n} of {count}");
+            assert_eq!(msg.field(n), Some(v.as_bytes()), "field {n} of {count}");
+        }
+        assert_eq!(msg.field_str(values[count - 1].0 + 1), None);
+    }
 }
