@@ -13,6 +13,8 @@
 //! `POSGUARD_APPLY_DIR` (default: the temp dir); each run applies to a copy of it.
 //!
 //! cargo bench -p store --bench apply
+//! (To profile only the measured part: POSGUARD_APPLY_PAUSE_MS=2000, then
+//! `perf record -g -p <pid>` once it prints "measuring".)
 
 use model::{
     Account, CardToken, Currency, Entry, MaskedPan, MerchantId, PostingKind, ResponseCode,
@@ -29,9 +31,9 @@ const PURCHASES_PER_APPLY: usize = 1_000;
 /// Purchases per transaction while building the template (speed, not realism).
 const PREFILL_PURCHASES_PER_COMMIT: usize = 20_000;
 /// Applied before measuring, so the page cache holds what a running host's would.
-const WARMUP_PURCHASES: usize = 20_000;
+const WARMUP_PURCHASES: usize = 60_000;
 const PREFILL_DEFAULT: usize = 1_500_000;
-const MEASURED_DEFAULT: usize = 60_000;
+const MEASURED_DEFAULT: usize = 150_000;
 const SEED: u64 = 0x9E37_79B9_7F4A_7C15;
 /// Milliseconds between purchases at ~50k purchases/s is 1/50: one tick per 50.
 const PURCHASES_PER_MS: u64 = 50;
@@ -57,21 +59,26 @@ fn main() {
         store.commit(&chunk).expect("warm up");
     }
     let chunks = applies(&mut purchases, measured, &mut seq);
+    // Time for a profiler to attach to the measured part only (perf record -p).
+    let pause_ms = env_count("POSGUARD_APPLY_PAUSE_MS", 0);
+    println!("measuring (pid {}, after {pause_ms} ms)", std::process::id());
+    std::thread::sleep(std::time::Duration::from_millis(pause_ms as u64));
     let (cpu0, wall0) = (thread_cpu_us(), Instant::now());
     for chunk in &chunks {
         store.commit(chunk).expect("apply");
     }
     let (cpu1, wall) = (thread_cpu_us(), wall0.elapsed());
-    let cpu = (cpu1.0 - cpu0.0, cpu1.1 - cpu0.1);
+    let cpu = (cpu1.0 - cpu0.0, cpu1.1 - cpu0.1, cpu1.2 - cpu0.2);
     let per = |us: f64| us / measured as f64;
     println!(
         "apply: {measured} purchases in {} transactions: cpu {:.2} us/purchase \
-         (user {:.2}, sys {:.2}), wall {:.2} us/purchase",
+         (user {:.2}, sys {:.2}), wall {:.2} us/purchase, {:.2} page faults/purchase",
         chunks.len(),
         per(cpu.0 + cpu.1),
         per(cpu.0),
         per(cpu.1),
         per(wall.as_secs_f64() * 1e6),
+        per(cpu.2),
     );
     drop(store);
     remove_db(&db);
@@ -165,15 +172,15 @@ fn applies(purchases: &mut Purchases, count: usize, seq: &mut u64) -> Vec<Vec<Wr
     out
 }
 
-/// (user, sys) CPU microseconds of the calling thread.
-fn thread_cpu_us() -> (f64, f64) {
+/// (user, sys) CPU microseconds of the calling thread, and its minor page faults.
+fn thread_cpu_us() -> (f64, f64, f64) {
     // SAFETY: getrusage writes one rusage into the zeroed struct we own.
     let mut ru: libc::rusage = unsafe { std::mem::zeroed() };
     // SAFETY: RUSAGE_THREAD with a valid pointer to a live rusage.
     let rc = unsafe { libc::getrusage(libc::RUSAGE_THREAD, &mut ru) };
     assert_eq!(rc, 0, "getrusage");
     let us = |t: libc::timeval| t.tv_sec as f64 * 1e6 + t.tv_usec as f64;
-    (us(ru.ru_utime), us(ru.ru_stime))
+    (us(ru.ru_utime), us(ru.ru_stime), ru.ru_minflt as f64)
 }
 
 /// A seeded stream of host-shaped purchases.
