@@ -130,7 +130,7 @@ pub fn open_with(url: &str, options: OpenOptions) -> Result<Box<dyn Store>, Stor
             let db = reads::Db(sqlite::SqliteStore::open(&path)?);
             let dir = journal::dir_for(&path);
             if options.journal {
-                let db = std::sync::Arc::new(db);
+                let db: std::sync::Arc<dyn Store> = std::sync::Arc::new(db);
                 let segment = options.journal_segment_bytes;
                 return Ok(Box::new(journal::Journaled::open(db, &dir, segment)?));
             }

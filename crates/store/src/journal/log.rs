@@ -205,24 +205,18 @@ impl Log {
         Ok(())
     }
 
-    /// Whether the oldest closed segment holds only records at or below `applied`, so
-    /// that `forget_upto(applied)` would recycle it.
-    pub(crate) fn can_forget(&self, applied: u64) -> bool {
-        if self.closed.is_empty() {
-            return false;
-        }
-        let current_first = self
-            .current
-            .as_ref()
-            .map_or(self.next_seq, |(s, _)| s.first_seq);
-        let next_first = self.closed.get(1).map_or(current_first, |s| s.first_seq);
-        next_first - 1 <= applied
-    }
-
     /// Recycles the closed segments whose every record is at or below `applied` (the
     /// store has made them durable itself).
     pub(crate) fn forget_upto(&mut self, applied: u64) {
-        while self.can_forget(applied) {
+        while !self.closed.is_empty() {
+            let current_first = self
+                .current
+                .as_ref()
+                .map_or(self.next_seq, |(s, _)| s.first_seq);
+            let next_first = self.closed.get(1).map_or(current_first, |s| s.first_seq);
+            if next_first - 1 > applied {
+                return;
+            }
             let segment = self.closed.remove(0);
             if let Err(e) = recycle(&self.dir, &segment) {
                 // Harmless: its records are skipped as applied when it is read again.

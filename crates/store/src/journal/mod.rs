@@ -9,21 +9,11 @@
 //! opening the store applies whatever the journal holds beyond that. Reads see the
 //! applied state: a read first waits until everything committed before it started has
 //! been applied (milliseconds), so a client sees its own acknowledged transactions.
-//!
-//! The applier commits at `synchronous=NORMAL` (no fsync per transaction): until a
-//! full commit, a power loss may take the database back to an older applied state,
-//! which is harmless as long as the journal still holds everything after it. So a
-//! segment is recycled only after a full (fsync'd) commit covered all its records: the
-//! merged transaction that makes a segment recyclable is committed at FULL, which makes
-//! every earlier deferred commit durable too (one fsync of the whole WAL). A killed
-//! process loses nothing either way: deferred commits are in the OS's page cache.
 
 mod log;
 mod wire;
 
 use crate::error::{StoreError, StoreErrorKind};
-use crate::reads::Db;
-use crate::sqlite::{SqliteStore, Sync};
 use crate::{AlertQuery, CaseQuery, Store, TxnQuery};
 use log::{Log, Record};
 use model::*;
@@ -95,12 +85,9 @@ pub(crate) fn recover(store: &dyn Store, dir: &Path) -> Result<bool, StoreError>
     }
 }
 
-/// The database behind a journal (SQLite only: PostgreSQL commits synchronously).
-pub(crate) type Inner = Db<SqliteStore>;
-
 /// A store whose commits go through the journal.
 pub(crate) struct Journaled {
-    inner: Arc<Inner>,
+    inner: Arc<dyn Store>,
     log: Arc<Mutex<Log>>,
     /// Taken on drop, which ends the applier once it has applied everything.
     to_applier: Option<SyncSender<(u64, Vec<Write>)>>,
@@ -110,15 +97,12 @@ pub(crate) struct Journaled {
     /// The last sequence number appended, and the last one applied (with its signal).
     committed: std::sync::atomic::AtomicU64,
     applied: Arc<(Mutex<u64>, std::sync::Condvar)>,
-    /// The last sequence number applied by a full (fsync'd) commit in this process.
-    #[cfg_attr(not(test), allow(dead_code))]
-    durable: Arc<std::sync::atomic::AtomicU64>,
 }
 
 impl Journaled {
     /// Takes over the journal in `dir` (recovering what it holds) and starts the applier.
     pub(crate) fn open(
-        inner: Arc<Inner>,
+        inner: Arc<dyn Store>,
         dir: &Path,
         segment_bytes: u64,
     ) -> Result<Journaled, StoreError> {
@@ -138,19 +122,13 @@ impl Journaled {
         let log = Arc::new(Mutex::new(log));
         let failed = Arc::new(Mutex::new(None));
         let (to_applier, rx) = sync_channel(APPLY_QUEUE_BATCHES);
+        let (store, log2, failed2) = (inner.clone(), log.clone(), failed.clone());
         let last = lock(&log).last_seq();
         let applied = Arc::new((Mutex::new(last), std::sync::Condvar::new()));
-        let durable = Arc::new(std::sync::atomic::AtomicU64::new(0));
-        let applier = Applier {
-            store: inner.clone(),
-            log: log.clone(),
-            failed: failed.clone(),
-            applied: applied.clone(),
-            durable: durable.clone(),
-        };
+        let applied2 = applied.clone();
         let applier = std::thread::Builder::new()
             .name("posguard-apply".into())
-            .spawn(move || applier.run(&rx))
+            .spawn(move || run_applier(store.as_ref(), &rx, &log2, &failed2, &applied2))
             .map_err(|e| StoreError::new(StoreErrorKind::Io, format!("start the applier: {e}")))?;
         Ok(Journaled {
             inner,
@@ -160,7 +138,6 @@ impl Journaled {
             failed,
             committed: std::sync::atomic::AtomicU64::new(last),
             applied,
-            durable,
         })
     }
 
@@ -230,61 +207,43 @@ pub(crate) fn lower_priority() {
     }
 }
 
-/// The applier thread's share of the journal.
-struct Applier {
-    store: Arc<Inner>,
-    log: Arc<Mutex<Log>>,
-    failed: Arc<Mutex<Option<StoreError>>>,
-    applied: Arc<(Mutex<u64>, std::sync::Condvar)>,
-    durable: Arc<std::sync::atomic::AtomicU64>,
-}
-
-impl Applier {
-    fn run(self, rx: &Receiver<(u64, Vec<Write>)>) {
-        lower_priority();
-        while let Ok((seq, writes)) = rx.recv() {
-            let mut last = seq;
-            let mut merged = writes;
-            // Whatever else has been committed meanwhile goes into the same transaction.
-            // (Gathering longer on purpose was measured: larger, burstier database
-            // writes stalled the journal's own fsyncs and raised tail latency.)
-            while merged.len() < APPLY_MERGE_WRITES_MAX {
-                match rx.try_recv() {
-                    Ok((seq, writes)) => {
-                        last = seq;
-                        merged.extend(writes);
-                    }
-                    Err(_) => break,
+fn run_applier(
+    store: &dyn Store,
+    rx: &Receiver<(u64, Vec<Write>)>,
+    log: &Mutex<Log>,
+    failed: &Mutex<Option<StoreError>>,
+    applied: &(Mutex<u64>, std::sync::Condvar),
+) {
+    lower_priority();
+    while let Ok((seq, writes)) = rx.recv() {
+        let mut last = seq;
+        let mut merged = writes;
+        // Whatever else has been committed meanwhile goes into the same transaction.
+        // (Gathering longer on purpose was measured: larger, burstier database writes
+        // stalled the journal's own fsyncs and raised tail latency.)
+        while merged.len() < APPLY_MERGE_WRITES_MAX {
+            match rx.try_recv() {
+                Ok((seq, writes)) => {
+                    last = seq;
+                    merged.extend(writes);
                 }
+                Err(_) => break,
             }
-            if let Err(e) = self.apply(merged, last) {
-                // The batches are safe in the journal; a restart applies them again.
-                eprintln!("posguard store: apply journal up to {last}: {e}");
-                *lock(&self.failed) = Some(e);
-                self.applied.1.notify_all();
-                return;
-            }
-            *lock(&self.applied.0) = last;
-            self.applied.1.notify_all();
         }
-    }
-
-    /// Commits `merged` with the high-water mark `last`; fsync'd only when that lets a
-    /// journal segment go (see the module's docs), which is then recycled.
-    fn apply(&self, mut merged: Vec<Write>, last: u64) -> Result<(), StoreError> {
         merged.push(Write::Meta {
             key: APPLIED_KEY.into(),
             value: last.to_string(),
         });
-        let full = lock(&self.log).can_forget(last);
-        let sync = if full { Sync::Full } else { Sync::Deferred };
-        self.store.0.commit_with(&merged, sync)?;
-        if full {
-            self.durable
-                .store(last, std::sync::atomic::Ordering::Release);
-            lock(&self.log).forget_upto(last);
+        if let Err(e) = store.commit(&merged) {
+            // The batches are safe in the journal; a restart applies them again.
+            eprintln!("posguard store: apply journal up to {last}: {e}");
+            *lock(failed) = Some(e);
+            applied.1.notify_all();
+            return;
         }
-        Ok(())
+        lock(log).forget_upto(last);
+        *lock(&applied.0) = last;
+        applied.1.notify_all();
     }
 }
 
@@ -534,54 +493,6 @@ mod tests {
         drop(store);
         let reopened = journaled(&dir, 4 * 1024);
         assert_eq!(reopened.merchants().unwrap().len(), 400);
-    }
-
-    /// Copies the database's files as they are now (the shared-memory index is rebuilt
-    /// from the WAL at open, so it is left out).
-    fn copy_db(from: &Path, to: &Path) {
-        std::fs::create_dir_all(to).unwrap();
-        for name in ["posguard.db", "posguard.db-wal"] {
-            let _ = std::fs::remove_file(to.join(name));
-            if from.join(name).exists() {
-                std::fs::copy(from.join(name), to.join(name)).unwrap();
-            }
-        }
-        let _ = std::fs::remove_file(to.join("posguard.db-shm"));
-    }
-
-    /// The applier's deferred (synchronous=NORMAL) commits may be lost to a power cut;
-    /// the database then holds its last full commit. Every batch acknowledged after that
-    /// must still be in the journal, however many segments were recycled meanwhile.
-    #[test]
-    fn a_power_loss_after_deferred_applies_loses_no_acknowledged_batch() {
-        let dir = temp_dir("power");
-        let disk = dir.join("disk");
-        let path = dir.join("posguard.db");
-        let inner = Arc::new(Db(SqliteStore::open(&path).unwrap()));
-        let store = Journaled::open(inner, &dir_for(&path), 4 * 1024).unwrap();
-        // What a power cut leaves: the state of the last fsync'd commit (migrations first).
-        copy_db(&dir, &disk);
-        let (mut durable, mut full_commits, mut n) = (0, 0, 0);
-        while n < 300 || durable == u64::from(n) {
-            store.commit(&[merchant(n)]).unwrap();
-            n += 1;
-            // Waits for the applier: the files then hold exactly the applied state.
-            assert_eq!(store.merchants().unwrap().len(), n as usize);
-            let now = store.durable.load(std::sync::atomic::Ordering::Acquire);
-            if now != durable {
-                (durable, full_commits) = (now, full_commits + 1);
-                copy_db(&dir, &disk);
-            }
-        }
-        let jdir = dir_for(&path);
-        assert!(full_commits >= 2, "segments rotated: {full_commits} full commits");
-        assert!(segments(&jdir).len() <= 3, "and were recycled: {:?}", segments(&jdir));
-        drop(store);
-        // The power cut: the deferred applies after `durable` are gone from the disk.
-        copy_db(&disk, &dir);
-        let reopened = crate::open(&url(&dir)).unwrap();
-        assert_eq!(reopened.merchants().unwrap().len(), n as usize);
-        assert_eq!(applied_seq(reopened.as_ref()).unwrap(), u64::from(n));
     }
 
     #[test]

@@ -43,17 +43,6 @@ const SQLITE_PAGE_BYTES: u32 = 4096;
 /// latency several-fold.)
 const WAL_AUTOCHECKPOINT_PAGES: i64 = 65_536;
 
-/// How a commit reaches the disk.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub(crate) enum Sync {
-    /// `synchronous=FULL`: the WAL is fsync'd before the commit returns.
-    Full,
-    /// `synchronous=NORMAL`: the WAL is fsync'd only by the next checkpoint or full
-    /// commit. A power loss may lose such a commit (never half of it), so only a caller
-    /// that keeps its own durable copy of the writes (the journal) may ask for it.
-    Deferred,
-}
-
 pub(crate) struct SqliteStore {
     writer: Mutex<Connection>,
     readers: Pool<Connection>,
@@ -112,13 +101,6 @@ impl SqliteStore {
     }
 }
 
-impl SqliteStore {
-    /// Commits `batch` as one transaction, synced as `sync` says.
-    pub(crate) fn commit_with(&self, batch: &[Write], sync: Sync) -> Result<(), StoreError> {
-        write::commit(&mut lock(&self.writer), batch, sync)
-    }
-}
-
 fn configure(conn: &Connection) -> Result<(), StoreError> {
     conn.busy_timeout(Duration::from_millis(SQLITE_BUSY_TIMEOUT_MS))
         .map_err(|e| error("set busy timeout", e))?;
@@ -148,7 +130,7 @@ impl Backend for SqliteStore {
     }
 
     fn commit(&self, batch: &[Write]) -> Result<(), StoreError> {
-        self.commit_with(batch, Sync::Full)
+        write::commit(&mut lock(&self.writer), batch)
     }
 
     fn meta_set(&self, key: &str, value: &str) -> Result<(), StoreError> {

@@ -2,7 +2,6 @@
 //! cached prepared statements: in-process inserts cost microseconds, so the commit's
 //! price is the fsync, paid once per batch.
 
-use super::Sync;
 use super::rows::error;
 use crate::error::{StoreError, StoreErrorKind};
 use crate::risk::{DecisionRow, json};
@@ -63,23 +62,7 @@ const INSERT_LABEL: &str =
 const INSERT_CONTEXT: &str = "INSERT INTO txn_contexts (txn_id, entry_mode, lat_e6, lon_e6, \
      operator) VALUES (?1, ?2, ?3, ?4, ?5)";
 
-pub(super) fn commit(conn: &mut Connection, batch: &[Write], sync: Sync) -> Result<(), StoreError> {
-    if sync == Sync::Full {
-        return commit_batch(conn, batch);
-    }
-    set_sync(conn, "NORMAL")?;
-    let done = commit_batch(conn, batch);
-    // Back to FULL whatever happened: every other commit on this connection is durable.
-    set_sync(conn, "FULL")?;
-    done
-}
-
-fn set_sync(conn: &Connection, level: &str) -> Result<(), StoreError> {
-    conn.execute_batch(&format!("PRAGMA synchronous = {level}"))
-        .map_err(|e| error("set synchronous", e))
-}
-
-fn commit_batch(conn: &mut Connection, batch: &[Write]) -> Result<(), StoreError> {
+pub(super) fn commit(conn: &mut Connection, batch: &[Write]) -> Result<(), StoreError> {
     // Immediate: take the write lock up front rather than fail half-way on upgrade.
     let tx = conn
         .transaction_with_behavior(TransactionBehavior::Immediate)
