@@ -13,6 +13,8 @@
 //! `POSGUARD_APPLY_DIR` (default: the temp dir); each run applies to a copy of it.
 //!
 //! cargo bench -p store --bench apply
+//! POSGUARD_APPLY_WARMUP and POSGUARD_APPLY_PURCHASES shorten a run (e.g. under callgrind:
+//! `--toggle-collect='*run_applier*'` counts the applier's instructions).
 //! (To profile only the measured part: POSGUARD_APPLY_PAUSE_MS=2000, then
 //! `perf record -g -p <pid>` once it prints "measuring".)
 
@@ -43,8 +45,10 @@ const APPLIED_KEY: &str = "journal_applied_seq";
 fn main() {
     let prefill = env_count("POSGUARD_APPLY_PREFILL", PREFILL_DEFAULT);
     let measured = env_count("POSGUARD_APPLY_PURCHASES", MEASURED_DEFAULT);
-    let dir = std::env::var_os("POSGUARD_APPLY_DIR")
-        .map_or_else(|| std::env::temp_dir().join("posguard-apply-bench"), PathBuf::from);
+    let dir = std::env::var_os("POSGUARD_APPLY_DIR").map_or_else(
+        || std::env::temp_dir().join("posguard-apply-bench"),
+        PathBuf::from,
+    );
     std::fs::create_dir_all(&dir).expect("create the bench directory");
     println!("seed {SEED:#x}, prefill {prefill} purchases, measured {measured}");
 
@@ -58,14 +62,18 @@ fn main() {
         journal_segment_bytes: 0,
     };
     let store = store::open_with(&sqlite_url(&db), options).expect("open the copy");
-    for chunk in applies(&mut purchases, WARMUP_PURCHASES) {
+    let warmup = env_count("POSGUARD_APPLY_WARMUP", WARMUP_PURCHASES);
+    for chunk in applies(&mut purchases, warmup) {
         apply(&*store, chunk);
     }
     let chunks = applies(&mut purchases, measured);
     let transactions = chunks.len();
     // Time for a profiler to attach to the measured part only (perf record -p).
     let pause_ms = env_count("POSGUARD_APPLY_PAUSE_MS", 0);
-    println!("measuring (pid {}, after {pause_ms} ms)", std::process::id());
+    println!(
+        "measuring (pid {}, after {pause_ms} ms)",
+        std::process::id()
+    );
     std::thread::sleep(std::time::Duration::from_millis(pause_ms as u64));
     let applier = applier_tid();
     let (applier0, own0, wall0) = (task_cpu_us(&applier), thread_cpu_us(), Instant::now());
@@ -126,7 +134,12 @@ fn task_cpu_us(tid: &str) -> f64 {
     // Fields after the parenthesised name: state is field 3, utime 14, stime 15.
     let rest = stat.rsplit_once(')').map_or("", |(_, r)| r);
     let fields: Vec<&str> = rest.split_whitespace().collect();
-    let ticks = |i: usize| fields.get(i).and_then(|f| f.parse::<f64>().ok()).expect("ticks");
+    let ticks = |i: usize| {
+        fields
+            .get(i)
+            .and_then(|f| f.parse::<f64>().ok())
+            .expect("ticks")
+    };
     // SAFETY: sysconf reads a configuration value; no pointers.
     let hz = unsafe { libc::sysconf(libc::_SC_CLK_TCK) } as f64;
     (ticks(11) + ticks(12)) * 1e6 / hz
@@ -242,7 +255,15 @@ impl Purchases {
             next_id: 1,
         };
         p.cards = (0..CARDS)
-            .map(|_| CardToken(format!("{:016x}{:016x}{:016x}{:016x}", p.r(), p.r(), p.r(), p.r())))
+            .map(|_| {
+                CardToken(format!(
+                    "{:016x}{:016x}{:016x}{:016x}",
+                    p.r(),
+                    p.r(),
+                    p.r(),
+                    p.r()
+                ))
+            })
             .collect();
         p
     }
