@@ -215,12 +215,14 @@ fn schema_tag(dir: &Path) -> u32 {
     crc32fast::hash(schema.as_bytes())
 }
 
-/// The measured writes, cut into batches of `PURCHASES_PER_APPLY` purchases.
+/// The measured writes, cut into batches of `POSGUARD_APPLY_BATCH` purchases (default
+/// `PURCHASES_PER_APPLY`).
 fn applies(purchases: &mut Purchases, count: usize) -> Vec<Vec<Write>> {
+    let per_apply = env_count("POSGUARD_APPLY_BATCH", PURCHASES_PER_APPLY).max(1);
     let mut out = Vec::new();
     let mut left = count;
     while left > 0 {
-        let n = left.min(PURCHASES_PER_APPLY);
+        let n = left.min(per_apply);
         out.push((0..n).flat_map(|_| purchases.next()).collect());
         left -= n;
     }

@@ -674,6 +674,44 @@ pub fn corrupt_rows_are_errors_not_panics(s: &dyn Store, h: &Harness) {
     }
 }
 
+/// Entries go in two at a time where a backend can (a posting's legs): every count,
+/// odd or even, reads back whole and in order, and a duplicate id in either leg of a
+/// pair rolls the batch back.
+pub fn entries_of_any_count_round_trip(s: &dyn Store, _: &Harness) {
+    let legs = |txn_id: u64, first_id: u64, count: u64| -> Vec<Entry> {
+        (0..count)
+            .map(|i| Entry {
+                id: first_id + i,
+                txn_id: TxnId(txn_id),
+                kind: PostingKind::Capture,
+                account: Account::Merchant(merchant_id(i as u32)),
+                amount_minor: if i % 2 == 0 {
+                    -(100 + i as i64)
+                } else {
+                    100 + i as i64
+                },
+                currency: Currency::CNY,
+            })
+            .collect()
+    };
+    let mut next_id = 1;
+    for (txn_id, count) in [(1, 1), (2, 2), (3, 3), (4, 5)] {
+        let es = legs(txn_id, next_id, count);
+        next_id += count;
+        s.commit(&[Write::Txn(txn(txn_id)), Write::Entries(es.clone())])
+            .unwrap();
+        assert_eq!(s.entries_of(TxnId(txn_id)).unwrap(), es, "{count} entries");
+    }
+    for dup_leg in 0..2 {
+        let mut es = legs(5, next_id, 2);
+        es[dup_leg].id = 1;
+        let batch = [Write::Txn(txn(5)), Write::Entries(es)];
+        assert_eq!(kind(s.commit(&batch)), Some(StoreErrorKind::Conflict));
+        assert_eq!(s.txn(TxnId(5)).unwrap(), None);
+        assert_eq!(s.entries_of(TxnId(5)).unwrap(), Vec::new());
+    }
+}
+
 /// Every behaviour above, by name, for the backend test files' macro.
 #[macro_export]
 macro_rules! store_suite {
@@ -701,6 +739,7 @@ macro_rules! store_suite {
             a_v1_database_migrates_in_place,
             corrupt_risk_rows_are_errors_not_panics,
             txn_contexts_load_in_txn_order,
+            entries_of_any_count_round_trip,
         );
     };
     (@risk_reads $with:path) => {
