@@ -712,6 +712,29 @@ pub fn entries_of_any_count_round_trip(s: &dyn Store, _: &Harness) {
     }
 }
 
+/// SQLite's card index holds only a token's first characters: tokens that share them
+/// must still be told apart by the search.
+pub fn a_card_search_matches_the_whole_token(s: &dyn Store, _: &Harness) {
+    let shared = "0123456789abcdef".repeat(2);
+    let tokens = [format!("{shared}aa"), format!("{shared}bb"), shared.clone()];
+    let batch: Vec<Write> = (1..=3u64)
+        .map(|id| {
+            let mut t = txn(id);
+            t.card_token = Some(CardToken(tokens[id as usize - 1].clone()));
+            Write::Txn(t)
+        })
+        .collect();
+    s.commit(&batch).unwrap();
+    for (i, token) in tokens.iter().enumerate() {
+        let q = TxnQuery {
+            card_token: Some(CardToken(token.clone())),
+            ..TxnQuery::default()
+        };
+        let ids: Vec<u64> = s.search_txns(&q).unwrap().iter().map(|t| t.id.0).collect();
+        assert_eq!(ids, [i as u64 + 1], "{token}");
+    }
+}
+
 /// Every behaviour above, by name, for the backend test files' macro.
 #[macro_export]
 macro_rules! store_suite {
@@ -740,6 +763,7 @@ macro_rules! store_suite {
             corrupt_risk_rows_are_errors_not_panics,
             txn_contexts_load_in_txn_order,
             entries_of_any_count_round_trip,
+            a_card_search_matches_the_whole_token,
         );
     };
     (@risk_reads $with:path) => {
