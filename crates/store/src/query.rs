@@ -69,6 +69,15 @@ impl Filter {
         }
     }
 
+    /// A condition that takes the same text parameter twice.
+    fn text_twice(&mut self, cond: &'static str, v: Option<&str>) {
+        if let Some(v) = v {
+            self.conds.push(cond);
+            self.params.push(Param::Text(v.to_owned()));
+            self.params.push(Param::Text(v.to_owned()));
+        }
+    }
+
     fn int(&mut self, cond: &'static str, v: Option<i64>) {
         if let Some(v) = v {
             self.conds.push(cond);
@@ -109,7 +118,12 @@ pub(crate) fn search_sql(q: &TxnQuery) -> Result<(String, Vec<Param>), StoreErro
         "terminal_id = ?",
         q.terminal_id.as_ref().map(|t| t.as_str()),
     );
-    f.text("card_token = ?", q.card_token.as_ref().map(|c| c.as_str()));
+    // The prefix matches SQLite's card index (its migration V4); the whole token keeps
+    // the match exact. PostgreSQL serves the same condition from its (card_token, id).
+    f.text_twice(
+        "substr(card_token, 1, 16) = substr(?, 1, 16) AND card_token = ?",
+        q.card_token.as_ref().map(|c| c.as_str()),
+    );
     f.text("status = ?", q.status.map(TxnStatus::as_str));
     f.text("response_code = ?", q.response_code.map(ResponseCode::iso));
     f.text("kind = ?", q.kind.map(TxnKind::as_str));

@@ -5,7 +5,7 @@
 use crate::error::{StoreError, StoreErrorKind};
 use rusqlite::{Connection, TransactionBehavior};
 
-const MIGRATIONS: &[(i64, &str)] = &[(1, V1), (2, V2), (3, V3)];
+const MIGRATIONS: &[(i64, &str)] = &[(1, V1), (2, V2), (3, V3), (4, V4)];
 
 const V1: &str = "
 CREATE TABLE merchants (
@@ -145,6 +145,17 @@ CREATE TRIGGER txn_contexts_no_delete BEFORE DELETE ON txn_contexts
 BEGIN SELECT RAISE(ABORT, 'txn contexts are append-only'); END;
 ";
 
+/// The card index keyed by the first 16 characters of the token instead of all of it.
+/// Tokens are random (64 hex characters from the host's keyed hash), so the prefix is as
+/// selective, and the index is a third of the size: it stays in the writer's cache, and
+/// each purchase's random insert into it costs less (apply bench, 1.5M txns: 32.1/33.6
+/// -> 27.7/30.6 CPU us per purchase). A card search matches the prefix to use it and
+/// the whole token to stay exact (`query::search_sql`).
+const V4: &str = "
+DROP INDEX IF EXISTS txns_card;
+CREATE INDEX IF NOT EXISTS txns_card_prefix ON txns (substr(card_token, 1, 16), id);
+";
+
 pub(super) fn run(conn: &mut Connection) -> Result<(), StoreError> {
     apply(conn, MIGRATIONS)
 }
@@ -198,6 +209,64 @@ mod tests {
             .unwrap();
         let names = stmt.query_map([], |r| r.get(0)).unwrap();
         names.collect::<Result<_, _>>().unwrap()
+    }
+
+    /// The plan SQLite picks for a transaction search.
+    fn plan(conn: &Connection, q: &crate::TxnQuery) -> String {
+        let (sql, params) = crate::query::search_sql(q).unwrap();
+        let params = params.into_iter().map(|p| match p {
+            crate::query::Param::Text(t) => rusqlite::types::Value::Text(t),
+            crate::query::Param::Int(i) => rusqlite::types::Value::Integer(i),
+        });
+        let mut stmt = conn.prepare(&format!("EXPLAIN QUERY PLAN {sql}")).unwrap();
+        let rows = stmt
+            .query_map(rusqlite::params_from_iter(params), |r| {
+                r.get::<_, String>(3)
+            })
+            .unwrap();
+        rows.collect::<Result<Vec<_>, _>>().unwrap().join("; ")
+    }
+
+    /// A search by card, terminal or merchant is served by its index, never by a scan of
+    /// every transaction (V4 changed the card index: its query must still match it).
+    #[test]
+    fn txn_searches_use_an_index() {
+        use model::{CardToken, MerchantId, TerminalId};
+        let mut conn = Connection::open_in_memory().unwrap();
+        run(&mut conn).unwrap();
+        let cases = [
+            (
+                crate::TxnQuery {
+                    card_token: Some(CardToken("ab12".repeat(16))),
+                    ..crate::TxnQuery::default()
+                },
+                "txns_card_prefix",
+            ),
+            (
+                crate::TxnQuery {
+                    terminal_id: Some(TerminalId("T0000001".into())),
+                    ..crate::TxnQuery::default()
+                },
+                "txns_terminal",
+            ),
+            (
+                crate::TxnQuery {
+                    merchant_id: Some(MerchantId("M001".into())),
+                    ..crate::TxnQuery::default()
+                },
+                "txns_merchant",
+            ),
+        ];
+        // (A search by time alone is not here: SQLite walks txns in id order for it and
+        // filters, which is a scan when the range is recent; that predates V4.)
+        for (q, index) in cases {
+            let plan = plan(&conn, &q);
+            assert!(
+                plan.contains(&format!("USING INDEX {index}")),
+                "{q:?}: {plan}"
+            );
+            assert!(!plan.contains("SCAN txns"), "{q:?}: {plan}");
+        }
     }
 
     #[test]

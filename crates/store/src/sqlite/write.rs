@@ -10,7 +10,7 @@ use model::{
     Alert, ApiToken, Card, Case, CaseEvent, Entry, FraudLabel, Merchant, RiskDecision, Settlement,
     Terminal, TxnContext, TxnRecord, TxnUpdate, Write,
 };
-use rusqlite::{Connection, Transaction, TransactionBehavior};
+use rusqlite::{CachedStatement, Connection, Statement, Transaction, TransactionBehavior};
 
 const UPSERT_MERCHANT: &str = "INSERT INTO merchants (id, name, mcc, currency, fee_bps) \
      VALUES (?1, ?2, ?3, ?4, ?5) ON CONFLICT (id) DO UPDATE SET name = excluded.name, \
@@ -32,6 +32,9 @@ const INSERT_TXN: &str = "INSERT INTO txns (id, idem_key, created_ms, mti, kind,
 const UPDATE_TXN: &str = "UPDATE txns SET status = ?2, refunded_minor = ?3 WHERE id = ?1";
 const INSERT_ENTRY: &str = "INSERT INTO entries (id, txn_id, kind, account, amount_minor, \
      currency) VALUES (?1, ?2, ?3, ?4, ?5, ?6)";
+/// A posting's two legs in one statement (one step instead of two).
+const INSERT_ENTRY_PAIR: &str = "INSERT INTO entries (id, txn_id, kind, account, \
+     amount_minor, currency) VALUES (?1, ?2, ?3, ?4, ?5, ?6), (?7, ?8, ?9, ?10, ?11, ?12)";
 const INSERT_SETTLEMENT: &str = "INSERT INTO settlements (id, idem_key, terminal_id, \
      closed_ms, upto_txn_id, host_debit_count, host_debit_minor, host_credit_count, \
      host_credit_minor, terminal_debit_count, terminal_debit_minor, terminal_credit_count, \
@@ -68,13 +71,39 @@ pub(super) fn commit(conn: &mut Connection, batch: &[Write]) -> Result<(), Store
         .transaction_with_behavior(TransactionBehavior::Immediate)
         .map_err(|e| error("begin batch", e))?;
     let superseded = superseded_case_states(batch);
+    let mut hot = Hot::default();
     for (pos, write) in batch.iter().enumerate() {
         if superseded.is_empty() || !superseded.contains(&pos) {
-            apply(&tx, write)?;
+            apply(&tx, &mut hot, write)?;
         }
     }
+    drop(hot);
     // Dropping `tx` on an early return above rolls the whole batch back.
     tx.commit().map_err(|e| error("commit batch", e))
+}
+
+/// The statements every purchase runs, held for the whole batch: looking one up in the
+/// connection's cache hashes and compares its SQL text, for every write.
+#[derive(Default)]
+struct Hot<'c> {
+    txn: Option<CachedStatement<'c>>,
+    entry: Option<CachedStatement<'c>>,
+    entry_pair: Option<CachedStatement<'c>>,
+    decision: Option<CachedStatement<'c>>,
+}
+
+/// The statement in `slot`, prepared on first use.
+fn held<'s, 'c>(
+    tx: &'c Transaction<'_>,
+    slot: &'s mut Option<CachedStatement<'c>>,
+    sql: &str,
+    doing: &str,
+) -> Result<&'s mut CachedStatement<'c>, StoreError> {
+    if slot.is_none() {
+        *slot = Some(tx.prepare_cached(sql).map_err(|e| error(doing, e))?);
+    }
+    slot.as_mut()
+        .ok_or_else(|| StoreError::new(StoreErrorKind::Io, "prepare a statement"))
 }
 
 /// Positions of case states a later write of the same batch replaces. A case is an
@@ -93,18 +122,26 @@ fn superseded_case_states(batch: &[Write]) -> std::collections::HashSet<usize> {
     superseded
 }
 
-fn apply(tx: &Transaction<'_>, write: &Write) -> Result<(), StoreError> {
+fn apply<'c>(tx: &'c Transaction<'_>, hot: &mut Hot<'c>, write: &Write) -> Result<(), StoreError> {
     match write {
         Write::Merchant(m) => merchant(tx, m),
         Write::Terminal(t) => terminal(tx, t),
         Write::Card(c) => card(tx, c),
-        Write::Txn(t) => txn(tx, t),
+        Write::Txn(t) => txn(held(tx, &mut hot.txn, INSERT_TXN, "insert txn")?, t),
         Write::TxnUpdate(u) => txn_update(tx, u),
-        Write::Entries(es) => es.iter().try_for_each(|e| entry(tx, e)),
+        Write::Entries(es) => entries(tx, hot, es),
         Write::Settlement(s) => settlement(tx, s),
         Write::ApiToken(a) => api_token(tx, a),
         Write::Meta { key, value } => run(tx, UPSERT_META, "set meta", &[key, value]).map(drop),
-        Write::Decision(d) => decision(tx, d),
+        Write::Decision(d) => {
+            let stmt = held(
+                tx,
+                &mut hot.decision,
+                INSERT_DECISION,
+                "insert risk decision",
+            )?;
+            decision(stmt, d)
+        }
         Write::Alert(a) => alert(tx, a),
         Write::Case(c) => case(tx, c),
         Write::CaseEvent(e) => case_event(tx, e),
@@ -149,7 +186,7 @@ fn card(tx: &Transaction<'_>, c: &Card) -> Result<(), StoreError> {
     run(tx, UPSERT_CARD, "upsert card", &p).map(drop)
 }
 
-fn txn(tx: &Transaction<'_>, t: &TxnRecord) -> Result<(), StoreError> {
+fn txn(stmt: &mut Statement<'_>, t: &TxnRecord) -> Result<(), StoreError> {
     let id = to_i64(t.id.0, "txn id")?;
     let original = t
         .original_id
@@ -183,7 +220,9 @@ fn txn(tx: &Transaction<'_>, t: &TxnRecord) -> Result<(), StoreError> {
         &t.upstream,
         &t.reason,
     ];
-    run(tx, INSERT_TXN, "insert txn", &p).map(drop)
+    stmt.execute(&p[..])
+        .map(drop)
+        .map_err(|e| error("insert txn", e))
 }
 
 fn txn_update(tx: &Transaction<'_>, u: &TxnUpdate) -> Result<(), StoreError> {
@@ -199,21 +238,66 @@ fn txn_update(tx: &Transaction<'_>, u: &TxnUpdate) -> Result<(), StoreError> {
     }
 }
 
-fn entry(tx: &Transaction<'_>, e: &Entry) -> Result<(), StoreError> {
-    let (id, txn_id) = (
-        to_i64(e.id, "entry id")?,
-        to_i64(e.txn_id.0, "entry txn id")?,
-    );
-    let (kind, account) = (e.kind.as_str(), e.account.to_string());
-    let p: [&dyn rusqlite::ToSql; 6] = [
-        &id,
-        &txn_id,
-        &kind,
-        &account,
-        &e.amount_minor,
-        &e.currency.0,
-    ];
-    run(tx, INSERT_ENTRY, "insert entry", &p).map(drop)
+/// Entries two at a time (a posting's legs), an odd last one alone.
+fn entries<'c>(tx: &'c Transaction<'_>, hot: &mut Hot<'c>, es: &[Entry]) -> Result<(), StoreError> {
+    let mut pairs = es.chunks_exact(2);
+    for pair in pairs.by_ref() {
+        let stmt = held(tx, &mut hot.entry_pair, INSERT_ENTRY_PAIR, "insert entries")?;
+        let (a, b) = (EntryRow::of(&pair[0])?, EntryRow::of(&pair[1])?);
+        let p: [&dyn rusqlite::ToSql; 12] = [
+            &a.id,
+            &a.txn_id,
+            &a.kind,
+            &a.account,
+            &a.amount_minor,
+            &a.currency,
+            &b.id,
+            &b.txn_id,
+            &b.kind,
+            &b.account,
+            &b.amount_minor,
+            &b.currency,
+        ];
+        stmt.execute(&p[..])
+            .map_err(|e| error("insert entries", e))?;
+    }
+    for e in pairs.remainder() {
+        let stmt = held(tx, &mut hot.entry, INSERT_ENTRY, "insert entry")?;
+        let a = EntryRow::of(e)?;
+        let p: [&dyn rusqlite::ToSql; 6] = [
+            &a.id,
+            &a.txn_id,
+            &a.kind,
+            &a.account,
+            &a.amount_minor,
+            &a.currency,
+        ];
+        stmt.execute(&p[..]).map_err(|e| error("insert entry", e))?;
+    }
+    Ok(())
+}
+
+/// An entry's column values, ready to bind.
+struct EntryRow {
+    id: i64,
+    txn_id: i64,
+    kind: &'static str,
+    account: String,
+    amount_minor: i64,
+    currency: u16,
+}
+
+impl EntryRow {
+    fn of(e: &Entry) -> Result<EntryRow, StoreError> {
+        Ok(EntryRow {
+            id: to_i64(e.id, "entry id")?,
+            txn_id: to_i64(e.txn_id.0, "entry txn id")?,
+            kind: e.kind.as_str(),
+            account: e.account.to_string(),
+            amount_minor: e.amount_minor,
+            currency: e.currency.0,
+        })
+    }
 }
 
 fn settlement(tx: &Transaction<'_>, s: &Settlement) -> Result<(), StoreError> {
@@ -243,7 +327,7 @@ fn api_token(tx: &Transaction<'_>, a: &ApiToken) -> Result<(), StoreError> {
     run(tx, INSERT_API_TOKEN, "insert api token", &p).map(drop)
 }
 
-fn decision(tx: &Transaction<'_>, d: &RiskDecision) -> Result<(), StoreError> {
+fn decision(stmt: &mut Statement<'_>, d: &RiskDecision) -> Result<(), StoreError> {
     let row = DecisionRow::of(d)?;
     let p: [&dyn rusqlite::ToSql; 11] = [
         &row.txn_id,
@@ -258,7 +342,9 @@ fn decision(tx: &Transaction<'_>, d: &RiskDecision) -> Result<(), StoreError> {
         &d.engine_failed,
         &d.decided_ms,
     ];
-    run(tx, INSERT_DECISION, "insert risk decision", &p).map(drop)
+    stmt.execute(&p[..])
+        .map(drop)
+        .map_err(|e| error("insert risk decision", e))
 }
 
 fn alert(tx: &Transaction<'_>, a: &Alert) -> Result<(), StoreError> {

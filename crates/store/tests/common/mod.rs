@@ -674,6 +674,67 @@ pub fn corrupt_rows_are_errors_not_panics(s: &dyn Store, h: &Harness) {
     }
 }
 
+/// Entries go in two at a time where a backend can (a posting's legs): every count,
+/// odd or even, reads back whole and in order, and a duplicate id in either leg of a
+/// pair rolls the batch back.
+pub fn entries_of_any_count_round_trip(s: &dyn Store, _: &Harness) {
+    let legs = |txn_id: u64, first_id: u64, count: u64| -> Vec<Entry> {
+        (0..count)
+            .map(|i| Entry {
+                id: first_id + i,
+                txn_id: TxnId(txn_id),
+                kind: PostingKind::Capture,
+                account: Account::Merchant(merchant_id(i as u32)),
+                amount_minor: if i % 2 == 0 {
+                    -(100 + i as i64)
+                } else {
+                    100 + i as i64
+                },
+                currency: Currency::CNY,
+            })
+            .collect()
+    };
+    let mut next_id = 1;
+    for (txn_id, count) in [(1, 1), (2, 2), (3, 3), (4, 5)] {
+        let es = legs(txn_id, next_id, count);
+        next_id += count;
+        s.commit(&[Write::Txn(txn(txn_id)), Write::Entries(es.clone())])
+            .unwrap();
+        assert_eq!(s.entries_of(TxnId(txn_id)).unwrap(), es, "{count} entries");
+    }
+    for dup_leg in 0..2 {
+        let mut es = legs(5, next_id, 2);
+        es[dup_leg].id = 1;
+        let batch = [Write::Txn(txn(5)), Write::Entries(es)];
+        assert_eq!(kind(s.commit(&batch)), Some(StoreErrorKind::Conflict));
+        assert_eq!(s.txn(TxnId(5)).unwrap(), None);
+        assert_eq!(s.entries_of(TxnId(5)).unwrap(), Vec::new());
+    }
+}
+
+/// SQLite's card index holds only a token's first characters: tokens that share them
+/// must still be told apart by the search.
+pub fn a_card_search_matches_the_whole_token(s: &dyn Store, _: &Harness) {
+    let shared = "0123456789abcdef".repeat(2);
+    let tokens = [format!("{shared}aa"), format!("{shared}bb"), shared.clone()];
+    let batch: Vec<Write> = (1..=3u64)
+        .map(|id| {
+            let mut t = txn(id);
+            t.card_token = Some(CardToken(tokens[id as usize - 1].clone()));
+            Write::Txn(t)
+        })
+        .collect();
+    s.commit(&batch).unwrap();
+    for (i, token) in tokens.iter().enumerate() {
+        let q = TxnQuery {
+            card_token: Some(CardToken(token.clone())),
+            ..TxnQuery::default()
+        };
+        let ids: Vec<u64> = s.search_txns(&q).unwrap().iter().map(|t| t.id.0).collect();
+        assert_eq!(ids, [i as u64 + 1], "{token}");
+    }
+}
+
 /// Every behaviour above, by name, for the backend test files' macro.
 #[macro_export]
 macro_rules! store_suite {
@@ -701,6 +762,8 @@ macro_rules! store_suite {
             a_v1_database_migrates_in_place,
             corrupt_risk_rows_are_errors_not_panics,
             txn_contexts_load_in_txn_order,
+            entries_of_any_count_round_trip,
+            a_card_search_matches_the_whole_token,
         );
     };
     (@risk_reads $with:path) => {
