@@ -59,7 +59,7 @@ mod writer;
 #[cfg(test)]
 mod fuzz_tests;
 
-pub use decode::{MESSAGE_SIZE_MAX_BYTES, Message};
+pub use decode::{FieldStrs, MESSAGE_SIZE_MAX_BYTES, Message};
 pub use encode::MessageBuilder;
 pub use error::{DecodeError, DecodeErrorKind, EncodeError, EncodeErrorKind, FieldKey, SpecError};
 pub use spec::{FIELD_NUMBER_MAX, LEN_PREFIX_MAX_BYTES, Spec};
