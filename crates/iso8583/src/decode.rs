@@ -46,9 +46,10 @@ pub struct Message<'a> {
     /// UTF-8, else from the first data field, else empty. ASCII fields (and a text MTI)
     /// are then handed out as sub-slices without another check.
     text: &'a str,
-    /// Bit `63 - (n - 1) % 64` of word `(n - 1) / 64` is set when data field `n` is
-    /// present: the big-endian reading of the primary, secondary and tertiary bitmaps
-    /// without the bitmap indicators 1 and 65 (whose spans say whether they are there).
+    /// Bit `(n - 1) % 64` of word `(n - 1) / 64` is set when data field `n` is present:
+    /// the primary, secondary and tertiary bitmaps with their bit order reversed (so
+    /// fields are walked with `trailing_zeros`), without the bitmap indicators 1 and 65
+    /// (whose spans say whether they are there).
     /// A fourth word, always 0, lets a field number `n: u8` pick its word without a
     /// bounds check.
     data: [u64; 4],
@@ -144,7 +145,7 @@ impl Spec {
     fn bitmaps<'a>(&self, cur: &mut Cursor<'a>, msg: &mut Message<'a>) -> Result<(), DecodeError> {
         let (span, primary) = cur.bitmap(FieldKey::Bitmap, &self.bitmap)?;
         msg.bitmap = span;
-        msg.data[0] = primary & !BIT_FIRST;
+        msg.data[0] = primary.reverse_bits() & !BIT_LAST;
         if primary & BIT_FIRST != 0 {
             let def = &self.fields[1];
             if !def.defined {
@@ -152,13 +153,13 @@ impl Spec {
             }
             let (span, secondary) = cur.bitmap(FieldKey::Field(1), def)?;
             msg.secondary = span;
-            msg.data[1] = secondary & !BIT_FIRST;
+            msg.data[1] = secondary.reverse_bits() & !BIT_LAST;
             if secondary & BIT_FIRST != 0 {
                 // pyiso8583 4.0.1 reads the tertiary bitmap as an extension of field 1.
                 let (tertiary_span, tertiary) = cur.bitmap(FieldKey::Field(1), def)?;
                 msg.tertiary = tertiary_span;
                 msg.secondary.end = tertiary_span.end;
-                msg.data[2] = tertiary;
+                msg.data[2] = tertiary.reverse_bits();
             }
         }
         let first = msg.data[0].count_ones() as u8;
@@ -182,8 +183,7 @@ impl Spec {
         // usual message), ASCII and Latin-1 fields need no check of their own.
         let ascii = crate::encoding::all_ascii_wide(bytes.get(pos..).unwrap_or_default());
         let mut i = 0;
-        let [d0, d1, d2, _] = msg.data;
-        for n in data_fields([d0, d1, d2]) {
+        for n in Present::new(&msg.data) {
             let plan = &self.plan[usize::from(n)];
             let end = match fast_field(plan, bytes, pos, ascii) {
                 Some(end) => end,
@@ -320,8 +320,12 @@ fn layout_field<const PREFIX: u8, const CHECK: u8>(
 }
 
 const BIT_FIRST: u64 = 1 << 63;
+/// Bit 0: field 1 (or 65) in a [`Message`]'s `data` words.
+const BIT_LAST: u64 = 1;
 
-/// Present data fields in ascending order, skipping the bitmap indicators 1 and 65.
+/// Present data fields of big-endian bitmap words (the builder's; a [`Message`] keeps
+/// its words reversed, see [`Present`]) in ascending order, skipping the bitmap
+/// indicators 1 and 65.
 #[inline]
 pub(crate) fn data_fields(present: [u64; 3]) -> DataFields {
     DataFields {
@@ -358,6 +362,52 @@ impl Iterator for DataFields {
         // leading_zeros < 64 here and `base` is at most 129, so this is at most 192.
         let zeros = self.bits.leading_zeros() as u8;
         self.bits ^= BIT_FIRST >> zeros;
+        Some(self.base + zeros)
+    }
+}
+
+/// The present data fields of a decoded message in ascending order: its `data` words,
+/// where bit `(n - 1) % 64` of word `(n - 1) / 64` stands for field `n` (the bitmaps'
+/// bit order reversed once at decode), so each field is one `trailing_zeros` and the bit
+/// is cleared with `bits & (bits - 1)`. The word being walked is kept apart from the
+/// rest so it can live in a register.
+#[derive(Clone, Debug)]
+pub(crate) struct Present {
+    bits: u64,
+    /// The words after `bits`, next first; emptied as they are taken.
+    rest: [u64; 2],
+    /// Field number of bit 0 of `bits`.
+    base: u8,
+}
+
+impl Present {
+    /// `data`: the message's data words (bitmap indicators 1 and 65 already clear).
+    #[inline]
+    fn new(data: &[u64; 4]) -> Self {
+        Self {
+            bits: data[0],
+            rest: [data[1], data[2]],
+            base: 1,
+        }
+    }
+}
+
+impl Iterator for Present {
+    type Item = u8;
+
+    #[inline]
+    fn next(&mut self) -> Option<u8> {
+        while self.bits == 0 {
+            if self.rest == [0, 0] {
+                return None;
+            }
+            self.bits = self.rest[0];
+            self.rest = [self.rest[1], 0];
+            self.base += 64;
+        }
+        // trailing_zeros < 64 here and `base` is at most 129, so this is at most 192.
+        let zeros = self.bits.trailing_zeros() as u8;
+        self.bits &= self.bits - 1;
         Some(self.base + zeros)
     }
 }
@@ -599,15 +649,14 @@ impl<'a> Message<'a> {
             65 => self.tertiary.end > self.tertiary.start,
             _ => {
                 let i = n - 1;
-                self.data[usize::from(i / 64)] & (BIT_FIRST >> (i % 64)) != 0
+                self.data[usize::from(i / 64)] & (BIT_LAST << (i % 64)) != 0
             }
         }
     }
 
     /// Present data fields (2..=192, without the bitmaps 1 and 65), ascending.
     pub fn fields(&self) -> impl Iterator<Item = u8> + use<> {
-        let [d0, d1, d2, _] = self.data;
-        data_fields([d0, d1, d2])
+        Present::new(&self.data)
     }
 
     /// Field `n`'s data bytes as on the wire, without the length prefix. Field 1 is the
@@ -647,7 +696,7 @@ impl<'a> Message<'a> {
     pub fn iter_str(&self) -> FieldStrs<'_, 'a> {
         FieldStrs {
             msg: self,
-            fields: data_fields([self.data[0], self.data[1], self.data[2]]),
+            fields: Present::new(&self.data),
             next: 1,
             start: self.starts[0],
             rest: self
@@ -665,13 +714,13 @@ impl<'a> Message<'a> {
         let i = n.wrapping_sub(1);
         let (w, bit) = (usize::from(i / 64), i % 64);
         let word = self.data[w];
-        if word & (BIT_FIRST >> bit) == 0 {
+        if word & (BIT_LAST << bit) == 0 {
             return None;
         }
-        // The present data fields before `n`: those in earlier words, and the bits above
+        // The present data fields before `n`: those in earlier words, and the bits below
         // `n`'s in its own word.
-        let above = word & !(u64::MAX >> bit);
-        let rank = usize::from(self.before[w]) + above.count_ones() as usize;
+        let below = word & !(u64::MAX << bit);
+        let rank = usize::from(self.before[w]) + below.count_ones() as usize;
         match self.starts.get(rank..rank + 2) {
             Some(&[start, end]) => Some((start, end)),
             _ => self.walk(n),
@@ -816,7 +865,7 @@ impl<'a> Message<'a> {
 #[derive(Clone, Debug)]
 pub struct FieldStrs<'m, 'a> {
     msg: &'m Message<'a>,
-    fields: DataFields,
+    fields: Present,
     /// Index in `msg.starts` of where the next field ends.
     next: usize,
     /// Where the next field starts, relative to `msg.text_at`: where the previous one
