@@ -286,30 +286,33 @@ fn layout_field<const PREFIX: u8, const CHECK: u8>(
         let d = b.wrapping_sub(b'0');
         (d <= 9).then_some(usize::from(d))
     };
-    let (data_at, len) = match PREFIX {
-        FIXED => (pos, usize::from(plan.len)),
-        2 => match bytes.get(pos..pos + 2)? {
-            &[a, b] => (pos + 2, digit(a)? * 10 + digit(b)?),
+    // The field and what follows it; lengths are then tested against it (plain length
+    // tests, no overflow tests of `pos + n`).
+    let rest = bytes.get(pos..)?;
+    let (prefix, len) = match PREFIX {
+        FIXED => (0, usize::from(plan.len)),
+        2 => match rest {
+            &[a, b, ..] => (2, digit(a)? * 10 + digit(b)?),
             _ => return None,
         },
-        3 => match bytes.get(pos..pos + 3)? {
-            &[a, b, c] => (pos + 3, digit(a)? * 100 + digit(b)? * 10 + digit(c)?),
+        3 => match rest {
+            &[a, b, c, ..] => (3, digit(a)? * 100 + digit(b)? * 10 + digit(c)?),
             _ => return None,
         },
         _ => {
-            let data_at = pos + usize::from(plan.prefix);
+            let prefix = usize::from(plan.prefix);
             let mut len = 0usize;
-            for &b in bytes.get(pos..data_at)? {
+            for &b in rest.get(..prefix)? {
                 len = len * 10 + digit(b)?;
             }
-            (data_at, len)
+            (prefix, len)
         }
     };
     if len > usize::from(plan.len) {
         return None;
     }
-    let end = data_at + len;
-    let data = bytes.get(data_at..end)?;
+    let data = rest.get(prefix..)?.get(..len)?;
+    let end = pos + prefix + len;
     let ok = match CHECK {
         DIGITS => crate::encoding::all_digits(data),
         ASCII => ascii || crate::encoding::all_ascii(data),
