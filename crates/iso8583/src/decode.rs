@@ -174,33 +174,36 @@ impl Spec {
     fn data_fields(
         &self,
         bytes: &[u8],
-        mut pos: usize,
+        pos: usize,
         msg: &mut Message,
     ) -> Result<usize, DecodeError> {
-        // Starts are kept relative to `text_at`, at most the first field's start.
+        // Starts are kept relative to `text_at`, at most the first field's start: the
+        // walk runs on the bytes from there, so a start is stored as it is.
         let base = usize::from(msg.text_at);
+        let from_base = bytes.get(base..).unwrap_or_default();
+        let mut pos = pos.saturating_sub(base);
         // One wide pass over the data region: when it is all ASCII (every text spec's
         // usual message), ASCII and Latin-1 fields need no check of their own.
-        let ascii = crate::encoding::all_ascii_wide(bytes.get(pos..).unwrap_or_default());
+        let ascii = crate::encoding::all_ascii_wide(from_base.get(pos..).unwrap_or_default());
         let mut i = 0;
         for n in Present::new(&msg.data) {
             let plan = &self.plan[usize::from(n)];
-            let end = match fast_field(plan, bytes, pos, ascii) {
+            let end = match fast_field(plan, from_base, pos, ascii) {
                 Some(end) => end,
-                None => self.general_field(bytes, pos, n)?,
+                None => self.general_field(bytes, base + pos, n)? - base,
             };
             // decode() rejected messages longer than u16::MAX, so positions fit; starts
             // past STARTS_INLINE are not kept (`Message::walk` finds them).
             if let Some(start) = msg.starts.get_mut(i) {
-                *start = (pos - base) as u16;
+                *start = pos as u16;
             }
             i += 1;
             pos = end;
         }
         if let Some(start) = msg.starts.get_mut(i) {
-            *start = (pos - base) as u16;
+            *start = pos as u16;
         }
-        Ok(pos)
+        Ok(base + pos)
     }
 
     /// Where field `n` starting at `pos` ends, validating it.
