@@ -676,7 +676,7 @@ impl<'a> Message<'a> {
     /// (borrowed for ASCII), or upper-case hex for binary data with any pad removed.
     #[inline(always)]
     pub fn field_str(&self, n: u8) -> Option<Cow<'a, str>> {
-        let text_at = self.spec.plan[usize::from(n)].text_at;
+        let text_at = self.spec.text_at[usize::from(n)];
         if text_at != Plan::NOT_TEXT
             && let Some((start, end)) = self.data_span(n)
         {
@@ -898,7 +898,7 @@ impl<'a> Iterator for FieldStrs<'_, 'a> {
         };
         self.next += 1;
         self.start = end;
-        let text_at = msg.spec.plan[usize::from(n)].text_at;
+        let text_at = msg.spec.text_at[usize::from(n)];
         // An ASCII field (checked by decode) is the front of `rest`. When `rest` is empty
         // but should not be, only an empty field without prefix splits off: its value is
         // "" all the same.

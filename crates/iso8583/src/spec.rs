@@ -218,9 +218,9 @@ impl Layout {
     }
 }
 
-/// A field's layout reduced to what the hot loops of decode, encode and
-/// [`Message::field_str`](crate::Message::field_str) branch on, flattened into 6 bytes
-/// so the per-field table is a few cache lines. The fast path covers text data with
+/// A field's layout reduced to what the hot loops of decode and encode branch on
+/// (reading a text field looks at [`Spec::text_at`] instead), flattened into 6 bytes so
+/// the per-field table is a few cache lines. The fast path covers text data with
 /// ASCII length digits counting bytes (`check != General`); everything else, and every
 /// error, goes through the general code with `FieldDef`.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -230,10 +230,6 @@ pub(crate) struct Plan {
     /// `len_type`: width of the length prefix (ASCII digits on the fast path).
     pub prefix: u8,
     pub check: FastCheck,
-    /// For ASCII data counted in bytes, whose python value is the wire bytes
-    /// themselves: where that value starts in the field (the prefix width); else
-    /// [`Plan::NOT_TEXT`]. One byte, so reading a field tests and skips with one load.
-    pub text_at: u8,
     /// `prefix` and `check` together, for decode's dispatch.
     pub layout: Layout,
 }
@@ -243,21 +239,25 @@ impl Plan {
         len: 0,
         prefix: 0,
         check: FastCheck::General,
-        text_at: Self::NOT_TEXT,
         layout: Layout::General,
     };
 
-    /// `text_at` of fields whose python value is not their wire bytes.
+    /// [`Spec::text_at`] of fields whose python value is not their wire bytes.
     pub(crate) const NOT_TEXT: u8 = u8::MAX;
+
+    /// For ASCII data counted in bytes, whose python value is the wire bytes themselves:
+    /// where that value starts in the field (the prefix width); else [`Self::NOT_TEXT`].
+    fn text_at(def: &FieldDef) -> u8 {
+        if def.defined && def.data == DataEnc::Ascii && !def.nibbles {
+            def.len_type
+        } else {
+            Self::NOT_TEXT
+        }
+    }
 
     fn of(def: &FieldDef) -> Self {
         let general = Self {
             prefix: def.len_type,
-            text_at: if def.defined && def.data == DataEnc::Ascii && !def.nibbles {
-                def.len_type
-            } else {
-                Self::NOT_TEXT
-            },
             ..Self::GENERAL
         };
         let check = match (def.data, def.class) {
@@ -294,6 +294,9 @@ pub struct Spec {
     /// `Plan::of(fields[n])`, precomputed; one entry per `u8` (those past 192 are
     /// general) so the hot loops index it by field number without a bounds check.
     pub(crate) plan: [Plan; PLAN_SLOTS],
+    /// `Plan::text_at(fields[n])`, one byte per `u8` field number: reading a text field
+    /// tests and skips its prefix with one load indexed by the field number as it is.
+    pub(crate) text_at: [u8; PLAN_SLOTS],
 }
 
 /// Entries of `Spec::plan`: every `u8` field number.
@@ -318,6 +321,7 @@ impl Spec {
             bitmap: FieldDef::UNDEFINED,
             fields: [FieldDef::UNDEFINED; FIELD_NUMBER_MAX as usize + 1],
             plan: [Plan::GENERAL; PLAN_SLOTS],
+            text_at: [Plan::NOT_TEXT; PLAN_SLOTS],
         };
         for (key, props) in object {
             let field = parse_key(key)?;
@@ -334,13 +338,19 @@ impl Spec {
                 return Err(SpecError::MissingField(name));
             }
         }
-        for (plan, def) in spec.plan.iter_mut().zip(&spec.fields) {
+        for ((plan, text_at), def) in spec
+            .plan
+            .iter_mut()
+            .zip(&mut spec.text_at)
+            .zip(&spec.fields)
+        {
             *plan = Plan::of(def);
+            *text_at = Plan::text_at(def);
         }
         // Fields 1 and 65 are bitmaps, never text data: reading them takes the general
         // path, so the text fast path need not test for them on every read.
         for n in [1, 65] {
-            spec.plan[n].text_at = Plan::NOT_TEXT;
+            spec.text_at[n] = Plan::NOT_TEXT;
         }
         Ok(spec)
     }
