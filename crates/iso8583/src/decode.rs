@@ -9,7 +9,8 @@ use crate::encoding::{
 };
 use crate::error::{DecodeError, DecodeErrorKind as Kind, FieldKey};
 use crate::spec::{
-    ASCII, Class, DIGITS, DataEnc, FIXED, FastCheck, FieldDef, ForLayout, LATIN1, Plan, Spec,
+    ASCII, Class, DIGITS, DIGITS_WORD, DataEnc, FIXED, FastCheck, FieldDef, ForLayout, LATIN1,
+    Plan, Spec,
 };
 
 /// Largest message decoded or encoded, in bytes. Spans are `u16` to keep a [`Message`]
@@ -318,6 +319,7 @@ fn layout_field<const PREFIX: u8, const CHECK: u8>(
     let end = pos + prefix + len;
     let ok = match CHECK {
         DIGITS => crate::encoding::all_digits(data),
+        DIGITS_WORD => crate::encoding::all_digits_word(data),
         ASCII => ascii || crate::encoding::all_ascii(data),
         LATIN1 => true,
         _ => FastCheck::Alphanumeric.ok(data),

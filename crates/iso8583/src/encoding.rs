@@ -136,6 +136,20 @@ pub(crate) fn all_digits(bytes: &[u8]) -> bool {
     fold_words(bytes, b'0', non_digit_bits) & HIGH_BITS == 0
 }
 
+/// [`all_digits`] of 4 to 8 bytes: one word of the first and last four (overlapping),
+/// no test of the length beyond those two reads. `false` for fewer than 4 bytes.
+#[inline(always)]
+pub(crate) fn all_digits_word(bytes: &[u8]) -> bool {
+    match (bytes.first_chunk::<4>(), bytes.last_chunk::<4>()) {
+        (Some(lo), Some(hi)) => {
+            let word =
+                u64::from(u32::from_le_bytes(*lo)) | u64::from(u32::from_le_bytes(*hi)) << 32;
+            non_digit_bits(word) & HIGH_BITS == 0
+        }
+        _ => false,
+    }
+}
+
 /// Bit 7 of each byte of the result is set when that byte of `x` is not an ASCII digit
 /// (the SWAR test of [`all_digits`]).
 #[inline(always)]
@@ -519,7 +533,7 @@ mod tests {
 
     /// Every length 0..=24 with each position holding each byte value, so every word
     /// layout of `fold_words` (chunks, overlapping tail, 4+4, 2+2 with pad, 1 with pad)
-    /// meets every bad byte in every place.
+    /// and the 4..=8-byte word of `all_digits_word` meet every bad byte in every place.
     #[test]
     fn swar_scans_match_bytewise_at_every_length_and_position() {
         for len in 0..=24 {
@@ -531,6 +545,9 @@ mod tests {
                     }
                     let digits = case.iter().all(u8::is_ascii_digit);
                     assert_eq!(all_digits(&case), digits, "digits {case:?}");
+                    if (4..=8).contains(&len) {
+                        assert_eq!(all_digits_word(&case), digits, "word {case:?}");
+                    }
                     assert_eq!(all_ascii(&case), case.is_ascii(), "ascii {case:?}");
                 }
             }

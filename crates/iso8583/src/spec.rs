@@ -137,6 +137,9 @@ pub(crate) enum Layout {
     FixedAscii,
     FixedLatin1,
     FixedDigits,
+    /// Fixed digits 4 to 8 bytes long (most dates, times, codes and amounts' parts):
+    /// checked as one word made of the first and last four bytes, with no length test.
+    FixedDigitsWord,
     FixedAlnum,
     /// Two ASCII length digits (LLVAR).
     LlAscii,
@@ -156,7 +159,7 @@ pub(crate) enum Layout {
 }
 
 impl Layout {
-    fn of(prefix: u8, check: FastCheck) -> Self {
+    fn of(prefix: u8, check: FastCheck, len: u16) -> Self {
         use FastCheck as C;
         use Layout as L;
         let [ascii, latin1, digits, alnum] = match prefix {
@@ -169,6 +172,7 @@ impl Layout {
             C::General => L::General,
             C::Ascii => ascii,
             C::None => latin1,
+            C::Digits if prefix == 0 && DIGITS_WORD_LEN.contains(&len) => L::FixedDigitsWord,
             C::Digits => digits,
             C::Alphanumeric => alnum,
         }
@@ -184,6 +188,10 @@ pub(crate) const ASCII: u8 = 0;
 pub(crate) const LATIN1: u8 = 1;
 pub(crate) const DIGITS: u8 = 2;
 pub(crate) const ALNUM: u8 = 3;
+/// Digits in [`DIGITS_WORD_LEN`] bytes ([`Layout::FixedDigitsWord`]).
+pub(crate) const DIGITS_WORD: u8 = 4;
+/// Lengths of [`Layout::FixedDigitsWord`] fields.
+pub(crate) const DIGITS_WORD_LEN: std::ops::RangeInclusive<u16> = 4..=8;
 
 /// Work on one fast-path field, compiled once per layout.
 pub(crate) trait ForLayout {
@@ -201,6 +209,7 @@ impl Layout {
             L::FixedAscii => work.run::<FIXED, ASCII>(),
             L::FixedLatin1 => work.run::<FIXED, LATIN1>(),
             L::FixedDigits => work.run::<FIXED, DIGITS>(),
+            L::FixedDigitsWord => work.run::<FIXED, DIGITS_WORD>(),
             L::FixedAlnum => work.run::<FIXED, ALNUM>(),
             L::LlAscii => work.run::<2, ASCII>(),
             L::LlLatin1 => work.run::<2, LATIN1>(),
@@ -275,7 +284,7 @@ impl Plan {
             (0, _) | (1..=4, LenEnc::Ascii) => Self {
                 len,
                 check,
-                layout: Layout::of(def.len_type, check),
+                layout: Layout::of(def.len_type, check, len),
                 ..general
             },
             _ => general,
