@@ -182,14 +182,33 @@ impl Spec {
         // walk runs on the bytes from there, so a start is stored as it is.
         let base = usize::from(msg.text_at);
         let from_base = bytes.get(base..).unwrap_or_default();
-        let mut pos = pos.saturating_sub(base);
+        let pos = pos.saturating_sub(base);
         // One wide pass over the data region: when it is all ASCII (every text spec's
         // usual message), ASCII and Latin-1 fields need no check of their own.
-        let ascii = crate::encoding::all_ascii_wide(from_base.get(pos..).unwrap_or_default());
+        let end = if crate::encoding::all_ascii_wide(from_base.get(pos..).unwrap_or_default()) {
+            self.walk_fields::<true>(bytes, base, pos, msg)?
+        } else {
+            self.walk_fields::<false>(bytes, base, pos, msg)?
+        };
+        Ok(base + end)
+    }
+
+    /// [`Self::data_fields`] from `pos` in `bytes[base..]`, returning where the last field
+    /// ends there. `ASCII`: every byte from `pos` on is ASCII (a constant, so the ASCII
+    /// fields' test of it folds away and it takes no register).
+    #[inline(always)]
+    fn walk_fields<const ASCII: bool>(
+        &self,
+        bytes: &[u8],
+        base: usize,
+        mut pos: usize,
+        msg: &mut Message,
+    ) -> Result<usize, DecodeError> {
+        let from_base = bytes.get(base..).unwrap_or_default();
         let mut i = 0;
         for n in Present::new(&msg.data) {
             let plan = &self.plan[usize::from(n)];
-            let end = match fast_field(plan, from_base, pos, ascii) {
+            let end = match fast_field(plan, from_base, pos, ASCII) {
                 Some(end) => end,
                 None => self.general_field(bytes, base + pos, n)? - base,
             };
@@ -204,7 +223,7 @@ impl Spec {
         if let Some(start) = msg.starts.get_mut(i) {
             *start = pos as u16;
         }
-        Ok(base + pos)
+        Ok(pos)
     }
 
     /// Where field `n` starting at `pos` ends, validating it.
