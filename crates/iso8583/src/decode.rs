@@ -146,21 +146,21 @@ impl Spec {
     fn bitmaps<'a>(&self, cur: &mut Cursor<'a>, msg: &mut Message<'a>) -> Result<(), DecodeError> {
         let (span, primary) = cur.bitmap(FieldKey::Bitmap, &self.bitmap)?;
         msg.bitmap = span;
-        msg.data[0] = primary.reverse_bits() & !BIT_LAST;
-        if primary & BIT_FIRST != 0 {
+        msg.data[0] = primary & !BIT_LAST;
+        if primary & BIT_LAST != 0 {
             let def = &self.fields[1];
             if !def.defined {
                 return Err(cur.error(FieldKey::Field(1), Kind::NoSecondaryBitmap));
             }
             let (span, secondary) = cur.bitmap(FieldKey::Field(1), def)?;
             msg.secondary = span;
-            msg.data[1] = secondary.reverse_bits() & !BIT_LAST;
-            if secondary & BIT_FIRST != 0 {
+            msg.data[1] = secondary & !BIT_LAST;
+            if secondary & BIT_LAST != 0 {
                 // pyiso8583 4.0.1 reads the tertiary bitmap as an extension of field 1.
                 let (tertiary_span, tertiary) = cur.bitmap(FieldKey::Field(1), def)?;
                 msg.tertiary = tertiary_span;
                 msg.secondary.end = tertiary_span.end;
-                msg.data[2] = tertiary.reverse_bits();
+                msg.data[2] = tertiary;
             }
         }
         let first = msg.data[0].count_ones() as u8;
@@ -507,15 +507,19 @@ impl Cursor<'_> {
         Ok(self.span(start))
     }
 
+    /// A bitmap and its bits in [`Message`]'s order: bit 0 for its first field (bit 1
+    /// of the wire bitmap), so `trailing_zeros` walks its fields.
     #[inline(always)]
     fn bitmap(&mut self, field: FieldKey, def: &FieldDef) -> Result<(Span, u64), DecodeError> {
         let width = if def.data == DataEnc::Binary { 8 } else { 16 };
         let start = self.pos;
         let fast = match self.bytes.get(start..start + width) {
-            Some(&[a, b, c, d, e, f, g, h]) => Some(u64::from_be_bytes([a, b, c, d, e, f, g, h])),
+            Some(&[a, b, c, d, e, f, g, h]) => {
+                Some(u64::from_be_bytes([a, b, c, d, e, f, g, h]).reverse_bits())
+            }
             Some(text) if def.data != DataEnc::Cp500 => <&[u8; 16]>::try_from(text)
                 .ok()
-                .and_then(crate::encoding::hex16_value),
+                .and_then(crate::encoding::hex16_field_bits),
             _ => None,
         };
         match fast {
@@ -538,7 +542,7 @@ impl Cursor<'_> {
         if def.data == DataEnc::Binary {
             let start = self.take(field, 8)?;
             raw.copy_from_slice(&self.bytes[start..self.pos]);
-            return Ok((self.span(start), u64::from_be_bytes(raw)));
+            return Ok((self.span(start), u64::from_be_bytes(raw).reverse_bits()));
         }
         let start = self.take(field, 16)?;
         let text = &self.bytes[start..self.pos];
@@ -547,7 +551,7 @@ impl Cursor<'_> {
             self.pos = start;
             return Err(self.error(field, Kind::InvalidBitmap));
         }
-        Ok((self.span(start), u64::from_be_bytes(raw)))
+        Ok((self.span(start), u64::from_be_bytes(raw).reverse_bits()))
     }
 
     /// pyiso8583's `_decode_field`: optional length prefix, then data.
