@@ -241,6 +241,10 @@ pub(crate) struct Plan {
     pub check: FastCheck,
     /// `prefix` and `check` together, for decode's dispatch.
     pub layout: Layout,
+    /// Always 0. Fills what would be a padding byte: a plan with one is copied field by
+    /// field where the writer takes it by value (`encode_writer_posguard` 2,402 -> 2,476
+    /// instructions without this byte).
+    pub spare: u8,
 }
 
 impl Plan {
@@ -249,6 +253,7 @@ impl Plan {
         prefix: 0,
         check: FastCheck::General,
         layout: Layout::General,
+        spare: 0,
     };
 
     /// [`Spec::text_at`] of fields whose python value is not their wire bytes.
