@@ -722,7 +722,17 @@ impl<'a> Message<'a> {
     /// are owned otherwise (hex of binary data, text decoded from EBCDIC, Latin-1, GBK),
     /// as `field_str` returns them. The walk follows the bitmap and the fields' starts,
     /// so no field is looked up: cheaper than `field_str` per field when forwarding,
-    /// logging or mapping a whole message.
+    /// logging or mapping a whole message. Field values are never absent here, so the
+    /// item is `(n, value)`, not `field_str`'s `Option`.
+    ///
+    /// ```
+    /// let spec = iso8583::Spec::posguard_ascii();
+    /// let msg = spec.decode(b"0800822000000000000004000000000000001121230101000123301")?;
+    /// let fields: Vec<(u8, String)> = msg.iter_str().map(|(n, v)| (n, v.into_owned())).collect();
+    /// assert_eq!(fields[0], (7, "1121230101".to_string()));
+    /// assert_eq!(fields.len(), 3);
+    /// # Ok::<(), iso8583::DecodeError>(())
+    /// ```
     #[inline]
     pub fn iter_str(&self) -> FieldStrs<'_, 'a> {
         FieldStrs {
