@@ -59,6 +59,7 @@ print("| operation | posguard | iso_8583_rs 0.2.2 | pyiso8583 4.0.1 | ratio vs i
 print("|---|---|---|---|---|---|")
 for op, ours, rs, py in [
     ("decode + read every field", "decode_read_all_posguard", "decode_read_all_iso_8583_rs", "py_decode"),
+    ("decode + read every field in one pass (iter_str)", "decode_read_all_iter_posguard", "decode_read_all_iso_8583_rs", "py_decode"),
     ("encode from field values (MessageBuilder)", "encode_posguard", "encode_iso_8583_rs", "py_encode"),
     ("encode from field values (streaming Writer)", "encode_writer_posguard", "encode_iso_8583_rs", "py_encode"),
 ]:

@@ -14,7 +14,11 @@
 //!   nearest check iso_8583_rs has is `ans` (0x20..=0x7E): the same one-pass byte check.
 //!   Both encoders produce the identical 208 bytes (asserted before timing).
 //! - "decode + read every field": parse with full validation (`Message::parse`, not
-//!   `parse_lazy`), then the MTI and every present field as `&str`.
+//!   `parse_lazy`), then the MTI and every present field as `&str`. posguard is timed
+//!   two ways: `decode_read_all_posguard` looks each field up (`fields()` then
+//!   `field_str(n)`), `decode_read_all_iter_posguard` walks them in one pass
+//!   (`iter_str()`); both read exactly the same values (collected both ways and compared
+//!   before timing), so the second is the same work through the one-pass API.
 //! - "encode": set the MTI and the 16 values on a fresh builder, encode into a reused Vec.
 //! - `iso8583-codec` 0.1.1 only knows binary bitmaps, so it is compared on the
 //!   posguard-binary form of the same message (8-byte binary bitmap, 200 bytes), with
@@ -164,6 +168,27 @@ fn decode_read_all_posguard(bencher: divan::Bencher) {
         let mut total = msg.mti().len();
         for n in msg.fields() {
             total += msg.field_str(n).map_or(0, |v| v.len());
+        }
+        total
+    });
+}
+
+/// posguard: decode, then the MTI and every present field as text in one pass.
+#[divan::bench]
+fn decode_read_all_iter_posguard(bencher: divan::Bencher) {
+    let spec = Spec::posguard_ascii();
+    let bytes = posguard_encode(&spec);
+    assert_eq!(bytes.len(), 208);
+    let msg = spec.decode(&bytes).expect("decodes");
+    let looked_up: Vec<_> = msg.fields().map(|n| (n, msg.field_str(n))).collect();
+    let walked: Vec<_> = msg.iter_str().map(|(n, v)| (n, Some(v))).collect();
+    assert_eq!(walked, looked_up, "iter_str reads what field_str reads");
+    assert_eq!(walked.len(), FIELDS.len());
+    bencher.bench(|| {
+        let msg = spec.decode(divan::black_box(&bytes)).expect("decodes");
+        let mut total = msg.mti().len();
+        for (_, v) in msg.iter_str() {
+            total += v.len();
         }
         total
     });

@@ -9,7 +9,8 @@ use crate::encoding::{
 };
 use crate::error::{DecodeError, DecodeErrorKind as Kind, FieldKey};
 use crate::spec::{
-    ASCII, Class, DIGITS, DataEnc, FIXED, FastCheck, FieldDef, ForLayout, LATIN1, Plan, Spec,
+    ASCII, Class, DIGITS, DIGITS_WORD, DataEnc, FIXED, FastCheck, FieldDef, ForLayout, LATIN1,
+    Plan, Spec,
 };
 
 /// Largest message decoded or encoded, in bytes. Spans are `u16` to keep a [`Message`]
@@ -46,9 +47,10 @@ pub struct Message<'a> {
     /// UTF-8, else from the first data field, else empty. ASCII fields (and a text MTI)
     /// are then handed out as sub-slices without another check.
     text: &'a str,
-    /// Bit `63 - (n - 1) % 64` of word `(n - 1) / 64` is set when data field `n` is
-    /// present: the big-endian reading of the primary, secondary and tertiary bitmaps
-    /// without the bitmap indicators 1 and 65 (whose spans say whether they are there).
+    /// Bit `(n - 1) % 64` of word `(n - 1) / 64` is set when data field `n` is present:
+    /// the primary, secondary and tertiary bitmaps with their bit order reversed (so
+    /// fields are walked with `trailing_zeros`), without the bitmap indicators 1 and 65
+    /// (whose spans say whether they are there).
     /// A fourth word, always 0, lets a field number `n: u8` pick its word without a
     /// bounds check.
     data: [u64; 4],
@@ -144,16 +146,16 @@ impl Spec {
     fn bitmaps<'a>(&self, cur: &mut Cursor<'a>, msg: &mut Message<'a>) -> Result<(), DecodeError> {
         let (span, primary) = cur.bitmap(FieldKey::Bitmap, &self.bitmap)?;
         msg.bitmap = span;
-        msg.data[0] = primary & !BIT_FIRST;
-        if primary & BIT_FIRST != 0 {
+        msg.data[0] = primary & !BIT_LAST;
+        if primary & BIT_LAST != 0 {
             let def = &self.fields[1];
             if !def.defined {
                 return Err(cur.error(FieldKey::Field(1), Kind::NoSecondaryBitmap));
             }
             let (span, secondary) = cur.bitmap(FieldKey::Field(1), def)?;
             msg.secondary = span;
-            msg.data[1] = secondary & !BIT_FIRST;
-            if secondary & BIT_FIRST != 0 {
+            msg.data[1] = secondary & !BIT_LAST;
+            if secondary & BIT_LAST != 0 {
                 // pyiso8583 4.0.1 reads the tertiary bitmap as an extension of field 1.
                 let (tertiary_span, tertiary) = cur.bitmap(FieldKey::Field(1), def)?;
                 msg.tertiary = tertiary_span;
@@ -173,32 +175,53 @@ impl Spec {
     fn data_fields(
         &self,
         bytes: &[u8],
+        pos: usize,
+        msg: &mut Message,
+    ) -> Result<usize, DecodeError> {
+        // Starts are kept relative to `text_at`, at most the first field's start: the
+        // walk runs on the bytes from there, so a start is stored as it is.
+        let base = usize::from(msg.text_at);
+        let from_base = bytes.get(base..).unwrap_or_default();
+        let pos = pos.saturating_sub(base);
+        // One wide pass over the data region: when it is all ASCII (every text spec's
+        // usual message), ASCII and Latin-1 fields need no check of their own.
+        let end = if crate::encoding::all_ascii_wide(from_base.get(pos..).unwrap_or_default()) {
+            self.walk_fields::<true>(bytes, base, pos, msg)?
+        } else {
+            self.walk_fields::<false>(bytes, base, pos, msg)?
+        };
+        Ok(base + end)
+    }
+
+    /// [`Self::data_fields`] from `pos` in `bytes[base..]`, returning where the last field
+    /// ends there. `ASCII`: every byte from `pos` on is ASCII (a constant, so the ASCII
+    /// fields' test of it folds away and it takes no register).
+    #[inline(always)]
+    fn walk_fields<const ASCII: bool>(
+        &self,
+        bytes: &[u8],
+        base: usize,
         mut pos: usize,
         msg: &mut Message,
     ) -> Result<usize, DecodeError> {
-        // Starts are kept relative to `text_at`, at most the first field's start.
-        let base = usize::from(msg.text_at);
-        // One wide pass over the data region: when it is all ASCII (every text spec's
-        // usual message), ASCII and Latin-1 fields need no check of their own.
-        let ascii = crate::encoding::all_ascii_wide(bytes.get(pos..).unwrap_or_default());
+        let from_base = bytes.get(base..).unwrap_or_default();
         let mut i = 0;
-        let [d0, d1, d2, _] = msg.data;
-        for n in data_fields([d0, d1, d2]) {
+        for n in Present::new(&msg.data) {
             let plan = &self.plan[usize::from(n)];
-            let end = match fast_field(plan, bytes, pos, ascii) {
+            let end = match fast_field(plan, from_base, pos, ASCII) {
                 Some(end) => end,
-                None => self.general_field(bytes, pos, n)?,
+                None => self.general_field(bytes, base + pos, n)? - base,
             };
             // decode() rejected messages longer than u16::MAX, so positions fit; starts
             // past STARTS_INLINE are not kept (`Message::walk` finds them).
             if let Some(start) = msg.starts.get_mut(i) {
-                *start = (pos - base) as u16;
+                *start = pos as u16;
             }
             i += 1;
             pos = end;
         }
         if let Some(start) = msg.starts.get_mut(i) {
-            *start = (pos - base) as u16;
+            *start = pos as u16;
         }
         Ok(pos)
     }
@@ -286,32 +309,36 @@ fn layout_field<const PREFIX: u8, const CHECK: u8>(
         let d = b.wrapping_sub(b'0');
         (d <= 9).then_some(usize::from(d))
     };
-    let (data_at, len) = match PREFIX {
-        FIXED => (pos, usize::from(plan.len)),
-        2 => match bytes.get(pos..pos + 2)? {
-            &[a, b] => (pos + 2, digit(a)? * 10 + digit(b)?),
+    // The field and what follows it; lengths are then tested against it (plain length
+    // tests, no overflow tests of `pos + n`).
+    let rest = bytes.get(pos..)?;
+    let (prefix, len) = match PREFIX {
+        FIXED => (0, usize::from(plan.len)),
+        2 => match rest {
+            &[a, b, ..] => (2, digit(a)? * 10 + digit(b)?),
             _ => return None,
         },
-        3 => match bytes.get(pos..pos + 3)? {
-            &[a, b, c] => (pos + 3, digit(a)? * 100 + digit(b)? * 10 + digit(c)?),
+        3 => match rest {
+            &[a, b, c, ..] => (3, digit(a)? * 100 + digit(b)? * 10 + digit(c)?),
             _ => return None,
         },
         _ => {
-            let data_at = pos + usize::from(plan.prefix);
+            let prefix = usize::from(plan.prefix);
             let mut len = 0usize;
-            for &b in bytes.get(pos..data_at)? {
+            for &b in rest.get(..prefix)? {
                 len = len * 10 + digit(b)?;
             }
-            (data_at, len)
+            (prefix, len)
         }
     };
     if len > usize::from(plan.len) {
         return None;
     }
-    let end = data_at + len;
-    let data = bytes.get(data_at..end)?;
+    let data = rest.get(prefix..)?.get(..len)?;
+    let end = pos + prefix + len;
     let ok = match CHECK {
         DIGITS => crate::encoding::all_digits(data),
+        DIGITS_WORD => crate::encoding::all_digits_word(data),
         ASCII => ascii || crate::encoding::all_ascii(data),
         LATIN1 => true,
         _ => FastCheck::Alphanumeric.ok(data),
@@ -320,8 +347,12 @@ fn layout_field<const PREFIX: u8, const CHECK: u8>(
 }
 
 const BIT_FIRST: u64 = 1 << 63;
+/// Bit 0: field 1 (or 65) in a [`Message`]'s `data` words.
+const BIT_LAST: u64 = 1;
 
-/// Present data fields in ascending order, skipping the bitmap indicators 1 and 65.
+/// Present data fields of big-endian bitmap words (the builder's; a [`Message`] keeps
+/// its words reversed, see [`Present`]) in ascending order, skipping the bitmap
+/// indicators 1 and 65.
 #[inline]
 pub(crate) fn data_fields(present: [u64; 3]) -> DataFields {
     DataFields {
@@ -333,7 +364,7 @@ pub(crate) fn data_fields(present: [u64; 3]) -> DataFields {
 
 /// Iterator of [`data_fields`]: one `leading_zeros` per field. The word being walked is
 /// kept apart from the rest so it can live in a register.
-#[derive(Clone)]
+#[derive(Clone, Debug)]
 pub(crate) struct DataFields {
     bits: u64,
     /// The words after `bits`, next first; emptied as they are taken.
@@ -358,6 +389,52 @@ impl Iterator for DataFields {
         // leading_zeros < 64 here and `base` is at most 129, so this is at most 192.
         let zeros = self.bits.leading_zeros() as u8;
         self.bits ^= BIT_FIRST >> zeros;
+        Some(self.base + zeros)
+    }
+}
+
+/// The present data fields of a decoded message in ascending order: its `data` words,
+/// where bit `(n - 1) % 64` of word `(n - 1) / 64` stands for field `n` (the bitmaps'
+/// bit order reversed once at decode), so each field is one `trailing_zeros` and the bit
+/// is cleared with `bits & (bits - 1)`. The word being walked is kept apart from the
+/// rest so it can live in a register.
+#[derive(Clone, Debug)]
+pub(crate) struct Present {
+    bits: u64,
+    /// The words after `bits`, next first; emptied as they are taken.
+    rest: [u64; 2],
+    /// Field number of bit 0 of `bits`.
+    base: u8,
+}
+
+impl Present {
+    /// `data`: the message's data words (bitmap indicators 1 and 65 already clear).
+    #[inline]
+    fn new(data: &[u64; 4]) -> Self {
+        Self {
+            bits: data[0],
+            rest: [data[1], data[2]],
+            base: 1,
+        }
+    }
+}
+
+impl Iterator for Present {
+    type Item = u8;
+
+    #[inline]
+    fn next(&mut self) -> Option<u8> {
+        while self.bits == 0 {
+            if self.rest == [0, 0] {
+                return None;
+            }
+            self.bits = self.rest[0];
+            self.rest = [self.rest[1], 0];
+            self.base += 64;
+        }
+        // trailing_zeros < 64 here and `base` is at most 129, so this is at most 192.
+        let zeros = self.bits.trailing_zeros() as u8;
+        self.bits &= self.bits - 1;
         Some(self.base + zeros)
     }
 }
@@ -430,15 +507,19 @@ impl Cursor<'_> {
         Ok(self.span(start))
     }
 
+    /// A bitmap and its bits in [`Message`]'s order: bit 0 for its first field (bit 1
+    /// of the wire bitmap), so `trailing_zeros` walks its fields.
     #[inline(always)]
     fn bitmap(&mut self, field: FieldKey, def: &FieldDef) -> Result<(Span, u64), DecodeError> {
         let width = if def.data == DataEnc::Binary { 8 } else { 16 };
         let start = self.pos;
         let fast = match self.bytes.get(start..start + width) {
-            Some(&[a, b, c, d, e, f, g, h]) => Some(u64::from_be_bytes([a, b, c, d, e, f, g, h])),
+            Some(&[a, b, c, d, e, f, g, h]) => {
+                Some(u64::from_be_bytes([a, b, c, d, e, f, g, h]).reverse_bits())
+            }
             Some(text) if def.data != DataEnc::Cp500 => <&[u8; 16]>::try_from(text)
                 .ok()
-                .and_then(crate::encoding::hex16_value),
+                .and_then(crate::encoding::hex16_field_bits),
             _ => None,
         };
         match fast {
@@ -461,7 +542,7 @@ impl Cursor<'_> {
         if def.data == DataEnc::Binary {
             let start = self.take(field, 8)?;
             raw.copy_from_slice(&self.bytes[start..self.pos]);
-            return Ok((self.span(start), u64::from_be_bytes(raw)));
+            return Ok((self.span(start), u64::from_be_bytes(raw).reverse_bits()));
         }
         let start = self.take(field, 16)?;
         let text = &self.bytes[start..self.pos];
@@ -470,7 +551,7 @@ impl Cursor<'_> {
             self.pos = start;
             return Err(self.error(field, Kind::InvalidBitmap));
         }
-        Ok((self.span(start), u64::from_be_bytes(raw)))
+        Ok((self.span(start), u64::from_be_bytes(raw).reverse_bits()))
     }
 
     /// pyiso8583's `_decode_field`: optional length prefix, then data.
@@ -599,15 +680,14 @@ impl<'a> Message<'a> {
             65 => self.tertiary.end > self.tertiary.start,
             _ => {
                 let i = n - 1;
-                self.data[usize::from(i / 64)] & (BIT_FIRST >> (i % 64)) != 0
+                self.data[usize::from(i / 64)] & (BIT_LAST << (i % 64)) != 0
             }
         }
     }
 
     /// Present data fields (2..=192, without the bitmaps 1 and 65), ascending.
     pub fn fields(&self) -> impl Iterator<Item = u8> + use<> {
-        let [d0, d1, d2, _] = self.data;
-        data_fields([d0, d1, d2])
+        Present::new(&self.data)
     }
 
     /// Field `n`'s data bytes as on the wire, without the length prefix. Field 1 is the
@@ -621,7 +701,7 @@ impl<'a> Message<'a> {
     /// (borrowed for ASCII), or upper-case hex for binary data with any pad removed.
     #[inline(always)]
     pub fn field_str(&self, n: u8) -> Option<Cow<'a, str>> {
-        let text_at = self.spec.plan[usize::from(n)].text_at;
+        let text_at = self.spec.text_at[usize::from(n)];
         if text_at != Plan::NOT_TEXT
             && let Some((start, end)) = self.data_span(n)
         {
@@ -636,6 +716,37 @@ impl<'a> Message<'a> {
         self.field_str_general(n)
     }
 
+    /// Every present data field (2..=192, without the bitmaps 1 and 65) in ascending order
+    /// with its python value: exactly what [`Self::fields`] and [`Self::field_str`] give,
+    /// in one pass. Values borrow the message when they are its bytes (ASCII fields) and
+    /// are owned otherwise (hex of binary data, text decoded from EBCDIC, Latin-1, GBK),
+    /// as `field_str` returns them. The walk follows the bitmap and the fields' starts,
+    /// so no field is looked up: cheaper than `field_str` per field when forwarding,
+    /// logging or mapping a whole message. Field values are never absent here, so the
+    /// item is `(n, value)`, not `field_str`'s `Option`.
+    ///
+    /// ```
+    /// let spec = iso8583::Spec::posguard_ascii();
+    /// let msg = spec.decode(b"0800822000000000000004000000000000001121230101000123301")?;
+    /// let fields: Vec<(u8, String)> = msg.iter_str().map(|(n, v)| (n, v.into_owned())).collect();
+    /// assert_eq!(fields[0], (7, "1121230101".to_string()));
+    /// assert_eq!(fields.len(), 3);
+    /// # Ok::<(), iso8583::DecodeError>(())
+    /// ```
+    #[inline]
+    pub fn iter_str(&self) -> FieldStrs<'_, 'a> {
+        FieldStrs {
+            msg: self,
+            fields: Present::new(&self.data),
+            next: 1,
+            start: self.starts[0],
+            rest: self
+                .text
+                .get(usize::from(self.starts[0])..)
+                .unwrap_or_default(),
+        }
+    }
+
     /// Where present data field `n` starts (length prefix included) and ends, relative to
     /// `text_at`; `None` for an absent field. Not for the bitmaps 1 and 65.
     #[inline(always)]
@@ -644,13 +755,13 @@ impl<'a> Message<'a> {
         let i = n.wrapping_sub(1);
         let (w, bit) = (usize::from(i / 64), i % 64);
         let word = self.data[w];
-        if word & (BIT_FIRST >> bit) == 0 {
+        if word & (BIT_LAST << bit) == 0 {
             return None;
         }
-        // The present data fields before `n`: those in earlier words, and the bits above
+        // The present data fields before `n`: those in earlier words, and the bits below
         // `n`'s in its own word.
-        let above = word & !(u64::MAX >> bit);
-        let rank = usize::from(self.before[w]) + above.count_ones() as usize;
+        let below = word & !(u64::MAX << bit);
+        let rank = usize::from(self.before[w]) + below.count_ones() as usize;
         match self.starts.get(rank..rank + 2) {
             Some(&[start, end]) => Some((start, end)),
             _ => self.walk(n),
@@ -674,6 +785,39 @@ impl<'a> Message<'a> {
             pos = end;
         }
         None
+    }
+
+    /// Where the data field starting at `start` (relative to `text_at`) ends when its
+    /// start is not kept (past the first [`STARTS_INLINE`]): decode validated it, so it
+    /// is found again the same way.
+    #[cold]
+    #[inline(never)]
+    fn end_past_inline(&self, start: u16, n: u8) -> Option<u16> {
+        let base = usize::from(self.text_at);
+        let end = self
+            .spec
+            .field_end(self.bytes, base + usize::from(start), n)
+            .ok()?;
+        // decode() rejected messages longer than u16::MAX, so positions fit.
+        Some((end - base) as u16)
+    }
+
+    /// For [`FieldStrs`]: the value of data field `n` at `start..end` (relative to
+    /// `text_at`) when it is not a slice of the text (binary data, other encodings), as
+    /// `field_str` decodes it, and the text after it (empty when `end` is not a character
+    /// boundary). Out of line, and not through the iterator, so its state stays in
+    /// registers.
+    #[inline(never)]
+    fn decoded(&self, n: u8, start: u16, end: u16) -> (Cow<'a, str>, &'a str) {
+        let rest = self.text.get(usize::from(end)..).unwrap_or_default();
+        let span = Span {
+            start: self.text_at + start,
+            end: self.text_at + end,
+        };
+        (
+            self.str_of(&self.spec.fields[usize::from(n)], span, true),
+            rest,
+        )
     }
 
     /// [`Self::field_str`] for everything but present ASCII data fields.
@@ -754,5 +898,56 @@ impl<'a> Message<'a> {
             .get(..usize::from(def.len_type))
             .unwrap_or_default();
         read_len(def.len_enc, prefix).is_some_and(|len| len % 2 == 1)
+    }
+}
+
+/// Iterator of [`Message::iter_str`]: `(field number, python value)` of every present data
+/// field, ascending.
+#[derive(Clone, Debug)]
+pub struct FieldStrs<'m, 'a> {
+    msg: &'m Message<'a>,
+    fields: Present,
+    /// Index in `msg.starts` of where the next field ends.
+    next: usize,
+    /// Where the next field starts, relative to `msg.text_at`: where the previous one
+    /// ended.
+    start: u16,
+    /// `msg.text` from `start` on, or empty when `start` is not a character boundary of
+    /// it (after a binary field). A text field splits off its front with one boundary
+    /// check, at its end (and one at its data when it has a length prefix).
+    rest: &'a str,
+}
+
+impl<'a> Iterator for FieldStrs<'_, 'a> {
+    type Item = (u8, Cow<'a, str>);
+
+    #[inline]
+    fn next(&mut self) -> Option<(u8, Cow<'a, str>)> {
+        let n = self.fields.next()?;
+        let msg = self.msg;
+        let start = self.start;
+        let end = match msg.starts.get(self.next) {
+            Some(&end) => end,
+            // Decode validated every field, so this finds each end again.
+            None => msg.end_past_inline(start, n)?,
+        };
+        self.next += 1;
+        self.start = end;
+        let text_at = msg.spec.text_at[usize::from(n)];
+        // An ASCII field (checked by decode) is the front of `rest`. When `rest` is empty
+        // but should not be, only an empty field without prefix splits off: its value is
+        // "" all the same.
+        if text_at != Plan::NOT_TEXT
+            && let Some((field, tail)) = self
+                .rest
+                .split_at_checked(usize::from(end.wrapping_sub(start)))
+            && let Some(value) = field.get(usize::from(text_at)..)
+        {
+            self.rest = tail;
+            return Some((n, Cow::Borrowed(value)));
+        }
+        let (value, rest) = msg.decoded(n, start, end);
+        self.rest = rest;
+        Some((n, value))
     }
 }

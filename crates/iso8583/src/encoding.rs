@@ -136,6 +136,20 @@ pub(crate) fn all_digits(bytes: &[u8]) -> bool {
     fold_words(bytes, b'0', non_digit_bits) & HIGH_BITS == 0
 }
 
+/// [`all_digits`] of 4 to 8 bytes: one word of the first and last four (overlapping),
+/// no test of the length beyond those two reads. `false` for fewer than 4 bytes.
+#[inline(always)]
+pub(crate) fn all_digits_word(bytes: &[u8]) -> bool {
+    match (bytes.first_chunk::<4>(), bytes.last_chunk::<4>()) {
+        (Some(lo), Some(hi)) => {
+            let word =
+                u64::from(u32::from_le_bytes(*lo)) | u64::from(u32::from_le_bytes(*hi)) << 32;
+            non_digit_bits(word) & HIGH_BITS == 0
+        }
+        _ => false,
+    }
+}
+
 /// Bit 7 of each byte of the result is set when that byte of `x` is not an ASCII digit
 /// (the SWAR test of [`all_digits`]).
 #[inline(always)]
@@ -302,19 +316,36 @@ pub(crate) fn push_hex_text(data: DataEnc, bytes: &[u8], out: &mut Vec<u8>) {
     }
 }
 
-/// 16 ASCII hex digits (either case) as the big-endian `u64` they spell, a word of 8
-/// digits at a time (SWAR); `None` when any byte is not a hex digit. Text bitmaps are on
-/// every message, and the table loop this replaces cost ~130 instructions per bitmap.
+/// 16 ASCII hex digits (either case) as the `u64` they spell with its bits reversed (bit
+/// 0 is the top bit of the first digit): a decoded [`Message`](crate::Message)'s bitmap
+/// order. A word of 8 digits at a time (SWAR); `None` when any byte is not a hex digit.
+/// Text bitmaps are on every message: a table loop cost ~130 instructions per bitmap.
+/// Packed low digit first, so only the bits inside each digit are reversed, cheaper
+/// than `reverse_bits` of the value.
 #[inline(always)]
-pub(crate) fn hex16_value(text: &[u8; 16]) -> Option<u64> {
-    let (hi, lo) = text.split_at(8);
-    let (hi, lo) = (hex8_value(word8(hi))?, hex8_value(word8(lo))?);
-    Some(u64::from(hi) << 32 | u64::from(lo))
+pub(crate) fn hex16_field_bits(text: &[u8; 16]) -> Option<u64> {
+    let (first, second) = text.split_at(8);
+    let first = digits_low_first(hex8_nibbles(word8(first))?);
+    let second = digits_low_first(hex8_nibbles(word8(second))?);
+    let x = u64::from(first) | u64::from(second) << 32;
+    // Reverse the 4 bits of each digit: swap bit pairs, then the bits of each pair.
+    let x = (x >> 2) & (ONES * 0x33) | (x & (ONES * 0x33)) << 2;
+    Some((x >> 1) & (ONES * 0x55) | (x & (ONES * 0x55)) << 1)
 }
 
-/// 8 ASCII hex digits, the first in the low byte of `x`, as the `u32` they spell.
+/// Bytes [n0, n1, ...] of digit values -> the `u32` with `n0` in its low 4 bits, `n1` in
+/// the next 4, and so on.
 #[inline(always)]
-fn hex8_value(x: u64) -> Option<u32> {
+fn digits_low_first(nibbles: u64) -> u32 {
+    let pairs = (nibbles | nibbles >> 4) & 0x00FF_00FF_00FF_00FF;
+    let quads = (pairs | pairs >> 8) & 0x0000_FFFF_0000_FFFF;
+    (quads | quads >> 16) as u32
+}
+
+/// 8 ASCII hex digits, the first in the low byte of `x`, as their values (0..=15) in
+/// the same bytes; `None` when any byte is not a hex digit.
+#[inline(always)]
+fn hex8_nibbles(x: u64) -> Option<u64> {
     // Per byte, bit 7 of `x + (0x80 - lo)` is set when the byte is >= lo, and bit 7 of
     // `x + (0x7F - hi)` when it is > hi; bytes with bit 7 set are rejected first, so the
     // sums cannot carry across bytes.
@@ -328,12 +359,7 @@ fn hex8_value(x: u64) -> Option<u32> {
         return None;
     }
     // A digit's value is its low nibble, a letter's is its low nibble + 9.
-    let nibbles = (x & (ONES * 0x0F)) + (letter >> 7) * 9;
-    // Bytes [n0, n1, n2, ...] -> 16-bit lanes n0 << 4 | n1 -> the 4 bytes, first high.
-    let pairs = (nibbles << 4 | nibbles >> 8) & 0x00FF_00FF_00FF_00FF;
-    let quads = (pairs | pairs >> 8) & 0x0000_FFFF_0000_FFFF;
-    let bytes = (quads | quads >> 16) as u32;
-    Some(bytes.swap_bytes())
+    Some((x & (ONES * 0x0F)) + (letter >> 7) * 9)
 }
 
 /// Parses hex text in a text encoding into `out`. `false` = not hex.
@@ -519,7 +545,7 @@ mod tests {
 
     /// Every length 0..=24 with each position holding each byte value, so every word
     /// layout of `fold_words` (chunks, overlapping tail, 4+4, 2+2 with pad, 1 with pad)
-    /// meets every bad byte in every place.
+    /// and the 4..=8-byte word of `all_digits_word` meet every bad byte in every place.
     #[test]
     fn swar_scans_match_bytewise_at_every_length_and_position() {
         for len in 0..=24 {
@@ -531,6 +557,9 @@ mod tests {
                     }
                     let digits = case.iter().all(u8::is_ascii_digit);
                     assert_eq!(all_digits(&case), digits, "digits {case:?}");
+                    if (4..=8).contains(&len) {
+                        assert_eq!(all_digits_word(&case), digits, "word {case:?}");
+                    }
                     assert_eq!(all_ascii(&case), case.is_ascii(), "ascii {case:?}");
                 }
             }
@@ -564,14 +593,12 @@ mod tests {
                 text[at] = b;
                 let mut table = [0u8; 8];
                 let ok = parse_hex_text(DataEnc::Ascii, &text, &mut table);
-                let swar = hex16_value(&text);
-                assert_eq!(swar, ok.then(|| u64::from_be_bytes(table)), "{text:?}");
+                let reversed = ok.then(|| u64::from_be_bytes(table).reverse_bits());
+                assert_eq!(hex16_field_bits(&text), reversed, "reversed {text:?}");
             }
         }
-        assert_eq!(
-            hex16_value(b"F23C000000000000"),
-            Some(0xF23C_0000_0000_0000)
-        );
+        // Fields 1, 2, 3, 4, 7, 11, 12, 13, 14: bits 0, 1, 2, 3, 6, 10, 11, 12, 13.
+        assert_eq!(hex16_field_bits(b"F23C000000000000"), Some(0x3C4F));
     }
 
     #[test]

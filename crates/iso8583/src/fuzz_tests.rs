@@ -2,6 +2,8 @@
 //! must never panic the decoder, and random valid documents must round-trip.
 //! Inside the crate because generating valid values needs the precomputed field table.
 
+use std::borrow::Cow;
+
 use proptest::prelude::*;
 
 use crate::spec::{Class, DataEnc, FieldDef};
@@ -180,6 +182,27 @@ fn read_all(msg: &crate::Message<'_>) -> Vec<(u8, String)> {
     all
 }
 
+/// `(field number, python value)` of every present data field.
+type Values<'a> = Vec<(u8, Cow<'a, str>)>;
+
+/// What [`crate::Message::iter_str`] yields next to what `fields()` and `field_str` give
+/// field by field: they must be equal (values and whether they borrow).
+fn walked_and_looked_up<'a>(msg: &crate::Message<'a>) -> (Values<'a>, Values<'a>) {
+    let walked = msg.iter_str().collect();
+    let looked_up = msg
+        .fields()
+        .map(|n| (n, msg.field_str(n).expect("a present field has a value")))
+        .collect();
+    (walked, looked_up)
+}
+
+/// Whether two values are the same and borrowed or owned alike.
+fn same_kind(a: &[(u8, Cow<'_, str>)], b: &[(u8, Cow<'_, str>)]) -> bool {
+    a.iter()
+        .zip(b)
+        .all(|((_, x), (_, y))| matches!(x, Cow::Borrowed(_)) == matches!(y, Cow::Borrowed(_)))
+}
+
 proptest! {
     #![proptest_config(ProptestConfig::with_cases(512))]
 
@@ -188,6 +211,9 @@ proptest! {
         for spec in specs() {
             if let Ok(msg) = spec.decode(&bytes) {
                 read_all(&msg);
+                let (walked, looked_up) = walked_and_looked_up(&msg);
+                prop_assert_eq!(&walked, &looked_up);
+                prop_assert!(same_kind(&walked, &looked_up));
             }
         }
     }
@@ -210,6 +236,9 @@ proptest! {
                 let got = msg.field_str(*n);
                 prop_assert_eq!(got.as_deref(), Some(decoded.as_str()), "field {}", n);
             }
+            let (walked, looked_up) = walked_and_looked_up(&msg);
+            prop_assert_eq!(&walked, &looked_up, "iter_str reads what field_str reads");
+            prop_assert!(same_kind(&walked, &looked_up));
             let mut mutant = bytes.clone();
             for &(at, byte, op) in &mutations {
                 let at = usize::from(at) % (mutant.len() + 1);
@@ -221,6 +250,8 @@ proptest! {
                 }
             }
             if let Ok(msg) = spec.decode(&mutant) {
+                let (walked, looked_up) = walked_and_looked_up(&msg);
+                prop_assert_eq!(&walked, &looked_up, "iter_str on a mutant");
                 // Whatever decodes must re-encode (verbatim copy) to the same fields.
                 let mut out = Vec::new();
                 MessageBuilder::from_message(&msg).encode_into(&spec, &mut out).expect("echo");

@@ -22,7 +22,8 @@
 //! digits of the bytes (upper case when decoded, either case when encoding), without the
 //! pad nibble of an odd `len_count: "nibbles"` field. [`Message::field_str`] returns it and
 //! [`MessageBuilder::set`] takes it; [`Message::field`] and [`MessageBuilder::set_data`]
-//! are the raw wire bytes instead.
+//! are the raw wire bytes instead. [`Message::iter_str`] yields every present field's
+//! value in one pass (forwarding, logging, mapping a whole message).
 //!
 //! # Bitmaps
 //!
@@ -59,7 +60,7 @@ mod writer;
 #[cfg(test)]
 mod fuzz_tests;
 
-pub use decode::{MESSAGE_SIZE_MAX_BYTES, Message};
+pub use decode::{FieldStrs, MESSAGE_SIZE_MAX_BYTES, Message};
 pub use encode::MessageBuilder;
 pub use error::{DecodeError, DecodeErrorKind, EncodeError, EncodeErrorKind, FieldKey, SpecError};
 pub use spec::{FIELD_NUMBER_MAX, LEN_PREFIX_MAX_BYTES, Spec};

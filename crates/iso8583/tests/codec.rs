@@ -120,6 +120,12 @@ fn decodes_like_pyiso8583() {
         }
         seen.sort();
         assert_eq!(msg.fields().collect::<Vec<_>>(), seen, "{}", v.spec);
+        let walked: Vec<_> = msg.iter_str().collect();
+        let looked_up: Vec<_> = seen
+            .iter()
+            .map(|&n| (n, msg.field_str(n).unwrap()))
+            .collect();
+        assert_eq!(walked, looked_up, "{} iter_str", v.spec);
     }
 }
 
@@ -578,5 +584,11 @@ fn fields_past_the_inline_starts_read_back() {
             assert_eq!(msg.field(n), Some(v.as_bytes()), "field {n} of {count}");
         }
         assert_eq!(msg.field_str(values[count - 1].0 + 1), None);
+        let walked: Vec<_> = msg.iter_str().collect();
+        let expected: Vec<_> = values[..count]
+            .iter()
+            .map(|&(n, v)| (n, v.into()))
+            .collect();
+        assert_eq!(walked, expected, "iter_str over {count} fields");
     }
 }

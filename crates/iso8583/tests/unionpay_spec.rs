@@ -62,6 +62,26 @@ fn vfwz_fixtures_decode_and_re_encode_byte_for_byte() {
     }
 }
 
+/// `Message::iter_str` reads every fixture's fields (BCD digits, binary hex, GBK text,
+/// ASCII) exactly as `fields()` and `field_str` do, one by one.
+#[test]
+fn vfwz_fixtures_read_the_same_through_iter_str() {
+    let spec = Spec::unionpay();
+    for (name, hex_text) in FIXTURES {
+        let framed = unhex(hex_text);
+        let msg = spec
+            .decode(&framed[PREAMBLE_BYTES..])
+            .unwrap_or_else(|e| panic!("{name}: {e}"));
+        let walked: Vec<_> = msg.iter_str().collect();
+        let looked_up: Vec<_> = msg
+            .fields()
+            .map(|n| (n, msg.field_str(n).expect("present")))
+            .collect();
+        assert!(!walked.is_empty(), "{name}");
+        assert_eq!(walked, looked_up, "{name}");
+    }
+}
+
 /// The message built again from its decoded field values.
 fn re_encode(spec: &Spec, msg: &iso8583::Message<'_>) -> Result<Vec<u8>, iso8583::EncodeError> {
     let values: Vec<(u8, String)> = msg
