@@ -17,6 +17,7 @@ pub mod geo;
 pub mod handbook;
 mod interner;
 pub mod rules;
+mod sharded;
 
 pub use backtest::{BacktestReport, RuleStats, backtest};
 pub use dsl::{Condition, EvalError, Schema};

@@ -25,8 +25,8 @@ use super::config::{ConfigError, StoreConfig, WINDOWS_MAX};
 use super::ring::{Entry, Ring, Spec};
 use super::store::{FeatureStore, TxnLoc};
 use super::track::{FIXES_PER_TERMINAL_MAX, Fix, Track};
-use crate::fasthash::IntMap;
 use crate::geo::GeoPoint;
+use crate::sharded::{ShardKey, ShardedMap};
 
 const MAGIC: &[u8; 6] = b"PGRISK";
 const FORMAT_VERSION: u16 = 2;
@@ -152,9 +152,9 @@ fn put_config(w: &mut Vec<u8>, c: &StoreConfig) {
     w.extend_from_slice(&c.events_per_entity_max.to_le_bytes());
 }
 
-fn put_map<K: Ord + Copy + std::hash::Hash>(
+fn put_map<K: Ord + ShardKey>(
     w: &mut Vec<u8>,
-    m: &IntMap<K, Ring>,
+    m: &ShardedMap<K, Ring>,
     key: impl Fn(&mut Vec<u8>, K),
 ) {
     let mut keys: Vec<K> = m.keys().copied().collect();
@@ -180,7 +180,7 @@ fn put_map<K: Ord + Copy + std::hash::Hash>(
     }
 }
 
-fn put_tracks(w: &mut Vec<u8>, tracks: &IntMap<u32, Track>) {
+fn put_tracks(w: &mut Vec<u8>, tracks: &ShardedMap<u32, Track>) {
     let mut keys: Vec<u32> = tracks.keys().copied().collect();
     keys.sort_unstable();
     put_len(w, keys.len());
@@ -200,9 +200,9 @@ fn put_tracks(w: &mut Vec<u8>, tracks: &IntMap<u32, Track>) {
 /// Bytes of one serialised fix.
 const FIX_WIRE_BYTES: usize = 24;
 
-fn read_tracks(r: &mut Reader<'_>) -> Result<IntMap<u32, Track>, SnapshotError> {
+fn read_tracks(r: &mut Reader<'_>) -> Result<ShardedMap<u32, Track>, SnapshotError> {
     let n = r.len(8)?;
-    let mut m = IntMap::default();
+    let mut m = ShardedMap::default();
     for _ in 0..n {
         let k = r.u32()?;
         let len = r.len(FIX_WIRE_BYTES)?;
@@ -320,13 +320,13 @@ struct RingKind {
     delayed: bool,
 }
 
-fn read_map<K: std::hash::Hash + Eq>(
+fn read_map<K: ShardKey>(
     r: &mut Reader<'_>,
     kind: RingKind,
     key: impl Fn(&mut Reader<'_>) -> Result<K, SnapshotError>,
-) -> Result<IntMap<K, Ring>, SnapshotError> {
+) -> Result<ShardedMap<K, Ring>, SnapshotError> {
     let n = r.len(12)?;
-    let mut m = IntMap::default();
+    let mut m = ShardedMap::default();
     let mut entries: Vec<Entry> = Vec::new();
     for _ in 0..n {
         let k = key(r)?;

@@ -26,8 +26,8 @@ use super::values::{Features, GeoFeatures};
 use super::window::Scratch;
 use crate::event::{Label, RiskEvent};
 use crate::facts::EntryMode;
-use crate::fasthash::IntMap;
 use crate::geo::speed_kmh;
+use crate::sharded::ShardedMap;
 
 /// Where a kept transaction's entries are, for labels and outcomes that come later.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -45,14 +45,14 @@ pub struct FeatureStore {
     /// The configuration's windows, as rings take them.
     pub(crate) spec: Spec,
     pub(crate) high_water_ms: i64,
-    pub(crate) cards: IntMap<u32, Ring>,
-    pub(crate) terminals: IntMap<u32, Ring>,
-    pub(crate) merchants: IntMap<u32, Ring>,
-    pub(crate) operators: IntMap<u32, Ring>,
-    pub(crate) pairs: IntMap<u64, Ring>,
+    pub(crate) cards: ShardedMap<u32, Ring>,
+    pub(crate) terminals: ShardedMap<u32, Ring>,
+    pub(crate) merchants: ShardedMap<u32, Ring>,
+    pub(crate) operators: ShardedMap<u32, Ring>,
+    pub(crate) pairs: ShardedMap<u64, Ring>,
     /// Recent positions of terminals that report them.
-    pub(crate) tracks: IntMap<u32, Track>,
-    pub(crate) txns: IntMap<u64, TxnLoc>,
+    pub(crate) tracks: ShardedMap<u32, Track>,
+    pub(crate) txns: ShardedMap<u64, TxnLoc>,
     /// `txns` keys in arrival order, to forget them once out of every window.
     pub(crate) txn_order: VecDeque<(i64, u64)>,
     scratch: Scratch,
@@ -84,13 +84,13 @@ impl FeatureStore {
             spec: Spec::of(&config),
             config,
             high_water_ms: i64::MIN,
-            cards: IntMap::default(),
-            terminals: IntMap::default(),
-            merchants: IntMap::default(),
-            operators: IntMap::default(),
-            pairs: IntMap::default(),
-            tracks: IntMap::default(),
-            txns: IntMap::default(),
+            cards: ShardedMap::default(),
+            terminals: ShardedMap::default(),
+            merchants: ShardedMap::default(),
+            operators: ShardedMap::default(),
+            pairs: ShardedMap::default(),
+            tracks: ShardedMap::default(),
+            txns: ShardedMap::default(),
             txn_order: VecDeque::new(),
             scratch: Scratch::default(),
         })
@@ -135,7 +135,7 @@ impl FeatureStore {
             flags,
         };
         let (card, terminal, spec) = (e.card.0, e.terminal.0, self.spec);
-        let ring = |m: &mut IntMap<u32, Ring>, k: u32, en: Entry, delayed: bool| {
+        let ring = |m: &mut ShardedMap<u32, Ring>, k: u32, en: Entry, delayed: bool| {
             m.entry(k)
                 .or_insert_with(|| Ring::new(delayed))
                 .insert(en, retention, cap, &spec);
@@ -194,7 +194,7 @@ impl FeatureStore {
             time_ms: t,
             ..Features::default()
         };
-        let of = |m: &IntMap<u32, Ring>, k: u32, scratch: &mut Scratch| {
+        let of = |m: &ShardedMap<u32, Ring>, k: u32, scratch: &mut Scratch| {
             m.get(&k).map(|r| r.features(t, e.txn_id, spec, scratch))
         };
         f.card = of(&self.cards, e.card.0, scratch).unwrap_or_default();
