@@ -244,35 +244,17 @@ fn entries<'c>(tx: &'c Transaction<'_>, hot: &mut Hot<'c>, es: &[Entry]) -> Resu
     for pair in pairs.by_ref() {
         let stmt = held(tx, &mut hot.entry_pair, INSERT_ENTRY_PAIR, "insert entries")?;
         let (a, b) = (EntryRow::of(&pair[0])?, EntryRow::of(&pair[1])?);
-        let p: [&dyn rusqlite::ToSql; 12] = [
-            &a.id,
-            &a.txn_id,
-            &a.kind,
-            &a.account,
-            &a.amount_minor,
-            &a.currency,
-            &b.id,
-            &b.txn_id,
-            &b.kind,
-            &b.account,
-            &b.amount_minor,
-            &b.currency,
-        ];
+        let (pa, pb) = (a.params(), b.params());
+        let p: [&dyn rusqlite::ToSql; 12] =
+            std::array::from_fn(|i| if i < 6 { pa[i] } else { pb[i - 6] });
         stmt.execute(&p[..])
             .map_err(|e| error("insert entries", e))?;
     }
     for e in pairs.remainder() {
         let stmt = held(tx, &mut hot.entry, INSERT_ENTRY, "insert entry")?;
         let a = EntryRow::of(e)?;
-        let p: [&dyn rusqlite::ToSql; 6] = [
-            &a.id,
-            &a.txn_id,
-            &a.kind,
-            &a.account,
-            &a.amount_minor,
-            &a.currency,
-        ];
-        stmt.execute(&p[..]).map_err(|e| error("insert entry", e))?;
+        stmt.execute(&a.params()[..])
+            .map_err(|e| error("insert entry", e))?;
     }
     Ok(())
 }
@@ -297,6 +279,18 @@ impl EntryRow {
             amount_minor: e.amount_minor,
             currency: e.currency.0,
         })
+    }
+
+    /// The row's values in `INSERT_ENTRY`'s column order.
+    fn params(&self) -> [&dyn rusqlite::ToSql; 6] {
+        [
+            &self.id,
+            &self.txn_id,
+            &self.kind,
+            &self.account,
+            &self.amount_minor,
+            &self.currency,
+        ]
     }
 }
 
