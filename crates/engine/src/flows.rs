@@ -178,7 +178,7 @@ impl Engine {
                     stan: stan.clone(),
                     transmitted: transmitted.clone(),
                 };
-                self.state.by_key.get(&key.to_string()).copied()
+                self.state.by_key.get(&key.to_string())
             }
         };
         let original = id.and_then(|id| self.state.txn(id));

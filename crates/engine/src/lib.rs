@@ -10,6 +10,7 @@
 mod flows;
 mod forward;
 mod issuer;
+mod key_index;
 mod provision;
 mod request;
 mod reversal;
@@ -109,10 +110,7 @@ impl Engine {
 
     /// The transaction recorded under an exactly-once key (`IdemKey`'s text), if any.
     pub fn txn_by_key(&self, key: &str) -> Option<&TxnRecord> {
-        self.state
-            .by_key
-            .get(key)
-            .and_then(|id| self.state.txn(*id))
+        self.state.by_key.get(key).and_then(|id| self.state.txn(id))
     }
 
     pub fn txn_count(&self) -> u64 {
@@ -217,7 +215,7 @@ impl Engine {
     #[allow(clippy::result_large_err)]
     fn admit(&self, req: &Request, now: TimestampMs) -> Result<TxnRecord, Answer> {
         let key = req.key.to_string();
-        if let Some(&id) = self.state.by_key.get(&key) {
+        if let Some(id) = self.state.by_key.get(&key) {
             return Err(self.repeat_of(id, req));
         }
         if self.pending.contains(&key) {

@@ -23,7 +23,7 @@ impl Engine {
             },
         }
         .to_string();
-        match self.state.by_key.get(&original_key).copied() {
+        match self.state.by_key.get(&original_key) {
             Some(id) => {
                 let original = self
                     .state

@@ -28,7 +28,7 @@ pub struct State {
     pub cards: HashMap<CardToken, CardState>,
     /// Transactions by id; ids are dense from 1, so `txns[id - 1]`.
     pub txns: crate::txn_log::TxnLog,
-    pub by_key: HashMap<String, TxnId>,
+    pub by_key: crate::key_index::KeyIndex,
     /// Keys of originals that a reversal reached before they did.
     pub reversed_before_arrival: HashMap<String, TxnId>,
     /// Per terminal, the ids of its transactions, ascending.
