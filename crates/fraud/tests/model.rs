@@ -39,6 +39,18 @@ fn small() -> (Replayed, Split, Inputs, StoreConfig, i64) {
     (data, split, inputs, store, origin)
 }
 
+/// The model trained on `split`'s training days with this test's settings, and the
+/// training rows it used.
+fn trained(
+    data: &Replayed,
+    split: &Split,
+    inputs: &Inputs,
+    store: &StoreConfig,
+    origin: i64,
+) -> (Model, Vec<usize>) {
+    train_split(data, split, inputs, store, &params(), origin, &mut |_| {}).expect("trains")
+}
+
 fn params() -> Params {
     Params {
         trees: 150,
@@ -49,16 +61,7 @@ fn params() -> Params {
 #[test]
 fn the_model_beats_the_amount_alone_and_round_trips() {
     let (data, split, inputs, store, origin) = small();
-    let (model, train) = train_split(
-        &data,
-        &split,
-        &inputs,
-        &store,
-        &params(),
-        origin,
-        &mut |_| {},
-    )
-    .expect("trains");
+    let (model, train) = trained(&data, &split, &inputs, &store, origin);
     assert!(train.len() > 5_000, "{} training rows", train.len());
     let test = split.test_rows(&data);
     let labels: Vec<bool> = test.iter().map(|&i| data.rows[i].fraud).collect();
@@ -104,16 +107,7 @@ fn the_model_beats_the_amount_alone_and_round_trips() {
 #[test]
 fn contributions_and_bias_add_up_to_the_score() {
     let (data, split, inputs, store, origin) = small();
-    let (model, _) = train_split(
-        &data,
-        &split,
-        &inputs,
-        &store,
-        &params(),
-        origin,
-        &mut |_| {},
-    )
-    .expect("trains");
+    let (model, _) = trained(&data, &split, &inputs, &store, origin);
     let file = model.file();
     for &i in split.test_rows(&data).iter().take(500) {
         let raw = data.x.row(i);
