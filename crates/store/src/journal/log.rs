@@ -272,6 +272,10 @@ fn install(spare: &Path, path: &Path) -> Result<(), StoreError> {
 fn start_preparer(dir: PathBuf, bytes: u64) -> Receiver<Result<(PathBuf, File), StoreError>> {
     // Rendezvous: one spare at a time, handed over when the log asks for it.
     let (tx, rx) = sync_channel(0);
+    // Each preparer names its spares apart: one still winding down after its log was
+    // dropped removes its own spare, never a later preparer's.
+    static PREPARERS: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
+    let preparer = PREPARERS.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
     let spawned = std::thread::Builder::new()
         .name("posguard-journal-spare".into())
         .spawn(move || {
@@ -280,7 +284,7 @@ fn start_preparer(dir: PathBuf, bytes: u64) -> Receiver<Result<(PathBuf, File), 
                 let made = match take_recycled(&dir) {
                     Some(reused) => Ok(reused),
                     None => {
-                        let path = dir.join(format!("{n}{SPARE_SUFFIX}"));
+                        let path = dir.join(format!("{preparer}-{n}{SPARE_SUFFIX}"));
                         preallocate(&path, bytes).map(|file| (path, file))
                     }
                 };
@@ -344,7 +348,13 @@ fn remove_spares(dir: &Path) -> Result<(), StoreError> {
     for entry in std::fs::read_dir(dir).map_err(|e| io("list the journal", e))? {
         let path = entry.map_err(|e| io("list the journal", e))?.path();
         if !is_recycled(&path) && path.extension().is_some_and(|x| x == &SPARE_SUFFIX[1..]) {
-            std::fs::remove_file(&path).map_err(|e| io("remove a spare journal segment", e))?;
+            // The preparer of a log just dropped may remove its own spare meanwhile.
+            match std::fs::remove_file(&path) {
+                Err(e) if e.kind() != std::io::ErrorKind::NotFound => {
+                    return Err(io("remove a spare journal segment", e));
+                }
+                _ => {}
+            }
         }
     }
     Ok(())
