@@ -241,6 +241,7 @@ pub async fn start(config: Config) -> Result<Running, StartError> {
             let options = store::OpenOptions {
                 journal,
                 journal_segment_bytes: segment_mib << 20,
+                ..Default::default()
             };
             let store: Arc<dyn Store> = Arc::from(store::open_with(&url, options)?);
             let token = ensure_admin_token(store.as_ref())?;

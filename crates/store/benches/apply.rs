@@ -13,6 +13,7 @@
 //! `POSGUARD_APPLY_DIR` (default: the temp dir); each run applies to a copy of it.
 //!
 //! cargo bench -p store --bench apply
+//! POSGUARD_APPLY_KEY_RUN sets the store's search-key run (transactions; default 100k).
 //! POSGUARD_APPLY_WARMUP and POSGUARD_APPLY_PURCHASES shorten a run (e.g. under callgrind:
 //! `--toggle-collect='*run_applier*'` counts the applier's instructions).
 //! (To profile only the measured part: POSGUARD_APPLY_PAUSE_MS=2000, then
@@ -57,9 +58,11 @@ fn main() {
     let db = dir.join(format!("run-{}.db", std::process::id()));
     remove_db(&db);
     std::fs::copy(&template, &db).expect("copy the template");
+    drop_indexes(&db);
     let options = store::OpenOptions {
         journal: true,
         journal_segment_bytes: 0,
+        key_run_txns: env_count("POSGUARD_APPLY_KEY_RUN", 0),
     };
     let store = store::open_with(&sqlite_url(&db), options).expect("open the copy");
     let warmup = env_count("POSGUARD_APPLY_WARMUP", WARMUP_PURCHASES);
@@ -77,8 +80,11 @@ fn main() {
     std::thread::sleep(std::time::Duration::from_millis(pause_ms as u64));
     let applier = applier_tid();
     let (applier0, own0, wall0) = (task_cpu_us(&applier), thread_cpu_us(), Instant::now());
+    let mut slowest = std::time::Duration::ZERO;
     for chunk in chunks {
+        let started = Instant::now();
         apply(&*store, chunk);
+        slowest = slowest.max(started.elapsed());
     }
     // Deferred WAL writes not yet on disk are flushed here, on this thread's account,
     // so that a commit mode that leaves them to the kernel's flusher is not flattered.
@@ -98,6 +104,11 @@ fn main() {
         per(apply_us + own.0 + own.1),
         per(wall.as_secs_f64() * 1e6),
     );
+    // A search-key run is written inside one apply transaction: this is its price.
+    println!(
+        "slowest apply transaction: {:.1} ms",
+        slowest.as_secs_f64() * 1e3
+    );
     drop(store);
     remove_db(&db);
     let _ = std::fs::remove_dir_all(db.with_extension("journal"));
@@ -108,6 +119,20 @@ fn main() {
 fn apply(store: &dyn store::Store, chunk: Vec<Write>) {
     store.commit_owned(chunk).expect("commit");
     store.meta_get(APPLIED_KEY).expect("read after apply");
+}
+
+/// Experiments: `POSGUARD_APPLY_DROP_INDEXES=a,b` drops those indexes from the copy,
+/// to price each index's upkeep per purchase.
+fn drop_indexes(db: &Path) {
+    let Ok(names) = std::env::var("POSGUARD_APPLY_DROP_INDEXES") else {
+        return;
+    };
+    let conn = rusqlite::Connection::open(db).expect("open the copy");
+    for name in names.split(',').filter(|n| !n.is_empty()) {
+        conn.execute_batch(&format!("DROP INDEX {name}"))
+            .expect("drop the index");
+        println!("dropped index {name}");
+    }
 }
 
 fn sync_file(path: &Path) {

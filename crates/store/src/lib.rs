@@ -115,6 +115,10 @@ pub struct OpenOptions {
     pub journal: bool,
     /// Size of a journal segment, preallocated on disk; 0 for the default (64 MiB).
     pub journal_segment_bytes: u64,
+    /// SQLite only: how many transactions' search keys (card, terminal, merchant) are
+    /// held and written together as one sorted run; 0 for the default (100,000). Tests
+    /// set it small to search across written runs and the tail.
+    pub key_run_txns: usize,
 }
 
 /// Opens (creating and migrating if needed) the store a URL names; see the crate docs
@@ -127,7 +131,7 @@ pub fn open(url: &str) -> Result<Box<dyn Store>, StoreError> {
 pub fn open_with(url: &str, options: OpenOptions) -> Result<Box<dyn Store>, StoreError> {
     match url::parse(url)? {
         url::Target::Sqlite(path) => {
-            let db = reads::Db(sqlite::SqliteStore::open(&path)?);
+            let db = reads::Db(sqlite::SqliteStore::open(&path, options.key_run_txns)?);
             let dir = journal::dir_for(&path);
             if options.journal {
                 let db: std::sync::Arc<dyn Store> = std::sync::Arc::new(db);

@@ -56,24 +56,15 @@ pub(crate) enum Param {
 
 /// The conditions of a search whose filters are set, with their parameters in order.
 #[derive(Default)]
-struct Filter {
-    conds: Vec<&'static str>,
-    params: Vec<Param>,
+pub(crate) struct Filter {
+    pub(crate) conds: Vec<&'static str>,
+    pub(crate) params: Vec<Param>,
 }
 
 impl Filter {
     fn text(&mut self, cond: &'static str, v: Option<&str>) {
         if let Some(v) = v {
             self.conds.push(cond);
-            self.params.push(Param::Text(v.to_owned()));
-        }
-    }
-
-    /// A condition that takes the same text parameter twice.
-    fn text_twice(&mut self, cond: &'static str, v: Option<&str>) {
-        if let Some(v) = v {
-            self.conds.push(cond);
-            self.params.push(Param::Text(v.to_owned()));
             self.params.push(Param::Text(v.to_owned()));
         }
     }
@@ -109,6 +100,11 @@ impl Filter {
 
 /// The search as SQL with `?` placeholders (the PostgreSQL backend renumbers them).
 pub(crate) fn search_sql(q: &TxnQuery) -> Result<(String, Vec<Param>), StoreError> {
+    Ok(txn_filter(q)?.select(TXN_COLS, "txns", q.limit, TXN_QUERY_LIMIT_MAX))
+}
+
+/// Every condition of a transaction search on the columns of `txns`, with its parameters.
+pub(crate) fn txn_filter(q: &TxnQuery) -> Result<Filter, StoreError> {
     let mut f = Filter::default();
     f.text(
         "merchant_id = ?",
@@ -118,19 +114,16 @@ pub(crate) fn search_sql(q: &TxnQuery) -> Result<(String, Vec<Param>), StoreErro
         "terminal_id = ?",
         q.terminal_id.as_ref().map(|t| t.as_str()),
     );
-    // The prefix matches SQLite's card index (its migration V4); the whole token keeps
-    // the match exact. PostgreSQL serves the same condition from its (card_token, id).
-    f.text_twice(
-        "substr(card_token, 1, 16) = substr(?, 1, 16) AND card_token = ?",
-        q.card_token.as_ref().map(|c| c.as_str()),
-    );
+    // SQLite serves card, terminal and merchant from its own key table (`sqlite::keys`)
+    // and filters with these; PostgreSQL from its indexes on (column, id).
+    f.text("card_token = ?", q.card_token.as_ref().map(|c| c.as_str()));
     f.text("status = ?", q.status.map(TxnStatus::as_str));
     f.text("response_code = ?", q.response_code.map(ResponseCode::iso));
     f.text("kind = ?", q.kind.map(TxnKind::as_str));
     f.int("created_ms >= ?", q.from_ms);
     f.int("created_ms < ?", q.to_ms);
     f.id("id > ?", q.after_id.map(|id| id.0), "after_id")?;
-    Ok(f.select(TXN_COLS, "txns", q.limit, TXN_QUERY_LIMIT_MAX))
+    Ok(f)
 }
 
 /// Most alerts one search returns; a caller pages on with `after_id`.

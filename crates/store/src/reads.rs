@@ -36,11 +36,16 @@ pub(crate) trait Backend: Send + Sync + 'static {
     ) -> Result<T, StoreError>;
     fn commit(&self, batch: &[Write]) -> Result<(), StoreError>;
     fn meta_set(&self, key: &str, value: &str) -> Result<(), StoreError>;
+    /// A transaction search; one query unless the backend keeps its own search index.
+    fn search_txns(&self, q: &TxnQuery) -> Result<Vec<TxnRecord>, StoreError> {
+        let (sql, params) = search_sql(q)?;
+        self.read(false, |db| all(db, &sql, &params, rows::txn))
+    }
 }
 
 type Decode<T> = fn(&dyn Cols) -> Result<T, StoreError>;
 
-fn all<T>(
+pub(crate) fn all<T>(
     db: &mut dyn Sql,
     sql: &str,
     params: &[Param],
@@ -201,8 +206,7 @@ impl<B: Backend> Store for Db<B> {
     }
 
     fn search_txns(&self, q: &TxnQuery) -> Result<Vec<TxnRecord>, StoreError> {
-        let (sql, params) = search_sql(q)?;
-        self.0.read(false, |db| all(db, &sql, &params, rows::txn))
+        self.0.search_txns(q)
     }
 
     fn entries_of(&self, id: TxnId) -> Result<Vec<Entry>, StoreError> {

@@ -31,10 +31,14 @@ impl Drop for TempDir {
 }
 
 fn with_sqlite(test: fn(&dyn Store, &Harness)) {
+    with_sqlite_options(store::OpenOptions::default(), test);
+}
+
+fn with_sqlite_options(options: store::OpenOptions, test: fn(&dyn Store, &Harness)) {
     let dir = TempDir::new();
     let path = dir.0.join("nested").join("posguard.db");
     let url = format!("sqlite://{}", path.display());
-    let store = store::open(&url).unwrap();
+    let store = store::open_with(&url, options).unwrap();
     assert_eq!(store.backend(), "sqlite");
     let raw = move || rusqlite::Connection::open(&path).map_err(|e| e.to_string());
     let raw2 = raw.clone();
@@ -52,6 +56,22 @@ fn with_sqlite(test: fn(&dyn Store, &Harness)) {
 
 store_suite!(with_sqlite);
 
+/// The whole suite again with search keys written in runs of two transactions, so that
+/// searches cross written runs, the unwritten tail and ids committed late.
+mod small_key_runs {
+    use super::*;
+
+    fn with_small_key_runs(test: fn(&dyn Store, &Harness)) {
+        let options = store::OpenOptions {
+            key_run_txns: 2,
+            ..Default::default()
+        };
+        with_sqlite_options(options, test);
+    }
+
+    store_suite!(with_small_key_runs);
+}
+
 /// The same reads through the journal (the embedded default for the host): each read
 /// waits for the applier, so it sees every commit before it.
 mod journaled {
@@ -64,6 +84,7 @@ mod journaled {
         let options = store::OpenOptions {
             journal: true,
             journal_segment_bytes: 1 << 20,
+            ..Default::default()
         };
         let store = store::open_with(&url, options).unwrap();
         let raw = move || rusqlite::Connection::open(&path).map_err(|e| e.to_string());

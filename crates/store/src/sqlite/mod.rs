@@ -1,5 +1,6 @@
 //! The embedded backend: one SQLite file in WAL mode.
 
+mod keys;
 mod migrations;
 mod rows;
 mod write;
@@ -44,12 +45,20 @@ const SQLITE_PAGE_BYTES: u32 = 4096;
 const WAL_AUTOCHECKPOINT_PAGES: i64 = 65_536;
 
 pub(crate) struct SqliteStore {
-    writer: Mutex<Connection>,
+    writer: Mutex<Writer>,
     readers: Pool<Connection>,
 }
 
+/// The one connection that writes, and the search keys it holds back (`keys`).
+struct Writer {
+    conn: Connection,
+    keys: keys::KeyRun,
+}
+
 impl SqliteStore {
-    pub(crate) fn open(path: &Path) -> Result<SqliteStore, StoreError> {
+    /// Opens the database at `path`; `key_run_txns` is how many transactions' search
+    /// keys are written together (0 for the default).
+    pub(crate) fn open(path: &Path, key_run_txns: usize) -> Result<SqliteStore, StoreError> {
         if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
             std::fs::create_dir_all(dir).map_err(|e| {
                 StoreError::new(
@@ -85,6 +94,12 @@ impl SqliteStore {
             ));
         }
         migrations::run(&mut writer)?;
+        let run = if key_run_txns == 0 {
+            keys::KEY_RUN_TXNS
+        } else {
+            key_run_txns
+        };
+        let keys = keys::KeyRun::load(&writer, run)?;
         let flags = OpenFlags::SQLITE_OPEN_READ_ONLY | OpenFlags::SQLITE_OPEN_NO_MUTEX;
         let readers = (0..SQLITE_READERS)
             .map(|_| {
@@ -95,7 +110,7 @@ impl SqliteStore {
             })
             .collect::<Result<Vec<_>, StoreError>>()?;
         Ok(SqliteStore {
-            writer: Mutex::new(writer),
+            writer: Mutex::new(Writer { conn: writer, keys }),
             readers: Pool::new(readers),
         })
     }
@@ -130,11 +145,17 @@ impl Backend for SqliteStore {
     }
 
     fn commit(&self, batch: &[Write]) -> Result<(), StoreError> {
-        write::commit(&mut lock(&self.writer), batch)
+        let writer = &mut *lock(&self.writer);
+        write::commit(&mut writer.conn, &mut writer.keys, batch)
+    }
+
+    fn search_txns(&self, q: &crate::TxnQuery) -> Result<Vec<model::TxnRecord>, StoreError> {
+        self.read(true, |db| keys::search(db, q))
     }
 
     fn meta_set(&self, key: &str, value: &str) -> Result<(), StoreError> {
         lock(&self.writer)
+            .conn
             .prepare_cached(
                 "INSERT INTO meta (key, value) VALUES (?1, ?2) \
                  ON CONFLICT (key) DO UPDATE SET value = excluded.value",

@@ -2,6 +2,7 @@
 //! cached prepared statements: in-process inserts cost microseconds, so the commit's
 //! price is the fsync, paid once per batch.
 
+use super::keys::KeyRun;
 use super::rows::error;
 use crate::error::{StoreError, StoreErrorKind};
 use crate::risk::{DecisionRow, json};
@@ -65,21 +66,32 @@ const INSERT_LABEL: &str =
 const INSERT_CONTEXT: &str = "INSERT INTO txn_contexts (txn_id, entry_mode, lat_e6, lon_e6, \
      operator) VALUES (?1, ?2, ?3, ?4, ?5)";
 
-pub(super) fn commit(conn: &mut Connection, batch: &[Write]) -> Result<(), StoreError> {
+pub(super) fn commit(
+    conn: &mut Connection,
+    keys: &mut KeyRun,
+    batch: &[Write],
+) -> Result<(), StoreError> {
     // Immediate: take the write lock up front rather than fail half-way on upgrade.
     let tx = conn
         .transaction_with_behavior(TransactionBehavior::Immediate)
         .map_err(|e| error("begin batch", e))?;
     let superseded = superseded_case_states(batch);
     let mut hot = Hot::default();
+    let mut fresh = keys.begin(&tx)?;
     for (pos, write) in batch.iter().enumerate() {
         if superseded.is_empty() || !superseded.contains(&pos) {
             apply(&tx, &mut hot, write)?;
         }
+        if let Write::Txn(t) = write {
+            keys.note(&tx, &mut fresh, t)?;
+        }
     }
     drop(hot);
+    let written = keys.write_if_full(&tx, &fresh)?;
     // Dropping `tx` on an early return above rolls the whole batch back.
-    tx.commit().map_err(|e| error("commit batch", e))
+    tx.commit().map_err(|e| error("commit batch", e))?;
+    keys.committed(&fresh, written);
+    Ok(())
 }
 
 /// The statements every purchase runs, held for the whole batch: looking one up in the

@@ -735,6 +735,88 @@ pub fn a_card_search_matches_the_whole_token(s: &dyn Store, _: &Harness) {
     }
 }
 
+/// Searches by card, terminal and merchant find every match, page by page, whatever
+/// batches the transactions came in, in whatever id order, and from whichever handle
+/// (SQLite writes its search keys in sorted runs, `sqlite::keys`: its small-run suite
+/// makes many of them, so pages cross written runs and the unwritten tail).
+pub fn keyed_searches_page_across_batches(s: &dyn Store, h: &Harness) {
+    s.commit(&world(0)).unwrap();
+    let purchases = |ids: &[u64]| -> Vec<Write> {
+        ids.iter()
+            .flat_map(|&id| [Write::Txn(txn(id)), Write::Entries(entries(id))])
+            .collect()
+    };
+    let late = [17, 18];
+    let early: Vec<u64> = (1..=60).filter(|id| !late.contains(id)).collect();
+    for chunk in early.chunks(5) {
+        s.commit(&purchases(chunk)).unwrap();
+    }
+    // Another handle on the same database writes too, then ids below those written.
+    let other = store::open(&h.url).unwrap();
+    other.commit(&purchases(&[61, 62, 63])).unwrap();
+    s.commit(&purchases(&late)).unwrap();
+    s.commit(&purchases(&[64])).unwrap();
+    let every: Vec<TxnRecord> = (1..=64).map(txn).collect();
+    let mut queries: Vec<TxnQuery> = Vec::new();
+    queries.extend((0..5).map(|c| TxnQuery {
+        card_token: Some(card_token(c)),
+        ..Default::default()
+    }));
+    queries.extend((0..3).map(|t| TxnQuery {
+        terminal_id: Some(terminal(t, 0).id),
+        ..Default::default()
+    }));
+    queries.extend((0..2).map(|m| TxnQuery {
+        merchant_id: Some(merchant_id(m)),
+        ..Default::default()
+    }));
+    queries.push(TxnQuery {
+        terminal_id: Some(terminal(2, 0).id),
+        status: Some(TxnStatus::Declined),
+        ..Default::default()
+    });
+    queries.push(TxnQuery {
+        merchant_id: Some(merchant_id(0)),
+        card_token: Some(card_token(3)),
+        ..Default::default()
+    });
+    let matches = |q: &TxnQuery, t: &TxnRecord| {
+        q.card_token
+            .as_ref()
+            .is_none_or(|c| t.card_token.as_ref() == Some(c))
+            && q.terminal_id.as_ref().is_none_or(|x| &t.terminal_id == x)
+            && q.merchant_id.as_ref().is_none_or(|x| &t.merchant_id == x)
+            && q.status.is_none_or(|x| t.status == x)
+    };
+    for handle in [s, &*other] {
+        for q in &queries {
+            let want: Vec<u64> = every
+                .iter()
+                .filter(|t| matches(q, t))
+                .map(|t| t.id.0)
+                .collect();
+            assert!(!want.is_empty(), "{q:?} matches something");
+            let mut got = Vec::new();
+            let mut after = None;
+            loop {
+                let page = handle
+                    .search_txns(&TxnQuery {
+                        after_id: after,
+                        limit: 4,
+                        ..q.clone()
+                    })
+                    .unwrap();
+                got.extend(page.iter().map(|t| t.id.0));
+                match page.last() {
+                    Some(last) if page.len() == 4 => after = Some(last.id),
+                    _ => break,
+                }
+            }
+            assert_eq!(got, want, "{q:?}");
+        }
+    }
+}
+
 /// Every behaviour above, by name, for the backend test files' macro.
 #[macro_export]
 macro_rules! store_suite {
@@ -764,6 +846,7 @@ macro_rules! store_suite {
             txn_contexts_load_in_txn_order,
             entries_of_any_count_round_trip,
             a_card_search_matches_the_whole_token,
+            keyed_searches_page_across_batches,
         );
     };
     (@risk_reads $with:path) => {
