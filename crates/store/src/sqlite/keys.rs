@@ -204,27 +204,33 @@ fn tail_keys(conn: &Connection, upto: i64) -> Result<Vec<TxnKey>, StoreError> {
     Ok(keys)
 }
 
-/// Migration V5: the keys of every transaction stored so far, and `upto` past them all.
+/// Transactions whose keys the V5 backfill sorts and writes at a time (about 50 MiB).
+const BACKFILL_CHUNK_TXNS: usize = 1_000_000;
+
+/// Migration V5: the keys of every transaction stored so far, written in sorted chunks,
+/// and `upto` past them all.
 pub(super) fn backfill(tx: &Transaction<'_>) -> Result<(), StoreError> {
     let fail = |e| error("fill txn_keys", e);
     let mut read = tx
         .prepare("SELECT id, card_token, terminal_id, merchant_id FROM txns ORDER BY id")
         .map_err(fail)?;
     let mut rows = read.query([]).map_err(fail)?;
-    let mut write = tx.prepare_cached(INSERT_KEY).map_err(fail)?;
-    let (mut keys, mut upto) = (Vec::new(), 0);
+    let (mut chunk, mut txns, mut upto) = (Vec::new(), 0, 0);
     while let Some(r) = rows.next().map_err(fail)? {
-        keys.clear();
         let id: i64 = r.get(0).map_err(fail)?;
         let card: Option<String> = r.get(1).map_err(fail)?;
         let (terminal, merchant): (String, String) =
             (r.get(2).map_err(fail)?, r.get(3).map_err(fail)?);
-        keys_of(id, card.as_deref(), &terminal, &merchant, &mut keys);
-        for k in &keys {
-            write.execute((k.key, k.txn_id)).map_err(fail)?;
+        keys_of(id, card.as_deref(), &terminal, &merchant, &mut chunk);
+        (txns, upto) = (txns + 1, id);
+        if txns == BACKFILL_CHUNK_TXNS {
+            chunk.sort_unstable();
+            insert(tx, chunk.iter())?;
+            (chunk, txns) = (Vec::new(), 0);
         }
-        upto = id;
     }
+    chunk.sort_unstable();
+    insert(tx, chunk.iter())?;
     tx.execute(SET_UPTO, (UPTO_KEY, upto.to_string()))
         .map_err(fail)?;
     Ok(())
