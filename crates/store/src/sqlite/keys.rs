@@ -8,9 +8,9 @@
 //! a random place, so every purchase dirtied about one leaf page of it (a 4 KiB WAL
 //! frame, then a checkpoint write), and the terminal and merchant indexes one of their
 //! few hundred right edges per apply. That upkeep was half of the applier's CPU per
-//! purchase (apply bench, 1.5M txns: 50 -> 26 us with the three dropped). Here the keys of
-//! `KEY_RUN_TXNS` transactions are held in memory and written together, sorted: a run
-//! dirties each leaf it touches once, for all the purchases that land on it.
+//! purchase (apply bench, 1.5M txns: 50 -> 26 us with the three dropped). Here the keys
+//! are written once `KEY_RUN_TXNS` transactions have come in, together and sorted: a
+//! run dirties each leaf it touches once, for all the purchases that land on it.
 //!
 //! Invariant: every transaction with id <= `upto` (meta `txn_keys_upto`, written in the
 //! same database transaction as the run) has its keys in `txn_keys`. A search walks
@@ -28,7 +28,7 @@ use model::TxnRecord;
 use rusqlite::{Connection, OptionalExtension, Transaction};
 
 /// Transactions whose keys are written together as one sorted run. Bounds the tail a
-/// search scans, and the memory a run takes while it is written (about 150 bytes per
+/// search scans, and the memory a run takes while it is written (three 16-byte keys per
 /// transaction).
 pub(super) const KEY_RUN_TXNS: usize = 100_000;
 /// The meta key holding the highest transaction id all of whose keys are written.
