@@ -25,6 +25,7 @@ use crate::query::{Param, TXN_QUERY_LIMIT_MAX, TxnQuery, txn_filter};
 use crate::reads::{Sql, all};
 use crate::rows::{self, TXN_COLS, to_i64};
 use model::TxnRecord;
+use rusqlite::types::ValueRef;
 use rusqlite::{Connection, OptionalExtension, Transaction};
 
 /// Transactions whose keys are written together as one sorted run. Bounds the tail a
@@ -176,32 +177,41 @@ impl KeyRun {
 
 /// The keys of the transactions above `upto`.
 fn tail_keys(conn: &Connection, upto: i64) -> Result<Vec<TxnKey>, StoreError> {
-    let read = |e| error("read the unindexed transactions", e);
-    let mut stmt = conn
-        .prepare_cached("SELECT id, card_token, terminal_id, merchant_id FROM txns WHERE id > ?1")
-        .map_err(read)?;
-    let mut rows = stmt.query([upto]).map_err(read)?;
     let mut keys = Vec::new();
+    each_txn_above(conn, upto, &mut keys, |_, _| Ok(()))?;
+    Ok(keys)
+}
+
+/// Reads the transactions above `above` in id order, appends each one's keys to `keys`
+/// and then calls `then` with its id (which may drain `keys`).
+fn each_txn_above(
+    conn: &Connection,
+    above: i64,
+    keys: &mut Vec<TxnKey>,
+    mut then: impl FnMut(i64, &mut Vec<TxnKey>) -> Result<(), StoreError>,
+) -> Result<(), StoreError> {
+    let read = |e| error("read transactions' search keys", e);
+    let mut stmt = conn
+        .prepare_cached(
+            "SELECT id, card_token, terminal_id, merchant_id FROM txns WHERE id > ?1 \
+             ORDER BY id",
+        )
+        .map_err(read)?;
+    let mut rows = stmt.query([above]).map_err(read)?;
     while let Some(r) = rows.next().map_err(read)? {
         let id: i64 = r.get(0).map_err(read)?;
-        let card = r
-            .get_ref(1)
-            .map_err(read)?
-            .as_str_or_null()
-            .map_err(|e| read(e.into()))?;
-        let terminal = r
-            .get_ref(2)
-            .map_err(read)?
-            .as_str()
-            .map_err(|e| read(e.into()))?;
-        let merchant = r
-            .get_ref(3)
-            .map_err(read)?
-            .as_str()
-            .map_err(|e| read(e.into()))?;
-        keys_of(id, card, terminal, merchant, &mut keys);
+        let card = column(r, 1)?.as_str_or_null().map_err(|e| read(e.into()))?;
+        let terminal = column(r, 2)?.as_str().map_err(|e| read(e.into()))?;
+        let merchant = column(r, 3)?.as_str().map_err(|e| read(e.into()))?;
+        keys_of(id, card, terminal, merchant, keys);
+        then(id, keys)?;
     }
-    Ok(keys)
+    Ok(())
+}
+
+fn column<'r>(r: &'r rusqlite::Row<'_>, i: usize) -> Result<ValueRef<'r>, StoreError> {
+    r.get_ref(i)
+        .map_err(|e| error("read transactions' search keys", e))
 }
 
 /// Transactions whose keys the V5 backfill sorts and writes at a time (about 50 MiB).
@@ -210,30 +220,24 @@ const BACKFILL_CHUNK_TXNS: usize = 1_000_000;
 /// Migration V5: the keys of every transaction stored so far, written in sorted chunks,
 /// and `upto` past them all.
 pub(super) fn backfill(tx: &Transaction<'_>) -> Result<(), StoreError> {
-    let fail = |e| error("fill txn_keys", e);
-    let mut read = tx
-        .prepare("SELECT id, card_token, terminal_id, merchant_id FROM txns ORDER BY id")
-        .map_err(fail)?;
-    let mut rows = read.query([]).map_err(fail)?;
+    let write = |chunk: &mut Vec<TxnKey>| {
+        chunk.sort_unstable();
+        let written = insert(tx, chunk.iter());
+        chunk.clear();
+        written
+    };
     let (mut chunk, mut txns, mut upto) = (Vec::new(), 0, 0);
-    while let Some(r) = rows.next().map_err(fail)? {
-        let id: i64 = r.get(0).map_err(fail)?;
-        let card: Option<String> = r.get(1).map_err(fail)?;
-        let (terminal, merchant): (String, String) =
-            (r.get(2).map_err(fail)?, r.get(3).map_err(fail)?);
-        keys_of(id, card.as_deref(), &terminal, &merchant, &mut chunk);
+    each_txn_above(tx, i64::MIN, &mut chunk, |id, chunk| {
         (txns, upto) = (txns + 1, id);
-        if txns == BACKFILL_CHUNK_TXNS {
-            chunk.sort_unstable();
-            insert(tx, chunk.iter())?;
-            (chunk, txns) = (Vec::new(), 0);
+        if txns % BACKFILL_CHUNK_TXNS == 0 {
+            write(chunk)?;
         }
-    }
-    chunk.sort_unstable();
-    insert(tx, chunk.iter())?;
+        Ok(())
+    })?;
+    write(&mut chunk)?;
     tx.execute(SET_UPTO, (UPTO_KEY, upto.to_string()))
-        .map_err(fail)?;
-    Ok(())
+        .map_err(|e| error("fill txn_keys", e))
+        .map(drop)
 }
 
 fn read_upto_conn(conn: &Connection) -> Result<i64, StoreError> {

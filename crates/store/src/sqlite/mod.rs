@@ -49,7 +49,7 @@ pub(crate) struct SqliteStore {
     readers: Pool<Connection>,
 }
 
-/// The one connection that writes, and the search keys it holds back (`keys`).
+/// The one connection that writes, and how far its search keys are behind (`keys`).
 struct Writer {
     conn: Connection,
     keys: keys::KeyRun,
